@@ -1,0 +1,279 @@
+// The one validated configuration of a run: model shape, dropout kind and its penalties, optimizer,
+// schedule and data. Config is data (JSON); presets are partial overrides of DEFAULTS.
+
+export type DropoutKind = 'learned' | 'standard' | 'none';
+export type EntropyForm = 'shannon' | 'complement';
+export type TokenizerKind = 'char' | 'gpt2';
+
+export interface ModelShape {
+  vocabSize: number;
+  blockSize: number;
+  nEmbd: number;
+  nHead: number;
+  nLayer: number;
+}
+
+/** λ(step) = min(exp(rate·step) + min − 1, max); rate 0 keeps λ at min. */
+export interface LambdaSchedule {
+  max: number;
+  min: number;
+  rate: number;
+}
+
+export interface PenaltyConfig {
+  enabled: boolean;
+  schedule: LambdaSchedule;
+}
+
+export interface DropoutConfig {
+  kind: DropoutKind;
+  /** Drop probability of the `standard` baseline (inverted dropout, training only). */
+  rate: number;
+  aInit: { mean: number; std: number };
+  bInit: { mean: number; std: number };
+  /** m depends on stop_grad(x), as in the reference; false lets gradients flow into x. */
+  detachInput: boolean;
+  entropy: PenaltyConfig & { form: EntropyForm };
+  l1: PenaltyConfig;
+  /** m ← 1/(1+exp(−(60m−30))): pushes the mask to 0/1 while staying differentiable. */
+  sharpen: boolean;
+  /** Learning rate of the A/B group; null: the main schedule's. */
+  abLr: number | null;
+  /** AdamW (default) or plain SGD for the A/B group. */
+  abOptimizer: 'adamw' | 'sgd';
+}
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  /** End of the cosine decay; null: the run's total steps. */
+  decaySteps: number | null;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  gradClip: number;
+  evalInterval: number;
+  evalBatches: number;
+  checkpointInterval: number;
+  /** Per-site mask statistics every N steps (they cost a pass over every mask). */
+  statsInterval: number;
+  valFraction: number;
+  seed: number;
+}
+
+export interface LDConfig {
+  model: Omit<ModelShape, 'vocabSize'> & { vocabSize?: number };
+  dropout: DropoutConfig;
+  train: TrainConfig;
+  tokenizer: TokenizerKind;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+export const DEFAULTS: LDConfig = {
+  model: { blockSize: 64, nEmbd: 64, nHead: 4, nLayer: 2 },
+  dropout: {
+    kind: 'learned',
+    rate: 0.1,
+    // B ~ N(π/2, 0.1) puts every unit where ∂m/∂B = −½·sin(B + A·x) is largest, so the mask can move
+    // from step one; B ≈ 0 with a small A is a stationary point where the mask stays at 1 forever.
+    aInit: { mean: 0, std: 1 },
+    bInit: { mean: Math.PI / 2, std: 0.1 },
+    detachInput: true,
+    // Penalties ramp in (rate > 0) so that the model first learns something to keep.
+    entropy: { enabled: true, form: 'shannon', schedule: { max: 0.05, min: 0, rate: 0.002 } },
+    l1: { enabled: true, schedule: { max: 0.05, min: 0, rate: 0.002 } },
+    sharpen: false,
+    abLr: null,
+    abOptimizer: 'adamw',
+  },
+  train: {
+    steps: 500,
+    batchSize: 16,
+    gradAccum: 1,
+    lr: 3e-3,
+    minLr: 3e-4,
+    warmupSteps: 20,
+    decaySteps: null,
+    betas: [0.9, 0.95],
+    eps: 1e-8,
+    weightDecay: 0.1,
+    gradClip: 1.0,
+    evalInterval: 50,
+    evalBatches: 8,
+    checkpointInterval: 100,
+    statsInterval: 10,
+    valFraction: 0.1,
+    seed: 1337,
+  },
+  tokenizer: 'char',
+};
+
+export const PRESETS: Record<string, { description: string; config: DeepPartial<LDConfig> }> = {
+  tiny: {
+    description: 'block 64, 64-wide, 4 heads, 2 layers, batch 16: trains in minutes on a laptop CPU',
+    config: {},
+  },
+  small: {
+    description: 'block 128, 128-wide, 4 heads, 4 layers, batch 32 (the benchmark shape)',
+    config: { model: { blockSize: 128, nEmbd: 128, nHead: 4, nLayer: 4 }, train: { batchSize: 32, steps: 2000, lr: 1e-3, minLr: 1e-4 } },
+  },
+  medium: {
+    description: 'block 256, 256-wide, 8 heads, 6 layers, batch 32: wants a GPU backend',
+    config: { model: { blockSize: 256, nEmbd: 256, nHead: 8, nLayer: 6 }, train: { batchSize: 32, steps: 5000, lr: 6e-4, minLr: 6e-5, gradAccum: 2 } },
+  },
+  large: {
+    description: 'block 512, 384-wide, 6 heads, 6 layers (nanoGPT shakespeare-char): GPU only',
+    config: { model: { blockSize: 256, nEmbd: 384, nHead: 6, nLayer: 6 }, train: { batchSize: 64, steps: 5000, lr: 1e-3, minLr: 1e-4 } },
+  },
+  'seed-author': {
+    description: "the LearnedDropout author's original settings: A ~ N(1e5, 10) with its own lr 1, B ~ N(0, 0.02), λ = 1 for both penalties",
+    config: {
+      dropout: {
+        aInit: { mean: 1e5, std: 10 },
+        bInit: { mean: 0, std: 0.02 },
+        abLr: 1,
+        entropy: { enabled: true, form: 'shannon', schedule: { max: 1, min: 1, rate: 0 } },
+        l1: { enabled: true, schedule: { max: 1, min: 1, rate: 0 } },
+      },
+    },
+  },
+  baseline: {
+    description: 'the tiny shape with standard dropout (rate 0.1), for comparison runs',
+    config: { dropout: { kind: 'standard', rate: 0.1 } },
+  },
+  'no-dropout': {
+    description: 'the tiny shape without any dropout',
+    config: { dropout: { kind: 'none' } },
+  },
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid config:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars replace. */
+export function merge<T>(base: T, over: unknown): T {
+  if (!isObject(over)) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = isObject(b) && isObject(v) ? merge(b, v) : v;
+  }
+  return out as T;
+}
+
+/** Every unknown key, wrong type and out-of-range value, each named by its path. */
+export function validate(cfg: unknown): string[] {
+  const problems: string[] = [];
+  const check = (shape: unknown, value: unknown, path: string) => {
+    if (isObject(shape)) {
+      if (!isObject(value)) { problems.push(`${path || 'config'}: expected an object`); return; }
+      for (const k of Object.keys(value)) if (!(k in shape) && !(path === 'model' && k === 'vocabSize')) problems.push(`${path ? path + '.' : ''}${k}: unknown key`);
+      for (const [k, s] of Object.entries(shape)) check(s, value[k], path ? `${path}.${k}` : k);
+      return;
+    }
+    if (Array.isArray(shape)) {
+      if (!Array.isArray(value) || value.length !== shape.length || value.some((x) => typeof x !== 'number' || !Number.isFinite(x)))
+        problems.push(`${path}: expected ${shape.length} numbers`);
+      return;
+    }
+    if (shape === null) {
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) problems.push(`${path}: expected a number or null`);
+      return;
+    }
+    if (typeof shape === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) problems.push(`${path}: expected a finite number, got ${JSON.stringify(value)}`);
+    if (typeof shape === 'boolean' && typeof value !== 'boolean') problems.push(`${path}: expected true or false, got ${JSON.stringify(value)}`);
+    if (typeof shape === 'string' && typeof value !== 'string') problems.push(`${path}: expected a string, got ${JSON.stringify(value)}`);
+  };
+  // abLr may be a number or null: validate against null (accepts both).
+  const shape = merge(DEFAULTS, { dropout: { abLr: null }, train: { decaySteps: null } });
+  check(shape, cfg, '');
+  if (problems.length || !isObject(cfg)) return problems;
+
+  const c = cfg as unknown as LDConfig;
+  const int = (v: number, path: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) problems.push(`${path}: expected an integer in [${min}, ${max}], got ${v}`);
+  };
+  const range = (v: number, path: string, lo: number, hi: number, loOpen = false) => {
+    if (v < lo || v > hi || (loOpen && v === lo)) problems.push(`${path}: expected a value in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
+  };
+  int(c.model.blockSize, 'model.blockSize', 2, 4096);
+  int(c.model.nEmbd, 'model.nEmbd', 1, 8192);
+  int(c.model.nHead, 'model.nHead', 1, 256);
+  int(c.model.nLayer, 'model.nLayer', 1, 96);
+  if (c.model.vocabSize !== undefined) int(c.model.vocabSize, 'model.vocabSize', 1, 1 << 20);
+  if (Number.isInteger(c.model.nEmbd) && Number.isInteger(c.model.nHead) && c.model.nHead > 0 && c.model.nEmbd % c.model.nHead !== 0)
+    problems.push(`model.nEmbd (${c.model.nEmbd}) must be divisible by model.nHead (${c.model.nHead})`);
+  if (!['learned', 'standard', 'none'].includes(c.dropout.kind)) problems.push(`dropout.kind: expected "learned", "standard" or "none", got ${JSON.stringify(c.dropout.kind)}`);
+  range(c.dropout.rate, 'dropout.rate', 0, 1);
+  if (c.dropout.rate === 1) problems.push('dropout.rate: 1 would drop everything');
+  if (c.dropout.aInit.std < 0) problems.push('dropout.aInit.std: must be ≥ 0');
+  if (c.dropout.bInit.std < 0) problems.push('dropout.bInit.std: must be ≥ 0');
+  if (!['shannon', 'complement'].includes(c.dropout.entropy.form)) problems.push(`dropout.entropy.form: expected "shannon" or "complement", got ${JSON.stringify(c.dropout.entropy.form)}`);
+  if (!['adamw', 'sgd'].includes(c.dropout.abOptimizer)) problems.push(`dropout.abOptimizer: expected "adamw" or "sgd", got ${JSON.stringify(c.dropout.abOptimizer)}`);
+  for (const p of ['entropy', 'l1'] as const) {
+    const s = c.dropout[p].schedule;
+    if (s.min < 0) problems.push(`dropout.${p}.schedule.min: must be ≥ 0`);
+    if (s.max < s.min) problems.push(`dropout.${p}.schedule.max (${s.max}) must be ≥ min (${s.min})`);
+    if (s.rate < 0) problems.push(`dropout.${p}.schedule.rate: must be ≥ 0`);
+  }
+  if (c.dropout.abLr !== null && !(c.dropout.abLr > 0)) problems.push('dropout.abLr: must be > 0 or null');
+  const t = c.train;
+  int(t.steps, 'train.steps', 1);
+  int(t.batchSize, 'train.batchSize', 1, 4096);
+  int(t.gradAccum, 'train.gradAccum', 1, 1024);
+  range(t.lr, 'train.lr', 0, 10, true);
+  range(t.minLr, 'train.minLr', 0, 10);
+  if (t.minLr > t.lr) problems.push(`train.minLr (${t.minLr}) must be ≤ train.lr (${t.lr})`);
+  int(t.warmupSteps, 'train.warmupSteps', 0);
+  if (t.decaySteps !== null) int(t.decaySteps, 'train.decaySteps', 1);
+  range(t.betas[0], 'train.betas[0]', 0, 1);
+  range(t.betas[1], 'train.betas[1]', 0, 1);
+  if (t.betas[0] >= 1 || t.betas[1] >= 1) problems.push('train.betas: each must be < 1');
+  range(t.eps, 'train.eps', 0, 1, true);
+  range(t.weightDecay, 'train.weightDecay', 0, 10);
+  if (t.gradClip < 0) problems.push('train.gradClip: must be ≥ 0 (0 turns clipping off)');
+  int(t.evalInterval, 'train.evalInterval', 1);
+  int(t.evalBatches, 'train.evalBatches', 1);
+  int(t.checkpointInterval, 'train.checkpointInterval', 1);
+  int(t.statsInterval, 'train.statsInterval', 1);
+  range(t.valFraction, 'train.valFraction', 0, 0.5, true);
+  int(t.seed, 'train.seed', 0, 2 ** 32 - 1);
+  if (!['char', 'gpt2'].includes(c.tokenizer)) problems.push(`tokenizer: expected "char" or "gpt2", got ${JSON.stringify(c.tokenizer)}`);
+  return problems;
+}
+
+/** DEFAULTS ← preset ← overrides, validated; throws ConfigError naming every problem. */
+export function resolveConfig(preset = 'tiny', overrides: unknown = {}): LDConfig {
+  const p = PRESETS[preset];
+  if (!p) throw new ConfigError([`preset: unknown preset ${JSON.stringify(preset)} (known: ${Object.keys(PRESETS).join(', ')})`]);
+  const cfg = merge(merge(DEFAULTS, p.config), overrides);
+  const problems = validate(cfg);
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}
+
+export function lambdaAt(s: LambdaSchedule, step: number): number {
+  return Math.min(Math.exp(s.rate * step) + s.min - 1, s.max);
+}
+
+/** Linear warmup, then cosine from lr to minLr until decaySteps (the reference's lr_at). */
+export function lrAt(step: number, o: { lr: number; minLr: number; warmupSteps: number; decaySteps: number }): number {
+  if (step < o.warmupSteps) return (o.lr * (step + 1)) / o.warmupSteps;
+  if (step >= o.decaySteps) return o.minLr;
+  const r = (step - o.warmupSteps) / Math.max(1, o.decaySteps - o.warmupSteps);
+  return o.minLr + 0.5 * (1 + Math.cos(Math.PI * r)) * (o.lr - o.minLr);
+}

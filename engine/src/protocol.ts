@@ -1,0 +1,298 @@
+// The extension ↔ engine boundary: JSON-RPC 2.0 over the engine's stdio (`ldlens serve`).
+// Declared once here and imported by both sides; nothing else crosses the boundary.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { DeepPartial, LDConfig, ModelShape } from './config';
+
+export const PROTOCOL_VERSION = 1;
+
+// ----------------------------------------------------------------------------- shared data
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = BackendName | 'auto';
+
+export interface BackendAttempt {
+  name: BackendName;
+  ok: boolean;
+  /** Why it was not used (missing package, failed init), or why it was. */
+  reason: string;
+}
+
+/** Where a LearnedDropout sits; `layer` is −1 for the embedding dropout. */
+export type SiteKind = 'embedding' | 'attention' | 'attentionOutput' | 'mlp';
+
+export interface MaskSite {
+  /** nanoGPT module name, e.g. `transformer.h.0.attn.attn_dropout`. */
+  name: string;
+  layer: number;
+  kind: SiteKind;
+  /**
+   * Mask values per token at this site. n_embd for embedding/attentionOutput/mlp; for attention,
+   * nHead × blockSize: the token's row of each head's mask over the (window-relative) key positions.
+   */
+  units: number;
+}
+
+export interface Token {
+  id: number;
+  /** The token's text as it appears in the source. */
+  text: string;
+  /** UTF-16 offsets into the analyzed text, end exclusive (what the editor paints). */
+  start: number;
+  end: number;
+}
+
+export interface SiteMasks {
+  site: string;
+  /** tokens × units mask values quantized to bytes, round(m·255), base64-encoded, row-major. */
+  masks: string;
+  /** Per token: number of units with m ≥ 0.5 (attention: over causal keys only). */
+  active: number[];
+  /** Per token: mean of m over its units (attention: over causal keys only). */
+  mean: number[];
+}
+
+export interface AnalysisResult {
+  /** Checkpoint the masks come from. */
+  checkpoint: CheckpointRef;
+  textLength: number;
+  tokens: Token[];
+  sites: MaskSite[];
+  /** One entry per site, same order as `sites`. */
+  layers: SiteMasks[];
+  /** Window and stride used to cover texts longer than blockSize. */
+  window: number;
+  stride: number;
+  /** Mean next-token cross-entropy over the text (nats), NaN when the text has one token. */
+  crossEntropy: number;
+}
+
+export interface CheckpointRef {
+  runDir: string;
+  /** Folder of the checkpoint itself (holds model.safetensors and config.json). */
+  dir: string;
+  step: number;
+}
+
+export interface CheckpointInfo extends CheckpointRef {
+  time: string;
+  valLoss: number | null;
+}
+
+export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed' | 'interrupted';
+
+export interface RunInfo {
+  id: string;
+  name: string;
+  dir: string;
+  status: RunStatus;
+  backend: BackendName | null;
+  step: number;
+  totalSteps: number;
+  bestValLoss: number | null;
+  dropoutKind: string;
+  created: string;
+  checkpoints: CheckpointInfo[];
+  error?: string;
+}
+
+/** One line of a run's metrics.jsonl: every step. */
+export interface StepRecord {
+  type: 'step';
+  step: number;
+  time: number;
+  loss: number;
+  crossEntropy: number;
+  entropy: number;
+  l1: number;
+  lambdaEntropy: number;
+  lambdaL1: number;
+  lr: number;
+  tokensPerSec: number;
+}
+
+/** Per-site statistics of the mask and of A/B. */
+export interface SiteStats {
+  site: string;
+  layer: number;
+  kind: SiteKind;
+  meanMask: number;
+  /** Fraction of mask values < 0.1 and > 0.9. */
+  fracLow: number;
+  fracHigh: number;
+  /** Mean number of units with m ≥ 0.5 per token (attention: per query row). */
+  meanActive: number;
+  units: number;
+  aMean: number;
+  aStd: number;
+  bMean: number;
+  bStd: number;
+}
+
+/** Every `statsInterval` steps. */
+export interface StatsRecord {
+  type: 'stats';
+  step: number;
+  time: number;
+  sites: SiteStats[];
+  /** True when every mask has stayed near 1: the LearnedDropout is dropping nothing. */
+  stuck: boolean;
+}
+
+/** Every `evalInterval` steps and at the end. */
+export interface EvalRecord {
+  type: 'eval';
+  step: number;
+  time: number;
+  trainLoss: number;
+  valLoss: number;
+}
+
+export type MetricRecord = StepRecord | StatsRecord | EvalRecord;
+
+// ----------------------------------------------------------------------------- errors
+
+/** `error.code` of a failed request; `error.data` is `EngineErrorData`. */
+export const EngineErrorCode = {
+  InvalidConfig: -32001,
+  BadInput: -32002,
+  CorruptCheckpoint: -32003,
+  NotFound: -32004,
+  Busy: -32005,
+  Backend: -32006,
+  /** vscode-jsonrpc's RequestCancelled. */
+  Cancelled: -32800,
+} as const;
+export type EngineErrorCode = (typeof EngineErrorCode)[keyof typeof EngineErrorCode];
+
+export interface EngineErrorData {
+  /** Every problem found, each one sentence (e.g. all invalid config keys). */
+  problems?: string[];
+  path?: string;
+}
+
+// ----------------------------------------------------------------------------- requests
+
+export interface InitializeParams {
+  backend?: BackendChoice;
+  clientName?: string;
+}
+export interface InitializeResult {
+  engineVersion: string;
+  protocolVersion: number;
+  backend: BackendName;
+  attempts: BackendAttempt[];
+  presets: { name: string; description: string }[];
+}
+export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('initialize');
+
+export interface TrainStartParams {
+  /** Files, folders or glob patterns (UTF-8 text). */
+  data: string[];
+  /** Folder holding runs; the run gets a subfolder. */
+  runsDir: string;
+  name?: string;
+  preset?: string;
+  /** A JSON config file, merged over the preset. */
+  configFile?: string;
+  overrides?: DeepPartial<LDConfig>;
+  /** Text re-analyzed at every checkpoint (`train/watch` notifications). */
+  watchText?: string;
+}
+export interface TrainStartResult {
+  runId: string;
+  runDir: string;
+  config: LDConfig;
+  model: ModelShape;
+}
+export const TrainStart = new RequestType<TrainStartParams, TrainStartResult, void>('train/start');
+
+export interface TrainResumeParams {
+  runDir: string;
+  /** New total step count; default: the run's own. */
+  steps?: number;
+  watchText?: string;
+}
+export const TrainResume = new RequestType<TrainResumeParams, TrainStartResult, void>('train/resume');
+
+export interface RunIdParams {
+  runId: string;
+}
+/** Stops after the current step and writes a checkpoint. */
+export const TrainStop = new RequestType<RunIdParams, { stopped: boolean }, void>('train/stop');
+
+/** Replace the text a running training re-analyzes at every checkpoint (null: none). */
+export const TrainWatch = new RequestType<{ runId: string; text: string | null }, void, void>('train/watch');
+
+export interface AnalyzeParams {
+  /** A checkpoint folder, or a run folder (its latest checkpoint). */
+  checkpoint: string;
+  text: string;
+  /** Window length in tokens (≤ blockSize) and stride between windows. */
+  window?: number;
+  stride?: number;
+}
+export const Analyze = new RequestType<AnalyzeParams, AnalysisResult, void>('analyze');
+
+export interface SampleParams {
+  checkpoint: string;
+  prompt: string;
+  maxTokens: number;
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+}
+export interface SampleResult {
+  text: string;
+  /** Prompt + generated text, analyzed. */
+  analysis: AnalysisResult;
+}
+export const Sample = new RequestType<SampleParams, SampleResult, void>('sample');
+
+export interface EvalParams {
+  checkpoint: string;
+  data: string[];
+}
+export interface EvalResult {
+  crossEntropy: number;
+  tokens: number;
+}
+export const Eval = new RequestType<EvalParams, EvalResult, void>('eval');
+
+export const ListRuns = new RequestType<{ runsDir: string }, RunInfo[], void>('runs/list');
+export const RunMetrics = new RequestType<{ runDir: string }, MetricRecord[], void>('runs/metrics');
+export const Shutdown = new RequestType0<void, void>('shutdown');
+
+// ----------------------------------------------------------------------------- notifications
+
+export interface RunMetricNotification {
+  runId: string;
+  record: MetricRecord;
+}
+export const TrainMetric = new NotificationType<RunMetricNotification>('train/metric');
+
+export interface TrainProgressParams {
+  runId: string;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  tokensPerSec: number;
+  etaSeconds: number;
+}
+export const TrainProgress = new NotificationType<TrainProgressParams>('train/progress');
+
+export const TrainCheckpoint = new NotificationType<{ runId: string; checkpoint: CheckpointInfo }>('train/checkpoint');
+
+export interface TrainEndedParams {
+  runId: string;
+  runDir: string;
+  status: Exclude<RunStatus, 'running'>;
+  step: number;
+  error?: string;
+}
+export const TrainEnded = new NotificationType<TrainEndedParams>('train/ended');
+
+/** The watched text re-analyzed with a fresh checkpoint. */
+export const TrainWatchAnalysis = new NotificationType<{ runId: string; analysis: AnalysisResult }>('train/watchAnalysis');
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export const Log = new NotificationType<{ level: LogLevel; message: string }>('log');

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: `npm test` (also what .ci/run calls).
+# Installs the project's dependencies when they are missing or stale, type-checks, bundles, then
+# runs the unit, parity, learning and integration tests with node's test runner, and the
+# end-to-end tests in a real VS Code (code-server + Chromium; installed by scripts/e2e/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm install"
+  npm install --no-audit --no-fund
+fi
+
+echo "== typecheck"
+npm run --silent typecheck
+
+echo "== build"
+npm run --silent build
+
+echo "== unit, parity, engine and integration tests"
+node --import tsx --test --test-concurrency=1 --test-reporter=spec $(ls engine/test/*.test.ts extension/test/unit/*.test.ts webview/test/*.test.ts 2>/dev/null)
+
+if [ -x scripts/e2e/run.sh ] && [ "${LDLENS_SKIP_E2E:-}" != 1 ]; then
+  echo "== end-to-end tests in a real VS Code"
+  bash scripts/e2e/run.sh
+fi
