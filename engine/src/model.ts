@@ -1,0 +1,245 @@
+// The LearnedDropout GPT: nanoGPT's decoder with every dropout replaced by a learned,
+// input-dependent mask. Numerical spec: shared/reference/ld_gpt.py (names, torch layouts, mask,
+// penalties, loss). Parameters use the reference's names and layouts (Linear weight = [out, in]).
+import { tf } from './backend';
+import type { DropoutConfig, ModelShape } from './config';
+import type { MaskSite, SiteKind } from './protocol';
+import type { Rng } from './rng';
+
+const LN2 = Math.log(2);
+
+/** The LearnedDropout (or baseline dropout) sites in forward order, with their nanoGPT names. */
+export function maskSites(s: ModelShape): MaskSite[] {
+  const out: MaskSite[] = [{ name: 'transformer.drop', layer: -1, kind: 'embedding', units: s.nEmbd }];
+  for (let i = 0; i < s.nLayer; i++) {
+    const p = `transformer.h.${i}.`;
+    out.push(
+      { name: p + 'attn.attn_dropout', layer: i, kind: 'attention', units: s.nHead * s.blockSize },
+      { name: p + 'attn.resid_dropout', layer: i, kind: 'attentionOutput', units: s.nEmbd },
+      { name: p + 'mlp.dropout', layer: i, kind: 'mlp', units: s.nEmbd },
+    );
+  }
+  return out;
+}
+
+/** Parameter names and torch shapes, in the reference's `named_parameters()` order. */
+export function parameterShapes(s: ModelShape, learned: boolean): [string, number[]][] {
+  const C = s.nEmbd;
+  const ld = (name: string, n: number): [string, number[]][] => (learned ? [[name + '.A', [n]], [name + '.B', [n]]] : []);
+  const out: [string, number[]][] = [
+    ['transformer.wte.weight', [s.vocabSize, C]],
+    ['transformer.wpe.weight', [s.blockSize, C]],
+    ...ld('transformer.drop', C),
+  ];
+  for (let i = 0; i < s.nLayer; i++) {
+    const p = `transformer.h.${i}.`;
+    out.push(
+      [p + 'ln_1.weight', [C]],
+      [p + 'attn.c_attn.weight', [3 * C, C]],
+      [p + 'attn.c_proj.weight', [C, C]],
+      ...ld(p + 'attn.attn_dropout', s.blockSize),
+      ...ld(p + 'attn.resid_dropout', C),
+      [p + 'ln_2.weight', [C]],
+      [p + 'mlp.c_fc.weight', [4 * C, C]],
+      [p + 'mlp.c_proj.weight', [C, 4 * C]],
+      ...ld(p + 'mlp.dropout', C),
+    );
+  }
+  out.push(['transformer.ln_f.weight', [C]]);
+  return out;
+}
+
+/** nanoGPT's init: N(0, 0.02) weights, residual projections scaled by 1/√(2·nLayer), LN = 1. */
+export function initWeights(s: ModelShape, d: DropoutConfig, rng: Rng): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of parameterShapes(s, d.kind === 'learned')) {
+    const a = new Float32Array(shape.reduce((p, q) => p * q, 1));
+    if (name.endsWith('.A')) rng.fillNormal(a, d.aInit.mean, d.aInit.std);
+    else if (name.endsWith('.B')) rng.fillNormal(a, d.bInit.mean, d.bInit.std);
+    else if (name.includes('ln_')) a.fill(1);
+    else if (name.endsWith('c_proj.weight')) rng.fillNormal(a, 0, 0.02 / Math.sqrt(2 * s.nLayer));
+    else rng.fillNormal(a, 0, 0.02);
+    out.set(name, a);
+  }
+  return out;
+}
+
+/** Identity forward, zero gradient: tfjs has no stop_gradient. */
+const stopGradient = tf.customGrad((x: tf.Tensor) => ({
+  value: x.clone(),
+  gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor),
+})) as (x: tf.Tensor) => tf.Tensor;
+
+export interface ForwardOptions {
+  /** Baseline (`standard`) dropout is on in training only; LearnedDropout is always on. */
+  training: boolean;
+  /** Seed for the baseline dropout's random mask. */
+  seed?: number;
+}
+
+export interface ForwardResult {
+  logits: tf.Tensor3D; // (B, T, V)
+  /** One mask per site, forward order: (B, T, C), attention (B, nh, T, T). Empty unless learned. */
+  masks: tf.Tensor[];
+}
+
+export interface LossResult extends ForwardResult {
+  loss: tf.Scalar;
+  crossEntropy: tf.Scalar;
+  entropy: tf.Scalar;
+  l1: tf.Scalar;
+}
+
+export class GPT {
+  readonly sites: MaskSite[];
+  /** Causal mask as an additive bias: 0 where j ≤ i, −∞ above the diagonal. (T, T) */
+  private readonly causal: tf.Tensor2D;
+
+  constructor(
+    readonly shape: ModelShape,
+    readonly dropout: DropoutConfig,
+    readonly params: Map<string, tf.Variable>,
+  ) {
+    this.sites = dropout.kind === 'learned' ? maskSites(shape) : [];
+    const T = shape.blockSize;
+    const bias = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) bias[i * T + j] = -Infinity;
+    this.causal = tf.tensor2d(bias, [T, T]);
+  }
+
+  private static instances = 0;
+
+  static fromWeights(shape: ModelShape, dropout: DropoutConfig, weights: Map<string, Float32Array>): GPT {
+    const params = new Map<string, tf.Variable>();
+    // tfjs variable names are global to the process: prefix them per model instance.
+    const prefix = `gpt${GPT.instances++}/`;
+    for (const [name, s] of parameterShapes(shape, dropout.kind === 'learned')) {
+      const w = weights.get(name);
+      if (!w) throw new Error(`missing weight ${name}`);
+      params.set(name, tf.variable(tf.tensor(w, s), true, prefix + name));
+    }
+    return new GPT(shape, dropout, params);
+  }
+
+  /** Weights as flat float32 arrays in torch layouts (what checkpoints store). */
+  weights(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [n, v] of this.params) out.set(n, v.dataSync() as Float32Array);
+    return out;
+  }
+
+  /** The value of f and its gradient for every parameter, keyed by parameter name. */
+  gradients(f: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const vars = [...this.params.values()];
+    const { value, grads } = tf.variableGrads(f, vars);
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, v] of this.params) if (grads[v.name]) out.set(name, grads[v.name]);
+    return { value, grads: out };
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.causal.dispose();
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  /** x @ Wᵀ for a torch-layout Linear weight W (out, in); x is (..., in). */
+  private linear(x: tf.Tensor, name: string): tf.Tensor {
+    const w = this.p(name);
+    const lead = x.shape.slice(0, -1);
+    const y = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]]), w, false, true);
+    return tf.reshape(y, [...lead, w.shape[0]]);
+  }
+
+  /** y = x ⊙ m,  m = 0.5·cos(A ⊙ stop_grad(x) + B) + 0.5 over the last dim (A, B sliced to its length). */
+  private drop(x: tf.Tensor, site: string, opts: ForwardOptions, masks: tf.Tensor[], salt: number): tf.Tensor {
+    const d = this.dropout;
+    if (d.kind === 'none') return x;
+    if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
+    const n = x.shape[x.rank - 1];
+    let A: tf.Tensor = this.p(site + '.A'), B: tf.Tensor = this.p(site + '.B');
+    if (A.shape[0] !== n) {
+      A = tf.slice(A, 0, n);
+      B = tf.slice(B, 0, n);
+    }
+    const input = d.detachInput ? stopGradient(x) : x;
+    let m = tf.add(tf.mul(tf.cos(tf.add(tf.mul(A, input), B)), 0.5), 0.5);
+    if (d.sharpen) m = tf.sigmoid(tf.sub(tf.mul(m, 60), 30));
+    masks.push(m);
+    return tf.mul(x, m);
+  }
+
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(name));
+  }
+
+  forward(idx: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
+    const [Bsz, T] = idx.shape;
+    const { vocabSize: V, nEmbd: C, nHead: nh } = this.shape;
+    if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
+    const masks: tf.Tensor[] = [];
+    const wte = this.p('transformer.wte.weight');
+    // One-hot @ wte instead of gather: same values, and its gradient is a matmul (wasm has no
+    // UnsortedSegmentSum, gather's gradient).
+    const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(idx, [-1]), V), wte), [Bsz, T, C]); // (B, T, C)
+    const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, C]); // (T, C)
+    let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, masks, 0);
+    const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
+    const hs = C / nh;
+    for (let i = 0; i < this.shape.nLayer; i++) {
+      const p = `transformer.h.${i}.`;
+      // attention
+      const h = this.layerNorm(x, p + 'ln_1.weight');
+      const [q, k, v] = tf.split(this.linear(h, p + 'attn.c_attn.weight'), 3, 2); // 3 × (B, T, C)
+      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, nh, T, hs)
+      let att = tf.mul(tf.matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
+      att = tf.softmax(tf.add(att, causal));
+      att = this.drop(att, p + 'attn.attn_dropout', opts, masks, 4 * i + 1);
+      const y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
+      x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, masks, 4 * i + 2));
+      // MLP with exact-erf GELU
+      const u = this.linear(this.layerNorm(x, p + 'ln_2.weight'), p + 'mlp.c_fc.weight'); // (B, T, 4C)
+      const g = tf.mul(tf.mul(u, 0.5), tf.add(tf.erf(tf.mul(u, Math.SQRT1_2)), 1));
+      x = tf.add(x, this.drop(this.linear(g, p + 'mlp.c_proj.weight'), p + 'mlp.dropout', opts, masks, 4 * i + 3));
+    }
+    x = this.layerNorm(x, 'transformer.ln_f.weight');
+    const logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [Bsz, T, V]) as tf.Tensor3D; // tied lm_head
+    return { logits, masks };
+  }
+
+  /** Mean entropy (bits) and mean L1 over the sites: H_k = mean(−m·log2(m + 1e-9)), L1_k = mean(|m|). */
+  penalties(masks: tf.Tensor[], form: 'shannon' | 'complement'): { entropy: tf.Scalar; l1: tf.Scalar } {
+    if (masks.length === 0) return { entropy: tf.scalar(0), l1: tf.scalar(0) };
+    const hs = masks.map((m) => {
+      const p = form === 'shannon' ? m : tf.sub(1, m);
+      return tf.mean(tf.mul(tf.neg(p), tf.log(tf.add(p, 1e-9))));
+    });
+    // m = 0.5·cos(·) + 0.5 ≥ 0, so |m| = m (and the gradient of |m| at m = 0 is moot).
+    const l1s = masks.map((m) => tf.mean(m));
+    return { entropy: tf.div(tf.mean(tf.stack(hs)), LN2) as tf.Scalar, l1: tf.mean(tf.stack(l1s)) as tf.Scalar };
+  }
+
+  /** Cross-entropy + λ_H·H + λ_L1·L1, as the reference's `loss`. */
+  loss(idx: tf.Tensor2D, targets: tf.Tensor2D, lambdaEntropy: number, lambdaL1: number, opts: ForwardOptions): LossResult {
+    const { logits, masks } = this.forward(idx, opts);
+    const crossEntropy = crossEntropyMean(logits, targets);
+    const { entropy, l1 } = this.penalties(masks, this.dropout.entropy.form);
+    const loss = tf.add(crossEntropy, tf.add(tf.mul(entropy, lambdaEntropy), tf.mul(l1, lambdaL1))) as tf.Scalar;
+    return { logits, masks, loss, crossEntropy, entropy, l1 };
+  }
+}
+
+/** Mean next-token cross-entropy (nats); one-hot · log-softmax, so its gradient needs no gather. */
+export function crossEntropyMean(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Scalar {
+  const V = logits.shape[2];
+  const logp = tf.logSoftmax(tf.reshape(logits, [-1, V])); // (B·T, V)
+  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.reshape(targets, [-1]), V), logp), -1))) as tf.Scalar;
+}
+
+export function siteKindLabel(k: SiteKind): string {
+  return { embedding: 'embedding', attention: 'attention', attentionOutput: 'attention output', mlp: 'MLP' }[k];
+}

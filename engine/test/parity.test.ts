@@ -1,0 +1,105 @@
+// Parity with the PyTorch reference (shared/reference/ld_gpt.py): logits, every mask, the loss
+// terms, every gradient and the weights after five AdamW steps, on each CPU backend we ship.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { initBackend, tf } from '../src/backend';
+import { DEFAULTS, lrAt, merge, type DropoutConfig, type ModelShape } from '../src/config';
+import { GPT } from '../src/model';
+import { AdamW, clipByGlobalNorm } from '../src/optim';
+import { decodeSafetensors } from '../src/safetensors';
+import { fixturesDir } from './helpers';
+
+const dir = join(fixturesDir, 'tiny');
+const spec = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
+const read = (f: string) => decodeSafetensors(readFileSync(join(dir, f)), f).tensors;
+
+/**
+ * Norm-wise relative error ‖a − b‖₂ / ‖b‖₂. Element-wise relative error is meaningless for entries
+ * near zero (and AdamW's normalized step turns a 1e-7 gradient difference on a near-zero gradient
+ * into a full-size step difference for that one entry), so the tensor's norm sets the scale.
+ */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, norm = 1e-30;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+const shape: ModelShape = spec.model;
+const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', entropy: { form: 'shannon' } });
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`parity with the PyTorch reference on ${backend}`, async (t) => {
+    await initBackend(backend);
+    const weights = new Map([...read('weights.safetensors')].map(([n, v]) => [n, v.data]));
+    const expected = read('forward.safetensors');
+    const model = GPT.fromWeights(shape, dropout, weights);
+    const idx = tf.tensor2d(spec.idx, undefined, 'int32');
+    const tgt = tf.tensor2d(spec.targets, undefined, 'int32');
+    const { lambdaEntropy, lambdaL1 } = spec;
+
+    await t.test('forward: logits, masks, loss terms', () => {
+      tf.tidy(() => {
+        const r = model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true });
+        assert.ok(relErr(r.logits.dataSync(), expected.get('logits')!.data) <= 1e-4, 'logits');
+        assert.equal(r.masks.length, model.sites.length);
+        model.sites.forEach((s, i) => {
+          const want = expected.get('mask:' + s.name)!;
+          assert.deepEqual(r.masks[i].shape, want.shape, s.name);
+          const e = relErr(r.masks[i].dataSync(), want.data);
+          assert.ok(e <= 1e-4, `mask ${s.name}: relative error ${e}`);
+        });
+        const close = (got: number, want: number, what: string) =>
+          assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `${what}: ${got} vs ${want}`);
+        close(r.crossEntropy.dataSync()[0], spec.expected.crossEntropy, 'cross-entropy');
+        close(r.entropy.dataSync()[0], spec.expected.entropy, 'entropy');
+        close(r.l1.dataSync()[0], spec.expected.l1, 'L1');
+        close(r.loss.dataSync()[0], spec.expected.loss, 'loss');
+      });
+    });
+
+    await t.test('every gradient', () => {
+      const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
+      value.dispose();
+      for (const name of model.params.keys()) {
+        const g = grads.get(name);
+        assert.ok(g, `no gradient for ${name}`);
+        const e = relErr(g.dataSync(), expected.get('grad:' + name)!.data);
+        assert.ok(e <= 1e-4, `grad ${name}: relative error ${e}`);
+      }
+      grads.forEach((g) => g.dispose());
+    });
+
+    await t.test('weights after five AdamW steps (warmup + cosine, clipping)', () => {
+      const o = spec.optimizer;
+      const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? o.weightDecay : 0, kind: 'adamw' }), {
+        betas: o.betas,
+        eps: o.eps,
+      });
+      for (let step = 0; step < 5; step++) {
+        const lr = lrAt(step, o);
+        assert.ok(Math.abs(lr - spec.trainLrs[step]) < 1e-12, `lr at ${step}`);
+        const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
+        assert.ok(Math.abs(value.dataSync()[0] - spec.trainLosses[step]) <= 1e-4 * spec.trainLosses[step], `loss at step ${step}`);
+        const clipped = clipByGlobalNorm(grads, o.gradClip);
+        opt.apply(clipped.grads, lr);
+        value.dispose();
+        for (const g of [...grads.values(), ...clipped.grads.values()]) g.dispose();
+      }
+      const after = read('after-5-steps.safetensors');
+      for (const [name, p] of model.params) {
+        const e = relErr(p.dataSync(), after.get(name)!.data);
+        assert.ok(e <= 1e-4, `weights ${name} after 5 steps: relative error ${e}`);
+      }
+      opt.dispose();
+    });
+    model.dispose();
+    idx.dispose();
+    tgt.dispose();
+  });
+}
