@@ -22,9 +22,14 @@ if (want('engine')) {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    banner: { js: '#!/usr/bin/env node' },
+    // ESM dependencies (fdir, via tinyglobby) read import.meta.url, which CommonJS output lacks.
+    banner: { js: '#!/usr/bin/env node\nconst __importMetaUrl = require("url").pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': '__importMetaUrl' },
     // Optional native backends: loaded at run time only if the user installed them.
     external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+    // tfjs-backend-cpu's package.json marks its CommonJS entry side-effect free, but importing it
+    // is what registers the backend and its kernels.
+    ignoreAnnotations: true,
   });
 }
 if (want('extension') && existsSync(join(root, 'extension/src/extension.ts'))) {

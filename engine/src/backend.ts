@@ -12,6 +12,9 @@ import type { BackendAttempt, BackendChoice, BackendName } from './protocol';
 
 export { tf };
 
+// Production mode: no debug checks, and no "install tfjs-node" banner on stdout/stderr.
+tf.env().set('PROD', true);
+
 const ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Where the extension installs the optional native packages (`Install GPU Backend`). */
@@ -59,7 +62,13 @@ async function tryBackend(name: BackendName): Promise<string | null> {
         if (typeof __dirname === 'string' && existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
         wasmReady = true;
       }
-      if (!(await tf.setBackend('wasm'))) return 'the wasm backend failed to initialize';
+      // Emscripten's module adds process handlers that rethrow every uncaught error with its whole
+      // minified source as context; the engine handles its own errors, so take them back out.
+      const before = { ue: process.listeners('uncaughtException'), ur: process.listeners('unhandledRejection') };
+      const ok = await tf.setBackend('wasm');
+      for (const l of process.listeners('uncaughtException')) if (!before.ue.includes(l)) process.removeListener('uncaughtException', l);
+      for (const l of process.listeners('unhandledRejection')) if (!before.ur.includes(l)) process.removeListener('unhandledRejection', l);
+      if (!ok) return 'the wasm backend failed to initialize';
       patchWasmMatMul();
       return null;
     }

@@ -65,10 +65,10 @@ export function initWeights(s: ModelShape, d: DropoutConfig, rng: Rng): Map<stri
 }
 
 /** Identity forward, zero gradient: tfjs has no stop_gradient. */
-const stopGradient = tf.customGrad((x: tf.Tensor) => ({
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
   value: x.clone(),
-  gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor),
-})) as (x: tf.Tensor) => tf.Tensor;
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 export interface ForwardOptions {
   /** Baseline (`standard`) dropout is on in training only; LearnedDropout is always on. */

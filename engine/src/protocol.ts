@@ -62,8 +62,10 @@ export interface AnalysisResult {
   /** Window and stride used to cover texts longer than blockSize. */
   window: number;
   stride: number;
-  /** Mean next-token cross-entropy over the text (nats), NaN when the text has one token. */
-  crossEntropy: number;
+  /** Mean next-token cross-entropy over the text (nats); null when there is nothing to predict. */
+  crossEntropy: number | null;
+  /** Per token: −ln p(token | preceding tokens in its window), null for a window's first token. */
+  surprisal: (number | null)[];
 }
 
 export interface CheckpointRef {

@@ -1,0 +1,116 @@
+// Training and inference throughput on the reference benchmark's shapes, in the same JSON format
+// as shared/reference/torch-bench.sh (ld_gpt.py bench), so both can be compared in one run.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { initBackend, tf } from './backend';
+import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
+import { Dataset } from './dataset';
+import { GPT, initWeights, parameterShapes } from './model';
+import { AdamW, clipByGlobalNorm } from './optim';
+import type { BackendChoice } from './protocol';
+import { Rng } from './rng';
+import { buildTokenizer } from './tokenizer';
+
+export interface BenchShape {
+  batch: number;
+  block: number;
+  embd: number;
+  head: number;
+  layer: number;
+}
+
+/** The shapes of shared/guides/tfjs-engine.md (and torch-bench.sh's flags). */
+export const BENCH_SHAPES: Record<string, BenchShape> = {
+  tiny: { batch: 16, block: 64, embd: 64, head: 4, layer: 2 },
+  small: { batch: 32, block: 128, embd: 128, head: 4, layer: 4 },
+};
+
+export interface BenchResult {
+  impl: string;
+  threads: number;
+  config: ModelShape;
+  batch: number;
+  trainTokensPerSec: number;
+  inferTokensPerSec: number;
+  lastLoss: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Matmul FLOPs per token of one forward pass: 2 per weight (lm_head included) + attention's QKᵀ and AV. */
+export function forwardFlopsPerToken(s: ModelShape): number {
+  let n = 0;
+  for (const [name, shape] of parameterShapes(s, false)) if (name.endsWith('c_attn.weight') || name.endsWith('c_proj.weight') || name.endsWith('c_fc.weight')) n += shape[0] * shape[1];
+  n += s.vocabSize * s.nEmbd * 2; // one-hot embedding matmul and the tied lm_head
+  return 2 * n + 4 * s.nLayer * s.blockSize * s.nEmbd;
+}
+
+export async function benchShape(text: string, shape: BenchShape, o: { steps: number; warmup: number; backend: BackendChoice }): Promise<BenchResult> {
+  const report = await initBackend(o.backend);
+  const tokenizer = buildTokenizer('char', text);
+  const ds = new Dataset(Int32Array.from(tokenizer.encode(text).ids), 0.1);
+  const s: ModelShape = { vocabSize: tokenizer.vocabSize, blockSize: shape.block, nEmbd: shape.embd, nHead: shape.head, nLayer: shape.layer };
+  // As the reference bench: A ~ N(0, 1), B ~ N(0, 0.02), λ = 0.01 for both penalties, AdamW lr 1e-3.
+  const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', aInit: { mean: 0, std: 1 }, bInit: { mean: 0, std: 0.02 } });
+  const rng = new Rng(0);
+  const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, rng));
+  const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
+  const B = shape.batch, T = shape.block;
+  let lastLoss = NaN;
+  const times: number[] = [];
+  for (let i = 0; i < o.warmup + o.steps; i++) {
+    const { x, y } = ds.batch('train', B, T, rng);
+    const t0 = performance.now();
+    const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
+    const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true }).loss);
+    const clipped = clipByGlobalNorm(grads, 1.0);
+    opt.apply(clipped.grads, 1e-3);
+    lastLoss = value.dataSync()[0];
+    tf.dispose([xs, ys, value, ...grads.values(), ...clipped.grads.values()]);
+    if (i >= o.warmup) times.push(performance.now() - t0);
+  }
+  const train = (B * T) / (median(times) / 1000);
+  times.length = 0;
+  for (let i = 0; i < o.warmup + o.steps; i++) {
+    const { x } = ds.batch('train', B, T, rng);
+    const t0 = performance.now();
+    const means = tf.tidy(() => {
+      const r = model.forward(tf.tensor2d(x, [B, T], 'int32'), { training: false });
+      return tf.stack([tf.mean(r.logits), ...r.masks.map((m) => tf.mean(m))]);
+    });
+    means.dataSync(); // as the reference: masks' means read back
+    means.dispose();
+    if (i >= o.warmup) times.push(performance.now() - t0);
+  }
+  const infer = (B * T) / (median(times) / 1000);
+  model.dispose();
+  opt.dispose();
+  return {
+    impl: `tfjs-${tf.version_core}-${report.backend}`,
+    threads: 1,
+    config: s,
+    batch: B,
+    trainTokensPerSec: Math.round(train * 10) / 10,
+    inferTokensPerSec: Math.round(infer * 10) / 10,
+    lastLoss: Math.round(lastLoss * 1e4) / 1e4,
+  };
+}
+
+/** Runs shared/reference/torch-bench.sh with the same shape; null (and why) when it cannot run. */
+export function torchBench(script: string, text: string, shape: BenchShape, steps: number): { result: BenchResult | null; error?: string } {
+  if (!existsSync(script)) return { result: null, error: `${script} not found` };
+  const args = ['--text', text, '--steps', String(steps), '--batch', String(shape.batch), '--block', String(shape.block), '--embd', String(shape.embd), '--head', String(shape.head), '--layer', String(shape.layer)];
+  const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 30 * 60_000 });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) return { result: null, error: `torch-bench failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' ')}` };
+  return { result: JSON.parse(line) as BenchResult };
+}
+
+export function defaultTorchScript(): string {
+  return resolve(process.cwd(), '../shared/reference/torch-bench.sh');
+}
+
+export function readBenchText(path: string): string {
+  return readFileSync(path, 'utf8');
+}

@@ -1,0 +1,410 @@
+// `ldlens`: the engine's command line. Human output (with a progress bar) by default; `--json`
+// prints one JSON event per line on stdout.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { initBackend } from './backend';
+import { BENCH_SHAPES, benchShape, defaultTorchScript, forwardFlopsPerToken, torchBench, type BenchResult } from './bench';
+import { CheckpointError, listRuns, loadCheckpoint, readMetrics } from './checkpoint';
+import { ConfigError, PRESETS } from './config';
+import { CorpusError, loadCorpus } from './corpus';
+import { DEMO_PROBE, demoCorpus } from './demoCorpus';
+import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
+import { GPT, siteKindLabel } from './model';
+import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from './protocol';
+import { SafetensorsError } from './safetensors';
+import { startServer } from './server';
+import { TokenizerError } from './tokenizer';
+import { TrainingRun, type TrainEvents } from './trainer';
+import { ENGINE_VERSION } from './version';
+
+class UsageError extends Error {}
+
+const HELP = `ldlens ${ENGINE_VERSION}: train and inspect a LearnedDropout GPT
+
+usage: ldlens <command> [options]
+
+commands:
+  train     --data FILE|DIR|GLOB... [--preset tiny] [--config FILE] [--set KEY=VALUE...]
+            [--steps N] [--seed S] [--out RUN_DIR | --runs-dir DIR] [--name NAME]
+  resume    --run RUN_DIR [--steps N]
+  analyze   --checkpoint DIR (--text TEXT | --file FILE) [--window N] [--stride N]
+  sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
+  eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
+  runs      [--runs-dir DIR]                    list runs and their checkpoints
+  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
+  serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
+  demo      [--steps N] [--out DIR]             train on the built-in demo corpus and show what it learned
+  presets                                       list the config presets
+
+common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|tensorflow|wasm|cpu
+--set takes dotted config keys, e.g. --set train.lr=1e-3 --set dropout.kind=standard
+`;
+
+const COMMON = {
+  json: { type: 'boolean' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** --set a.b.c=value → {a: {b: {c: value}}}; values parse as JSON when they can. */
+export function parseSets(sets: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq < 1) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(s)}`);
+    const keys = s.slice(0, eq).split('.');
+    let value: unknown = s.slice(eq + 1);
+    try {
+      value = JSON.parse(value as string);
+    } catch {
+      /* a plain string */
+    }
+    let o = out;
+    for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+    o[keys[keys.length - 1]] = value;
+  }
+  return out;
+}
+
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  s = Math.round(s);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Events for the train loop: a progress bar on stderr, or JSON lines on stdout. */
+function reporter(json: boolean, total: () => number): TrainEvents {
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  const bar = (step: number, n: number, loss: number, tps: number, eta: number) => {
+    const width = 24, done = Math.round((width * step) / n);
+    const line = `step ${step}/${n} [${'='.repeat(done)}${' '.repeat(width - done)}] loss ${loss.toFixed(4)} | ${Math.round(tps).toLocaleString('en-US')} tok/s | ETA ${fmtDuration(eta)}`;
+    if (tty) process.stderr.write('\r' + line + '\x1b[K');
+    else if (step === n || Date.now() - lastDraw > 5000) {
+      process.stderr.write(line + '\n');
+      lastDraw = Date.now();
+    }
+  };
+  if (json)
+    return {
+      metric: (r) => out({ event: r.type, ...r }),
+      checkpoint: (c) => out({ event: 'checkpoint', ...c }),
+      log: (level, message) => out({ event: 'log', level, message }),
+    };
+  return {
+    progress: (p) => bar(p.step, total(), p.loss, p.tokensPerSec, p.etaSeconds),
+    metric: (r) => {
+      if (r.type === 'eval') process.stderr.write(`${tty ? '\r\x1b[K' : ''}step ${r.step}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}\n`);
+    },
+    log: (level, message) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}${level}: ${message}\n`),
+  };
+}
+
+async function runTraining(run: TrainingRun, json: boolean): Promise<number> {
+  let interrupts = 0;
+  const onSig = () => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+    run.stop();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  if (!json) process.stderr.write(`run ${run.id} → ${run.dir}\n`);
+  const outcome = await run.run(reporter(json, () => run.totalSteps));
+  process.off('SIGINT', onSig);
+  process.off('SIGTERM', onSig);
+  if (json) out({ event: 'done', runDir: run.dir, ...outcome });
+  else process.stderr.write(`\n${outcome.status} at step ${outcome.step}${outcome.error ? ': ' + outcome.error : ''}; checkpoints in ${join(run.dir, 'checkpoints')}\n`);
+  run.dispose();
+  return outcome.status === 'failed' ? 1 : 0;
+}
+
+async function loadModel(path: string): Promise<InferenceModel> {
+  const ck = loadCheckpoint(path);
+  return { model: GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights), tokenizer: ck.tokenizer, checkpoint: { runDir: ck.runDir, dir: ck.dir, step: ck.step } };
+}
+
+/** A readable summary of an analysis: per-site mean active units, and the tokens' active units per layer. */
+function describeAnalysis(a: AnalysisResult, maxTokens = 60): string {
+  const lines: string[] = [];
+  lines.push(`${a.tokens.length} tokens, checkpoint step ${a.checkpoint.step}, cross-entropy ${a.crossEntropy?.toFixed(4) ?? 'n/a'}`);
+  lines.push('mean active units (m ≥ 0.5) per site:');
+  a.sites.forEach((s, k) => {
+    const act = a.layers[k].active;
+    const mean = act.reduce((p, q) => p + q, 0) / Math.max(1, act.length);
+    const of = s.kind === 'attention' ? 'causal keys × heads' : `${s.units} units`;
+    lines.push(`  ${s.name.padEnd(34)} ${siteKindLabel(s.kind).padEnd(17)} ${mean.toFixed(1).padStart(6)} of ${of}`);
+  });
+  const mlp = a.sites.map((s, k) => [s, k] as const).filter(([s]) => s.kind === 'mlp');
+  if (mlp.length) {
+    lines.push(`tokens: active MLP units per layer (${mlp.map(([s]) => 'L' + s.layer).join(' ')})`);
+    for (let i = 0; i < Math.min(a.tokens.length, maxTokens); i++) {
+      const t = a.tokens[i];
+      lines.push(`  ${JSON.stringify(t.text).padEnd(8)} ${mlp.map(([, k]) => String(a.layers[k].active[i]).padStart(3)).join(' ')}`);
+    }
+    if (a.tokens.length > maxTokens) lines.push(`  … ${a.tokens.length - maxTokens} more`);
+  }
+  return lines.join('\n');
+}
+
+/** Active MLP units averaged per token type (distinct token text), over all layers. */
+function tokenTypeTable(a: AnalysisResult): { token: string; count: number; meanActive: number }[] {
+  const mlp = a.sites.map((s, k) => [s, k] as const).filter(([s]) => s.kind === 'mlp');
+  const by = new Map<string, { n: number; sum: number }>();
+  a.tokens.forEach((t, i) => {
+    const v = mlp.reduce((p, [, k]) => p + a.layers[k].active[i], 0) / Math.max(1, mlp.length);
+    const e = by.get(t.text) ?? { n: 0, sum: 0 };
+    e.n++;
+    e.sum += v;
+    by.set(t.text, e);
+  });
+  return [...by].map(([token, e]) => ({ token, count: e.n, meanActive: e.sum / e.n })).sort((x, y) => y.meanActive - x.meanActive);
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  async train(argv) {
+    const o = parse(argv, {
+      data: { type: 'string', multiple: true },
+      preset: { type: 'string' },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      'runs-dir': { type: 'string' },
+      name: { type: 'string' },
+      'max-bytes': { type: 'string' },
+    });
+    if (!o.data?.length) throw new UsageError('train needs --data FILE|DIR|GLOB');
+    const overrides = parseSets(o.set);
+    const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
+    if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+    const { backend } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const run = await TrainingRun.create(
+      { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') },
+      backend,
+    );
+    return runTraining(run, !!o.json);
+  },
+
+  async resume(argv) {
+    const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' } });
+    if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
+    const { backend } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
+    if (!o.json) process.stderr.write(`resuming at step ${run.step} of ${run.totalSteps}\n`);
+    return runTraining(run, !!o.json);
+  },
+
+  async analyze(argv) {
+    const o = parse(argv, { checkpoint: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, window: { type: 'string' }, stride: { type: 'string' } });
+    if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('analyze needs --checkpoint DIR and --text TEXT or --file FILE');
+    await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
+    const a = await analyzeText(await loadModel(o.checkpoint), text, { window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
+    if (o.json) out(a);
+    else process.stdout.write(describeAnalysis(a) + '\n');
+    return 0;
+  },
+
+  async sample(argv) {
+    const o = parse(argv, { checkpoint: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' } });
+    if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
+    await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const im = await loadModel(o.checkpoint);
+    const prompt = o.prompt ?? '';
+    const text = await sampleText(im, prompt, { maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') });
+    if (o.json) out({ prompt, text, analysis: await analyzeText(im, prompt + text) });
+    else process.stdout.write(prompt + text + '\n');
+    return 0;
+  },
+
+  async eval(argv) {
+    const o = parse(argv, { checkpoint: { type: 'string' }, data: { type: 'string', multiple: true } });
+    if (!o.checkpoint || !o.data?.length) throw new UsageError('eval needs --checkpoint DIR and --data FILE');
+    await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const corpus = await loadCorpus(o.data, { minChars: 2 });
+    const r = await checkpointCrossEntropy(await loadModel(o.checkpoint), corpus.text);
+    if (o.json) out(r);
+    else process.stdout.write(`cross-entropy ${r.crossEntropy.toFixed(6)} nats over ${r.tokens} tokens\n`);
+    return 0;
+  },
+
+  async runs(argv) {
+    const o = parse(argv, { 'runs-dir': { type: 'string' } });
+    const runs = listRuns(o['runs-dir'] ?? '.ldlens/runs');
+    if (o.json) out(runs);
+    else if (!runs.length) process.stdout.write('no runs\n');
+    else for (const r of runs) process.stdout.write(`${r.id.padEnd(44)} ${r.status.padEnd(11)} step ${r.step}/${r.totalSteps}  best val ${r.bestValLoss?.toFixed(4) ?? '-'}  ${r.checkpoints.length} checkpoints\n`);
+    return 0;
+  },
+
+  async presets(argv) {
+    const o = parse(argv, {});
+    if (o.json) out(PRESETS);
+    else for (const [name, p] of Object.entries(PRESETS)) process.stdout.write(`${name.padEnd(12)} ${p.description}\n`);
+    return 0;
+  },
+
+  async bench(argv) {
+    const o = parse(argv, { shapes: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, data: { type: 'string' }, 'compare-torch': { type: 'boolean' }, 'torch-script': { type: 'string' }, out: { type: 'string' }, 'peak-gflops': { type: 'string' } });
+    const data = resolve(o.data ?? '../shared/data/tinyshakespeare.txt');
+    const text = readFileSync(data, 'utf8');
+    const steps = int(o.steps, 'steps') ?? 10, warmup = int(o.warmup, 'warmup') ?? 2;
+    const peak = num(o['peak-gflops'], 'peak-gflops') ?? 166; // 2-core Zen 4 at base clock (shared/guides/tfjs-engine.md)
+    const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; trainGflops: number; inferGflops: number }[] = [];
+    for (const name of (o.shapes ?? 'tiny,small').split(',')) {
+      const shape = BENCH_SHAPES[name];
+      if (!shape) throw new UsageError(`unknown shape ${name} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);
+      const ours = await benchShape(text, shape, { steps, warmup, backend: (o.backend as BackendChoice) ?? 'auto' });
+      if (o.json && !o['compare-torch']) out(ours);
+      const fpt = forwardFlopsPerToken(ours.config);
+      let torch: BenchResult | null = null, torchError: string | undefined;
+      if (o['compare-torch']) ({ result: torch, error: torchError } = torchBench(o['torch-script'] ?? defaultTorchScript(), data, shape, steps));
+      rows.push({ shape: name, ours, torch, torchError, trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9 });
+    }
+    const report = { data, steps, peakGflops: peak, rows: rows.map((r) => ({ ...r, trainRatio: r.torch ? r.ours.trainTokensPerSec / r.torch.trainTokensPerSec : null, inferRatio: r.torch ? r.ours.inferTokensPerSec / r.torch.inferTokensPerSec : null })) };
+    if (o.out) {
+      mkdirSync(resolve(o.out, '..'), { recursive: true });
+      writeFileSync(o.out, JSON.stringify(report, null, 1) + '\n');
+    }
+    if (o.json && o['compare-torch']) out(report);
+    if (!o.json) {
+      const f = (n: number) => Math.round(n).toLocaleString('en-US');
+      process.stdout.write(`shape  | ours train tok/s | torch train | ratio | ours infer tok/s | torch infer | ratio | train GFLOP/s (of ${peak} peak)\n`);
+      for (const r of report.rows)
+        process.stdout.write(
+          `${r.shape.padEnd(6)} | ${f(r.ours.trainTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.trainTokensPerSec) : '-').padStart(11)} | ${(r.trainRatio?.toFixed(2) ?? '-').padStart(5)} | ${f(r.ours.inferTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.inferTokensPerSec) : '-').padStart(11)} | ${(r.inferRatio?.toFixed(2) ?? '-').padStart(5)} | ${r.trainGflops.toFixed(1)} (${((100 * r.trainGflops) / peak).toFixed(1)}%)\n`,
+        );
+      for (const r of report.rows) if (r.torchError) process.stdout.write(`torch ${r.shape}: ${r.torchError}\n`);
+      process.stdout.write(`backend: ${rows[0]?.ours.impl}\n`);
+    }
+    return 0;
+  },
+
+  async serve(argv) {
+    parse(argv, {});
+    startServer();
+    return new Promise<number>(() => {}); // runs until the client closes the connection
+  },
+
+  async demo(argv) {
+    const o = parse(argv, { steps: { type: 'string' }, out: { type: 'string' } });
+    const dir = resolve(o.out ?? '.ldlens/demo');
+    mkdirSync(dir, { recursive: true });
+    const corpusPath = join(dir, 'demo-corpus.md');
+    writeFileSync(corpusPath, demoCorpus());
+    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    if (!o.json) {
+      process.stderr.write(`LearnedDropout Lens demo: backend ${backend} (${attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`).join('; ') || 'first choice'})\n`);
+      process.stderr.write(`corpus: ${corpusPath} (generated: prose, arithmetic, code and log lines)\n`);
+    }
+    const steps = int(o.steps, 'steps') ?? 300;
+    const run = await TrainingRun.create(
+      { data: [corpusPath], runsDir: join(dir, 'runs'), name: 'demo', preset: 'tiny', overrides: { train: { steps, evalInterval: Math.max(10, Math.round(steps / 6)), checkpointInterval: Math.max(10, Math.round(steps / 3)) } } },
+      backend,
+    );
+    const code = await runTraining(run, !!o.json);
+    if (code !== 0) return code;
+    const metrics = readMetrics(run.dir);
+    const evals = metrics.filter((m): m is Extract<MetricRecord, { type: 'eval' }> => m.type === 'eval');
+    const stats = metrics.filter((m): m is StatsRecord => m.type === 'stats').pop();
+    const im = await loadModel(run.dir);
+    const analysis = await analyzeText(im, DEMO_PROBE);
+    const sample = await sampleText(im, 'The model', { maxTokens: 160, temperature: 0.8, seed: 1 });
+    if (o.json) {
+      out({ event: 'summary', runDir: run.dir, evals, stats, tokenTypes: tokenTypeTable(analysis), sample });
+      return 0;
+    }
+    const p = (s: string) => process.stdout.write(s + '\n');
+    p('\n== what it learned');
+    p(`losses (train / val): ${evals.map((e) => `step ${e.step}: ${e.trainLoss.toFixed(3)} / ${e.valLoss.toFixed(3)}`).join(', ')}`);
+    if (stats) {
+      p(`mask statistics at step ${stats.step}${stats.stuck ? '  (STUCK: masks stay at 1, nothing is dropped)' : ''}:`);
+      for (const s of stats.sites)
+        p(`  ${s.site.padEnd(34)} mean m ${s.meanMask.toFixed(3)}  <0.1: ${(100 * s.fracLow).toFixed(0).padStart(3)}%  >0.9: ${(100 * s.fracHigh).toFixed(0).padStart(3)}%  active ${s.meanActive.toFixed(1)}${s.kind === 'attention' ? ' keys' : '/' + s.units}`);
+    }
+    p('\n== active units on a probe text');
+    p(describeAnalysis(analysis, 0));
+    p('\n== mean active MLP units per token type (most → fewest)');
+    const types = tokenTypeTable(analysis);
+    p(types.map((t) => `${JSON.stringify(t.token)} ${t.meanActive.toFixed(1)}`).join('  '));
+    p('\n== a sample ("The model" …)');
+    p('The model' + sample);
+    p(`\nrun folder: ${run.dir}`);
+    return 0;
+  },
+};
+
+function describeError(e: unknown): string {
+  if (e instanceof ConfigError) return e.message;
+  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError) return e.message;
+  return (e as Error)?.stack ?? String(e);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version') {
+    process.stdout.write(ENGINE_VERSION + '\n');
+    return 0;
+  }
+  const f = commands[cmd];
+  if (!f) {
+    process.stderr.write(`ldlens: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    return await f(rest);
+  } catch (e) {
+    const json = rest.includes('--json');
+    const msg = describeError(e);
+    if (json) out({ event: 'error', message: msg, ...(e instanceof ConfigError ? { problems: e.problems } : {}) });
+    process.stderr.write(`ldlens ${cmd}: ${msg}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // The wasm backend can keep the event loop alive; leave explicitly once stdout is flushed.
+      process.stdout.write('', () => process.exit(code));
+    },
+    (e) => {
+      process.stderr.write(String(e?.stack ?? e) + '\n');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,222 @@
+// Inference on a trained model: analyze a text (every token's mask at every site), sample text,
+// and the reference's checkpoint cross-entropy.
+import { tf } from './backend';
+import { GPT } from './model';
+import type { AnalysisResult, CheckpointRef, SiteMasks } from './protocol';
+import { Rng } from './rng';
+import type { Tokenizer } from './tokenizer';
+
+export interface InferenceModel {
+  model: GPT;
+  tokenizer: Tokenizer;
+  checkpoint: CheckpointRef;
+}
+
+export interface AnalyzeOptions {
+  window?: number;
+  stride?: number;
+  /** Called between window batches; throw from it to cancel (e.g. a cancelled request). */
+  checkpointHook?: () => Promise<void>;
+}
+
+const WINDOWS_PER_BATCH = 8;
+
+/**
+ * Windows over n tokens: starts 0, stride, 2·stride, … with the last one ending at n. Each token
+ * takes its masks from the earliest window that contains it, i.e. the one that gives it the most
+ * preceding context (at least window − stride tokens, except at the start of the text).
+ */
+export function planWindows(n: number, window: number, stride: number): { starts: number[]; owner: Int32Array } {
+  const W = Math.min(window, n);
+  const starts: number[] = [];
+  for (let s = 0; ; s += stride) {
+    if (s + W >= n) {
+      starts.push(Math.max(0, n - W));
+      break;
+    }
+    starts.push(s);
+  }
+  const owner = new Int32Array(n);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    while (i >= starts[w] + W) w++;
+    owner[i] = w;
+  }
+  return { starts: [...new Set(starts)], owner };
+}
+
+export async function analyzeText(im: InferenceModel, text: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const { model, tokenizer } = im;
+  const shape = model.shape;
+  const enc = tokenizer.encode(text, 'skip');
+  const n = enc.ids.length;
+  const window = Math.max(1, Math.min(opts.window ?? shape.blockSize, shape.blockSize));
+  const stride = Math.max(1, Math.min(opts.stride ?? Math.max(1, Math.floor(window / 2)), window));
+  const sites = model.sites;
+  const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
+  const quant = sites.map((s) => new Uint8Array(n * s.units));
+  const active = sites.map(() => new Array<number>(n).fill(0));
+  const mean = sites.map(() => new Array<number>(n).fill(0));
+  const surprisal: (number | null)[] = new Array(n).fill(null);
+  let ceSum = 0, ceCount = 0;
+
+  if (n > 0) {
+    const W = Math.min(window, n);
+    const { starts, owner } = planWindows(n, W, stride);
+    for (let b0 = 0; b0 < starts.length; b0 += WINDOWS_PER_BATCH) {
+      await opts.checkpointHook?.();
+      const batchStarts = starts.slice(b0, b0 + WINDOWS_PER_BATCH);
+      const x = new Int32Array(batchStarts.length * W);
+      batchStarts.forEach((s, r) => x.set(enc.ids.slice(s, s + W), r * W));
+      const { logp, masks } = tf.tidy(() => {
+        const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false });
+        return { logp: tf.logSoftmax(r.logits), masks: r.masks };
+      });
+      const lp = (await logp.data()) as Float32Array;
+      const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
+      tf.dispose([logp, ...masks]);
+      const V = shape.vocabSize;
+      for (let r = 0; r < batchStarts.length; r++) {
+        const s = batchStarts[r];
+        const w = b0 + r;
+        for (let t = 0; t < W; t++) {
+          const i = s + t;
+          if (owner[i] !== w) continue;
+          // surprisal of token i given what precedes it in this window
+          if (t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + enc.ids[i]];
+          if (t + 1 < W && i + 1 < n) {
+            ceSum += -lp[(r * W + t) * V + enc.ids[i + 1]];
+            ceCount++;
+          }
+          sites.forEach((site, k) => {
+            const m = mdata[k];
+            const q = quant[k];
+            let act = 0, sum = 0, cnt = 0;
+            if (site.kind === 'attention') {
+              // (B, nh, W, W): the token's row of each head, keys 0..W−1; units = nh × blockSize.
+              const nh = shape.nHead, T = shape.blockSize;
+              for (let h = 0; h < nh; h++) {
+                const row = ((r * nh + h) * W + t) * W;
+                for (let j = 0; j < W; j++) {
+                  const v = m[row + j];
+                  q[i * site.units + h * T + j] = Math.round(v * 255);
+                  if (j <= t) {
+                    sum += v;
+                    cnt++;
+                    if (v >= 0.5) act++;
+                  }
+                }
+              }
+            } else {
+              const C = site.units;
+              const row = (r * W + t) * C;
+              for (let c = 0; c < C; c++) {
+                const v = m[row + c];
+                q[i * C + c] = Math.round(v * 255);
+                sum += v;
+                if (v >= 0.5) act++;
+              }
+              cnt = C;
+            }
+            active[k][i] = act;
+            mean[k][i] = cnt ? sum / cnt : 0;
+          });
+        }
+      }
+    }
+  }
+  const layers: SiteMasks[] = sites.map((s, k) => ({
+    site: s.name,
+    masks: Buffer.from(quant[k].buffer, quant[k].byteOffset, quant[k].byteLength).toString('base64'),
+    active: active[k],
+    mean: mean[k].map((v) => Math.round(v * 1e5) / 1e5),
+  }));
+  return {
+    checkpoint: im.checkpoint,
+    textLength: text.length,
+    tokens,
+    sites,
+    layers,
+    window,
+    stride,
+    crossEntropy: ceCount ? ceSum / ceCount : null,
+    surprisal,
+  };
+}
+
+export interface SampleOptions {
+  maxTokens: number;
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  checkpointHook?: () => Promise<void>;
+}
+
+/** Autoregressive sampling with temperature and top-k; the context is the last blockSize tokens. */
+export async function sampleText(im: InferenceModel, prompt: string, o: SampleOptions): Promise<string> {
+  const { model, tokenizer } = im;
+  const rng = new Rng(o.seed ?? (Date.now() >>> 0));
+  const ids = tokenizer.encode(prompt, 'skip').ids;
+  if (ids.length === 0) ids.push(0); // an empty prompt starts from token 0, as nanoGPT's sample.py
+  const temperature = Math.max(o.temperature ?? 0.8, 1e-4);
+  const T = model.shape.blockSize, V = model.shape.vocabSize;
+  const out: number[] = [];
+  for (let step = 0; step < o.maxTokens; step++) {
+    if (step % 16 === 0) await o.checkpointHook?.();
+    const ctx = ids.slice(-T);
+    const last = tf.tidy(() => {
+      const { logits } = model.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'), { training: false });
+      return tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, V]);
+    });
+    const z = Float64Array.from(last.dataSync());
+    last.dispose();
+    const k = Math.min(o.topK ?? V, V);
+    let cut = -Infinity;
+    if (k < V) cut = [...z].sort((a, b) => b - a)[k - 1];
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (z[v] >= cut) max = Math.max(max, z[v]);
+    let total = 0;
+    for (let v = 0; v < V; v++) {
+      z[v] = z[v] >= cut ? Math.exp((z[v] - max) / temperature) : 0;
+      total += z[v];
+    }
+    let u = rng.next() * total, next = V - 1;
+    for (let v = 0; v < V; v++) {
+      u -= z[v];
+      if (u <= 0 && z[v] > 0) {
+        next = v;
+        break;
+      }
+    }
+    ids.push(next);
+    out.push(next);
+  }
+  return tokenizer.decode(out);
+}
+
+/**
+ * The reference's `loss`: mean next-token cross-entropy over the text's consecutive
+ * non-overlapping blockSize windows (ids[i·T:(i+1)·T] → ids[i·T+1:(i+1)·T+1]), 16 windows a batch.
+ */
+export async function checkpointCrossEntropy(im: InferenceModel, text: string): Promise<{ crossEntropy: number; tokens: number }> {
+  const { model, tokenizer } = im;
+  const ids = tokenizer.encode(text, 'error').ids;
+  const T = model.shape.blockSize, V = model.shape.vocabSize;
+  const n = Math.floor((ids.length - 1) / T);
+  if (n < 1) throw new RangeError(`the text has ${ids.length} tokens; one window of blockSize ${T} needs ${T + 1}`);
+  let total = 0;
+  for (let i = 0; i < n; i += 16) {
+    const rows = Math.min(16, n - i);
+    const x = Int32Array.from(ids.slice(i * T, (i + rows) * T));
+    const y = Int32Array.from(ids.slice(i * T + 1, (i + rows) * T + 1));
+    const s = tf.tidy(() => {
+      const { logits } = model.forward(tf.tensor2d(x, [rows, T], 'int32'), { training: false });
+      const logp = tf.logSoftmax(tf.reshape(logits, [-1, V]));
+      return tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(y, 'int32'), V), logp)));
+    });
+    total += s.dataSync()[0];
+    s.dispose();
+    await new Promise((r) => setImmediate(r));
+  }
+  return { crossEntropy: total / (n * T), tokens: n * T };
+}

@@ -1,0 +1,426 @@
+// A training run: set-up (config, corpus, tokenizer, model), the step loop with metrics appended
+// to metrics.jsonl as they happen, periodic evaluation, mask statistics and checkpoints, exact
+// resume, and a cooperative stop.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tf } from './backend';
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  loadTrainingState,
+  readMetrics,
+  readRunMeta,
+  saveCheckpoint,
+  writeRunMeta,
+  type RunMeta,
+} from './checkpoint';
+import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, validate, type LDConfig, type ModelShape } from './config';
+import { CorpusError, loadCorpus } from './corpus';
+import { Dataset } from './dataset';
+import { writeFileAtomicSync } from './fsutil';
+import { analyzeText } from './inference';
+import { GPT, initWeights } from './model';
+import { AdamW, clipByGlobalNorm } from './optim';
+import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from './protocol';
+import { Rng } from './rng';
+import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
+
+export interface TrainSetup {
+  data: string[];
+  /** The run gets a new subfolder here, unless runDir names its folder exactly. */
+  runsDir: string;
+  runDir?: string;
+  name?: string;
+  preset?: string;
+  configFile?: string;
+  overrides?: unknown;
+  /** Folder that relative data paths and globs are resolved against. */
+  cwd?: string;
+  maxBytes?: number;
+  watchText?: string;
+}
+
+export interface TrainEvents {
+  metric?(record: MetricRecord): void;
+  progress?(p: { step: number; totalSteps: number; loss: number; tokensPerSec: number; etaSeconds: number }): void;
+  checkpoint?(c: CheckpointInfo): void;
+  watch?(analysis: AnalysisResult): void;
+  log?(level: LogLevel, message: string): void;
+}
+
+export interface RunOutcome {
+  status: 'completed' | 'stopped' | 'failed';
+  step: number;
+  error?: string;
+}
+
+/** Mask statistics flag a run as stuck when every site keeps > 99% of its values above 0.9. */
+const STUCK_FRACTION = 0.99;
+const STUCK_AFTER_STEPS = 100;
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+}
+
+function runId(name: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${slug(name)}`;
+}
+
+/** Preset ← config file ← overrides, validated as a whole. */
+export function buildConfig(preset = 'tiny', configFile?: string, overrides?: unknown): LDConfig {
+  let fileCfg: unknown = {};
+  if (configFile) {
+    try {
+      fileCfg = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      throw new ConfigError([`${configFile}: ${existsSync(configFile) ? 'not valid JSON: ' + (e as Error).message : 'file not found'}`]);
+    }
+  }
+  return resolveConfig(preset, merge(fileCfg as object, overrides ?? {}));
+}
+
+export class TrainingRun {
+  stopRequested = false;
+  watchText: string | null = null;
+  private readonly metricsPath: string;
+  private bestValLoss: number | null;
+  private lastValLoss: number | null = null;
+  private warnedStuck = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: RunMeta,
+    readonly config: LDConfig,
+    readonly shape: ModelShape,
+    readonly tokenizer: Tokenizer,
+    private readonly dataset: Dataset,
+    readonly model: GPT,
+    private readonly opt: AdamW,
+    private rng: Rng,
+    public step: number,
+  ) {
+    this.metricsPath = join(dir, 'metrics.jsonl');
+    this.bestValLoss = meta.bestValLoss;
+  }
+
+  get id(): string {
+    return this.meta.id;
+  }
+  get totalSteps(): number {
+    return this.config.train.steps;
+  }
+
+  static async create(setup: TrainSetup, backend: BackendName): Promise<TrainingRun> {
+    const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
+    const cwd = resolve(setup.cwd ?? process.cwd());
+    const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
+    const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
+    const shape: ModelShape = { ...config.model, vocabSize: tokenizer.vocabSize };
+    config.model.vocabSize = tokenizer.vocabSize;
+    const dataset = new Dataset(Int32Array.from(tokenizer.encode(corpus.text, 'error').ids), config.train.valFraction);
+    dataset.checkWindow(shape.blockSize);
+
+    const rng = new Rng(config.train.seed);
+    const model = GPT.fromWeights(shape, config.dropout, initWeights(shape, config.dropout, rng));
+    const name = setup.name?.trim() || `${setup.preset ?? 'tiny'} ${config.dropout.kind}`;
+    const id = runId(name);
+    const dir = setup.runDir ? resolve(setup.runDir) : resolve(setup.runsDir, id);
+    if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
+    mkdirSync(dir, { recursive: true });
+    const meta: RunMeta = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      status: 'running',
+      backend,
+      step: 0,
+      totalSteps: config.train.steps,
+      bestValLoss: null,
+      preset: setup.preset ?? 'tiny',
+      data: setup.data,
+      cwd,
+      maxBytes: setup.maxBytes,
+      pid: process.pid,
+    };
+    writeRunMeta(dir, meta);
+    writeFileAtomicSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n',
+    );
+    writeFileSync(join(dir, 'metrics.jsonl'), '');
+    const run = new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, makeOptimizer(model, config), rng, 0);
+    run.watchText = setup.watchText ?? null;
+    return run;
+  }
+
+  /** Continues from the run's latest checkpoint (or from the start if it has none). */
+  static async resume(runDir: string, backend: BackendName, steps?: number): Promise<TrainingRun> {
+    const dir = resolve(runDir);
+    const meta = readRunMeta(dir);
+    const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model: ModelShape; tokenizer: unknown; config: LDConfig };
+    const problems = validate(saved.config);
+    if (problems.length) throw new ConfigError(problems);
+    const config = saved.config;
+    if (steps !== undefined) config.train.steps = steps;
+    const tokenizer = tokenizerFromJSON(saved.tokenizer);
+    const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
+    // The vocabulary is the run's own: a corpus that changed since is read with it, or refused.
+    const dataset = new Dataset(Int32Array.from(tokenizer.encode(corpus.text, 'error').ids), config.train.valFraction);
+    dataset.checkWindow(saved.model.blockSize);
+
+    const ckpts = listCheckpoints(dir);
+    let model: GPT, opt: AdamW, rng: Rng, step = 0;
+    if (ckpts.length) {
+      const last = ckpts[ckpts.length - 1];
+      const ck = loadCheckpoint(last.dir);
+      model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
+      opt = makeOptimizer(model, config);
+      const { state, optimizer } = loadTrainingState(last.dir, [...model.params.keys()]);
+      opt.load(optimizer);
+      rng = Rng.fromState(state.rng);
+      step = state.step;
+      meta.bestValLoss = state.bestValLoss;
+    } else {
+      rng = new Rng(config.train.seed);
+      model = GPT.fromWeights(saved.model, config.dropout, initWeights(saved.model, config.dropout, rng));
+      opt = makeOptimizer(model, config);
+      meta.bestValLoss = null;
+    }
+    // Steps after the checkpoint are recomputed exactly (same RNG state), so their records are
+    // set aside rather than duplicated; they stay readable in metrics.orphaned.jsonl.
+    const records = readMetrics(dir);
+    const keep = records.filter((r) => r.step <= step);
+    const orphaned = records.filter((r) => r.step > step);
+    if (orphaned.length) appendFileSync(join(dir, 'metrics.orphaned.jsonl'), orphaned.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileAtomicSync(join(dir, 'metrics.jsonl'), keep.map((r) => JSON.stringify(r) + '\n').join(''));
+    Object.assign(meta, { status: 'running', backend, step, totalSteps: config.train.steps, pid: process.pid, error: undefined });
+    writeRunMeta(dir, meta);
+    if (steps !== undefined) {
+      writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ ...saved, config }) + '\n');
+    }
+    return new TrainingRun(dir, meta, config, saved.model, tokenizer, dataset, model, opt, rng, step);
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.opt.dispose();
+  }
+
+  private emit(events: TrainEvents, rec: MetricRecord): void {
+    appendFileSync(this.metricsPath, JSON.stringify(rec) + '\n');
+    events.metric?.(rec);
+  }
+
+  async run(events: TrainEvents = {}): Promise<RunOutcome> {
+    const c = this.config, t = c.train, d = c.dropout;
+    const B = t.batchSize, T = this.shape.blockSize;
+    const decaySteps = t.decaySteps ?? t.steps;
+    let outcome: RunOutcome;
+    const started = performance.now(), startStep = this.step;
+    try {
+      while (this.step < t.steps && !this.stopRequested) {
+        const s = this.step; // 0-based index of the step being taken
+        const t0 = performance.now();
+        const lr = lrAt(s, { lr: t.lr, minLr: t.minLr, warmupSteps: t.warmupSteps, decaySteps });
+        const learned = d.kind === 'learned';
+        const lamH = learned && d.entropy.enabled ? lambdaAt(d.entropy.schedule, s) : 0;
+        const lamL1 = learned && d.l1.enabled ? lambdaAt(d.l1.schedule, s) : 0;
+        const wantStats = learned && (s + 1) % t.statsInterval === 0;
+
+        let acc: Map<string, tf.Tensor> | null = null;
+        let loss = 0, ce = 0, h = 0, l1 = 0;
+        let kept: tf.Tensor[] = [];
+        for (let a = 0; a < t.gradAccum; a++) {
+          const { x, y } = this.dataset.batch('train', B, T, this.rng);
+          const seed = this.rng.int(2 ** 31);
+          const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
+          let parts: tf.Tensor[] = [];
+          const { value, grads } = this.model.gradients(() => {
+            const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed });
+            parts = [r.crossEntropy, r.entropy, r.l1].map((p) => tf.keep(p));
+            if (wantStats && a === 0) kept = r.masks.map((m) => tf.keep(m));
+            return r.loss;
+          });
+          const [vl, vce, vh, vl1] = [value, ...parts].map((p) => p.dataSync()[0]);
+          loss += vl / t.gradAccum;
+          ce += vce / t.gradAccum;
+          h += vh / t.gradAccum;
+          l1 += vl1 / t.gradAccum;
+          tf.dispose([value, xs, ys, ...parts]);
+          if (!acc) acc = grads;
+          else {
+            for (const [n, g] of grads) {
+              const sum = tf.add(acc.get(n)!, g);
+              acc.get(n)!.dispose();
+              g.dispose();
+              acc.set(n, sum);
+            }
+          }
+        }
+        if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${s + 1}: try a lower learning rate (train.lr) or gradient clipping (train.gradClip)`);
+        if (t.gradAccum > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, t.gradAccum)) as tf.Tensor), g.dispose();
+        const clipped = clipByGlobalNorm(acc!, t.gradClip);
+        this.opt.apply(clipped.grads, lr);
+        tf.dispose([...acc!.values(), ...clipped.grads.values()]);
+        this.step = s + 1;
+
+        const dt = (performance.now() - t0) / 1000;
+        const tokensPerSec = (B * T * t.gradAccum) / dt;
+        const rec: StepRecord = { type: 'step', step: this.step, time: Date.now(), loss, crossEntropy: ce, entropy: h, l1, lambdaEntropy: lamH, lambdaL1: lamL1, lr, tokensPerSec };
+        this.emit(events, rec);
+        if (kept.length) {
+          this.emit(events, this.maskStats(kept, events));
+          tf.dispose(kept);
+          kept = [];
+        }
+        const evalNow = this.step % t.evalInterval === 0 || this.step === t.steps;
+        if (evalNow) this.emit(events, this.evaluate());
+        const elapsed = (performance.now() - started) / 1000;
+        const rate = (this.step - startStep) / Math.max(elapsed, 1e-9);
+        events.progress?.({ step: this.step, totalSteps: t.steps, loss, tokensPerSec, etaSeconds: (t.steps - this.step) / Math.max(rate, 1e-9) });
+        if (this.step % t.checkpointInterval === 0 || this.step === t.steps) await this.checkpoint(events);
+        else if (evalNow) this.saveMeta();
+        await new Promise((r) => setImmediate(r)); // let requests (stop, analyze) in between steps
+      }
+      if (this.stopRequested && listCheckpoints(this.dir).at(-1)?.step !== this.step) await this.checkpoint(events);
+      outcome = { status: this.stopRequested && this.step < t.steps ? 'stopped' : 'completed', step: this.step };
+    } catch (e) {
+      outcome = { status: 'failed', step: this.step, error: (e as Error).message };
+      events.log?.('error', `run ${this.id} failed at step ${this.step}: ${(e as Error).message}`);
+    }
+    this.meta.status = outcome.status;
+    this.meta.error = outcome.error;
+    this.saveMeta();
+    return outcome;
+  }
+
+  private saveMeta(): void {
+    this.meta.step = this.step;
+    this.meta.bestValLoss = this.bestValLoss;
+    this.meta.totalSteps = this.config.train.steps;
+    writeRunMeta(this.dir, this.meta);
+  }
+
+  private async checkpoint(events: TrainEvents): Promise<void> {
+    const info = saveCheckpoint(this.dir, {
+      step: this.step,
+      shape: this.shape,
+      config: this.config,
+      tokenizer: this.tokenizer.toJSON(),
+      weights: this.model.weights(),
+      optimizer: this.opt.state(),
+      rng: this.rng.state(),
+      bestValLoss: this.bestValLoss,
+      valLoss: this.lastValLoss,
+    });
+    this.saveMeta();
+    events.checkpoint?.(info);
+    if (this.watchText && events.watch) {
+      const analysis = await analyzeText({ model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } }, this.watchText);
+      events.watch(analysis);
+    }
+  }
+
+  /** Mean cross-entropy on evalBatches batches of each split, from an RNG of its own (training's is untouched). */
+  private evaluate(): EvalRecord {
+    const t = this.config.train, T = this.shape.blockSize;
+    const rng = new Rng((t.seed ^ 0x9e3779b9 ^ this.step) >>> 0);
+    const est = (split: 'train' | 'val') => {
+      let sum = 0;
+      for (let i = 0; i < t.evalBatches; i++) {
+        const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
+        const v = tf.tidy(() => {
+          const r = this.model.loss(tf.tensor2d(x, [t.batchSize, T], 'int32'), tf.tensor2d(y, [t.batchSize, T], 'int32'), 0, 0, { training: false });
+          return r.crossEntropy;
+        });
+        sum += v.dataSync()[0];
+        v.dispose();
+      }
+      return sum / t.evalBatches;
+    };
+    const trainLoss = est('train');
+    const valLoss = est('val');
+    this.lastValLoss = valLoss;
+    if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
+    return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss };
+  }
+
+  /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
+  private maskStats(masks: tf.Tensor[], events: TrainEvents): StatsRecord {
+    const sites: SiteStats[] = this.model.sites.map((site, k) => {
+      const m = masks[k].dataSync() as Float32Array;
+      const shape = masks[k].shape;
+      let sum = 0, low = 0, high = 0, active = 0, count = 0, rows = 0;
+      if (site.kind === 'attention') {
+        // (B, nh, T, T): causal entries only (the rest multiply probabilities that are zero).
+        const [b, nh, T] = shape as [number, number, number, number];
+        const nRows = b * nh * T;
+        for (let r = 0; r < nRows; r++) {
+          const i = r % T;
+          for (let j = 0; j <= i; j++) {
+            const v = m[r * T + j];
+            sum += v;
+            if (v < 0.1) low++;
+            if (v > 0.9) high++;
+            if (v >= 0.5) active++;
+            count++;
+          }
+        }
+        rows = nRows;
+      } else {
+        for (let i = 0; i < m.length; i++) {
+          const v = m[i];
+          sum += v;
+          if (v < 0.1) low++;
+          if (v > 0.9) high++;
+          if (v >= 0.5) active++;
+        }
+        count = m.length;
+        rows = m.length / site.units;
+      }
+      const ab = (n: string) => {
+        const a = this.model.params.get(`${site.name}.${n}`)!.dataSync();
+        let mu = 0;
+        for (const v of a) mu += v;
+        mu /= a.length;
+        let vr = 0;
+        for (const v of a) vr += (v - mu) ** 2;
+        return [mu, Math.sqrt(vr / a.length)];
+      };
+      const [aMean, aStd] = ab('A');
+      const [bMean, bStd] = ab('B');
+      return { site: site.name, layer: site.layer, kind: site.kind, units: site.units, meanMask: sum / count, fracLow: low / count, fracHigh: high / count, meanActive: active / rows, aMean, aStd, bMean, bStd };
+    });
+    const stuck = this.step >= STUCK_AFTER_STEPS && sites.every((s) => s.fracHigh > STUCK_FRACTION);
+    if (stuck && !this.warnedStuck) {
+      this.warnedStuck = true;
+      events.log?.(
+        'warn',
+        `run ${this.id}: after ${this.step} steps every LearnedDropout mask is still above 0.9 almost everywhere: nothing is being dropped. ` +
+          'B near 0 with a small A is a stationary point (∂m/∂B = −½·sin(B + A·x) ≈ 0); initialize B near π/2 (dropout.bInit) or raise the penalties.',
+      );
+    }
+    return { type: 'stats', step: this.step, time: Date.now(), sites, stuck };
+  }
+}
+
+/** AdamW with decay on ≥ 2-D weights only (the reference's adamw_groups); A/B may get their own rate and optimizer. */
+function makeOptimizer(model: GPT, c: LDConfig): AdamW {
+  const t = c.train, d = c.dropout;
+  return new AdamW(
+    model.params,
+    (name) => {
+      const isAB = name.endsWith('.A') || name.endsWith('.B');
+      if (isAB) return { lrScale: d.abLr === null ? 1 : d.abLr / t.lr, weightDecay: 0, kind: d.abOptimizer };
+      return { lrScale: 1, weightDecay: model.params.get(name)!.rank >= 2 ? t.weightDecay : 0, kind: 'adamw' };
+    },
+    { betas: t.betas, eps: t.eps },
+  );
+}
+
