@@ -1,0 +1,91 @@
+// Training end to end, in process: exact resume, flat tensor memory, stuck-run detection, and a
+// real learning curve on tinyshakespeare.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { initBackend, tf } from '../src/backend';
+import { listCheckpoints, loadCheckpoint, readMetrics } from '../src/checkpoint';
+import type { StatsRecord } from '../src/protocol';
+import { TrainingRun } from '../src/trainer';
+import { shakespeare, tempDir } from './helpers';
+
+const SMALL = { model: { blockSize: 32, nEmbd: 32, nHead: 2, nLayer: 1 }, train: { steps: 20, batchSize: 4, evalInterval: 10, evalBatches: 2, checkpointInterval: 10, statsInterval: 5 } };
+
+function corpusFile(chars: number): string {
+  const dir = tempDir();
+  const p = join(dir, 'corpus.txt');
+  writeFileSync(p, readFileSync(shakespeare, 'utf8').slice(0, chars));
+  return p;
+}
+
+test('resume is exact: 20 steps straight = 10 + resume + 10', async () => {
+  const { backend } = await initBackend('wasm');
+  const data = corpusFile(30_000);
+  const straight = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: SMALL }, backend);
+  assert.equal((await straight.run()).status, 'completed');
+  const want = straight.model.weights();
+  straight.dispose();
+
+  const first = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: SMALL }, backend);
+  const outcome = await first.run({ progress: (p) => p.step === 10 && first.stop() });
+  assert.deepEqual([outcome.status, outcome.step], ['stopped', 10]);
+  first.dispose();
+  const second = await TrainingRun.resume(first.dir, backend);
+  assert.equal(second.step, 10);
+  assert.equal((await second.run()).status, 'completed');
+  for (const [name, w] of want) assert.deepEqual(second.model.weights().get(name), w, `${name} differs after resume`);
+  second.dispose();
+
+  // metrics.jsonl holds every step once, in order
+  const steps = readMetrics(first.dir).filter((r) => r.type === 'step').map((r) => r.step);
+  assert.deepEqual(steps, Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(listCheckpoints(first.dir).map((c) => c.step), [10, 20]);
+});
+
+test('tensor memory stays flat across training steps', async () => {
+  const { backend } = await initBackend('wasm');
+  const run = await TrainingRun.create({ data: [corpusFile(20_000)], runsDir: tempDir(), overrides: { ...SMALL, train: { ...SMALL.train, steps: 25, checkpointInterval: 100 } } }, backend);
+  const counts = new Map<number, number>();
+  await run.run({ progress: (p) => counts.set(p.step, tf.memory().numTensors) });
+  // after the first eval/stats steps every step ends with the same live tensors
+  assert.equal(counts.get(12), counts.get(24), `tensors leaked: ${JSON.stringify([...counts])}`);
+  assert.equal(counts.get(11), counts.get(21));
+  run.dispose();
+});
+
+test("the seed author's settings keep every mask at 1, and the stats say so", async () => {
+  const { backend } = await initBackend('wasm');
+  // B = 0 is a stationary point: with A·x small the mask stays at 1 (A scaled down here to show it).
+  const stuck = { ...SMALL, dropout: { aInit: { mean: 0, std: 0.01 }, bInit: { mean: 0, std: 0.0 } }, train: { ...SMALL.train, steps: 110, statsInterval: 110, evalInterval: 110, checkpointInterval: 110 } };
+  const run = await TrainingRun.create({ data: [corpusFile(20_000)], runsDir: tempDir(), overrides: stuck }, backend);
+  const warnings: string[] = [];
+  await run.run({ log: (level, m) => level === 'warn' && warnings.push(m) });
+  const stats = readMetrics(run.dir).filter((r): r is StatsRecord => r.type === 'stats').pop()!;
+  assert.equal(stats.stuck, true);
+  assert.ok(stats.sites.every((s) => s.fracHigh > 0.99));
+  assert.match(warnings.join('\n'), /nothing is being dropped/);
+  run.dispose();
+});
+
+test('learns: validation loss falls well below the unigram entropy (tiny preset, tinyshakespeare)', async () => {
+  const { backend } = await initBackend('wasm');
+  const text = readFileSync(shakespeare, 'utf8');
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let unigram = 0;
+  for (const n of counts.values()) unigram -= (n / text.length) * Math.log(n / text.length);
+
+  const run = await TrainingRun.create({ data: [shakespeare], runsDir: tempDir(), preset: 'tiny', overrides: { train: { steps: 250, evalInterval: 125, checkpointInterval: 250 } } }, backend);
+  const outcome = await run.run();
+  assert.equal(outcome.status, 'completed');
+  const evals = readMetrics(run.dir).filter((r) => r.type === 'eval');
+  const last = evals[evals.length - 1];
+  assert.equal(last.type, 'eval');
+  if (last.type !== 'eval') return;
+  assert.ok(last.valLoss < unigram - 0.6, `val loss ${last.valLoss.toFixed(3)} vs unigram entropy ${unigram.toFixed(3)} nats`);
+  // and the saved checkpoint is the trained model
+  const ck = loadCheckpoint(run.dir);
+  assert.equal(ck.step, 250);
+  run.dispose();
+});
