@@ -3,6 +3,7 @@
 // penalties, loss). Parameters use the reference's names and layouts (Linear weight = [out, in]).
 import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
+import { fusedLearnedDropout } from './learnedDropout';
 import type { MaskSite, SiteKind } from './protocol';
 import type { Rng } from './rng';
 
@@ -75,12 +76,20 @@ export interface ForwardOptions {
   training: boolean;
   /** Seed for the baseline dropout's random mask. */
   seed?: number;
+  /** Return the masks as tensors (the fused path only makes them when asked). Default true. */
+  wantMasks?: boolean;
+  /** Penalty weights, for the fused path, which folds the penalties' gradient into its own. */
+  lambdaEntropy?: number;
+  lambdaL1?: number;
 }
 
 export interface ForwardResult {
   logits: tf.Tensor3D; // (B, T, V)
-  /** One mask per site, forward order: (B, T, C), attention (B, nh, T, T). Empty unless learned. */
+  /** One mask per site, forward order: (B, T, C), attention (B, nh, T, T). Empty unless learned (or not wanted). */
   masks: tf.Tensor[];
+  /** Fused path: each site's H_k and L1_k, computed in the same pass. */
+  siteEntropy?: number[];
+  siteL1?: number[];
 }
 
 export interface LossResult extends ForwardResult {
@@ -92,6 +101,11 @@ export interface LossResult extends ForwardResult {
 
 export class GPT {
   readonly sites: MaskSite[];
+  /**
+   * Use the fused LearnedDropout kernel (learnedDropout.ts). It covers the default form: detached
+   * mask input, no sharpening. LDLENS_FUSED=0 forces the op-by-op path everywhere.
+   */
+  fused: boolean;
   /** Causal mask as an additive bias: 0 where j ≤ i, −∞ above the diagonal. (T, T) */
   private readonly causal: tf.Tensor2D;
 
@@ -101,6 +115,7 @@ export class GPT {
     readonly params: Map<string, tf.Variable>,
   ) {
     this.sites = dropout.kind === 'learned' ? maskSites(shape) : [];
+    this.fused = dropout.kind === 'learned' && dropout.detachInput && !dropout.sharpen && process.env.LDLENS_FUSED !== '0';
     const T = shape.blockSize;
     const bias = new Float32Array(T * T);
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) bias[i * T + j] = -Infinity;
@@ -155,10 +170,19 @@ export class GPT {
   }
 
   /** y = x ⊙ m,  m = 0.5·cos(A ⊙ stop_grad(x) + B) + 0.5 over the last dim (A, B sliced to its length). */
-  private drop(x: tf.Tensor, site: string, opts: ForwardOptions, masks: tf.Tensor[], salt: number): tf.Tensor {
-    const d = this.dropout;
+  private drop(x: tf.Tensor, site: string, opts: ForwardOptions, out: ForwardResult, salt: number): tf.Tensor {
+    const d = this.dropout, masks = out.masks;
     if (d.kind === 'none') return x;
     if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
+    if (this.fused) {
+      const K = this.sites.length;
+      const coef = { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / K : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / K : 0, form: d.entropy.form };
+      const r = fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), coef, opts.wantMasks ?? true);
+      if (r.mask) masks.push(r.mask);
+      out.siteEntropy!.push(r.entropy);
+      out.siteL1!.push(r.l1);
+      return r.y;
+    }
     const n = x.shape[x.rank - 1];
     let A: tf.Tensor = this.p(site + '.A'), B: tf.Tensor = this.p(site + '.B');
     if (A.shape[0] !== n) {
@@ -181,13 +205,13 @@ export class GPT {
     const [Bsz, T] = idx.shape;
     const { vocabSize: V, nEmbd: C, nHead: nh } = this.shape;
     if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
-    const masks: tf.Tensor[] = [];
+    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(this.fused ? { siteEntropy: [], siteL1: [] } : {}) };
     const wte = this.p('transformer.wte.weight');
     // One-hot @ wte instead of gather: same values, and its gradient is a matmul (wasm has no
     // UnsortedSegmentSum, gather's gradient).
     const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(idx, [-1]), V), wte), [Bsz, T, C]); // (B, T, C)
     const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, C]); // (T, C)
-    let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, masks, 0);
+    let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, out, 0);
     const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
     const hs = C / nh;
     for (let i = 0; i < this.shape.nLayer; i++) {
@@ -198,17 +222,17 @@ export class GPT {
       const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, nh, T, hs)
       let att = tf.mul(tf.matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
       att = tf.softmax(tf.add(att, causal));
-      att = this.drop(att, p + 'attn.attn_dropout', opts, masks, 4 * i + 1);
+      att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
       const y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
-      x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, masks, 4 * i + 2));
+      x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, out, 4 * i + 2));
       // MLP with exact-erf GELU
       const u = this.linear(this.layerNorm(x, p + 'ln_2.weight'), p + 'mlp.c_fc.weight'); // (B, T, 4C)
       const g = tf.mul(tf.mul(u, 0.5), tf.add(tf.erf(tf.mul(u, Math.SQRT1_2)), 1));
-      x = tf.add(x, this.drop(this.linear(g, p + 'mlp.c_proj.weight'), p + 'mlp.dropout', opts, masks, 4 * i + 3));
+      x = tf.add(x, this.drop(this.linear(g, p + 'mlp.c_proj.weight'), p + 'mlp.dropout', opts, out, 4 * i + 3));
     }
     x = this.layerNorm(x, 'transformer.ln_f.weight');
-    const logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [Bsz, T, V]) as tf.Tensor3D; // tied lm_head
-    return { logits, masks };
+    out.logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [Bsz, T, V]) as tf.Tensor3D; // tied lm_head
+    return out;
   }
 
   /** Mean entropy (bits) and mean L1 over the sites: H_k = mean(−m·log2(m + 1e-9)), L1_k = mean(|m|). */
@@ -225,8 +249,15 @@ export class GPT {
 
   /** Cross-entropy + λ_H·H + λ_L1·L1, as the reference's `loss`. */
   loss(idx: tf.Tensor2D, targets: tf.Tensor2D, lambdaEntropy: number, lambdaL1: number, opts: ForwardOptions): LossResult {
-    const { logits, masks } = this.forward(idx, opts);
+    const { logits, masks, siteEntropy, siteL1 } = this.forward(idx, { ...opts, lambdaEntropy, lambdaL1 });
     const crossEntropy = crossEntropyMean(logits, targets);
+    if (siteEntropy && siteL1) {
+      // Fused: the penalties' values are constants here; their gradient is inside the sites' own.
+      const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
+      const entropy = tf.scalar(mean(siteEntropy)), l1 = tf.scalar(mean(siteL1));
+      const loss = tf.add(crossEntropy, lambdaEntropy * mean(siteEntropy) + lambdaL1 * mean(siteL1)) as tf.Scalar;
+      return { logits, masks, loss, crossEntropy, entropy, l1 };
+    }
     const { entropy, l1 } = this.penalties(masks, this.dropout.entropy.form);
     const loss = tf.add(crossEntropy, tf.add(tf.mul(entropy, lambdaEntropy), tf.mul(l1, lambdaL1))) as tf.Scalar;
     return { logits, masks, loss, crossEntropy, entropy, l1 };

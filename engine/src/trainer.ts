@@ -242,7 +242,7 @@ export class TrainingRun {
           const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
           let parts: tf.Tensor[] = [];
           const { value, grads } = this.model.gradients(() => {
-            const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed });
+            const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed, wantMasks: wantStats && a === 0 });
             parts = [r.crossEntropy, r.entropy, r.l1].map((p) => tf.keep(p));
             if (wantStats && a === 0) kept = r.masks.map((m) => tf.keep(m));
             return r.loss;
@@ -336,7 +336,7 @@ export class TrainingRun {
       for (let i = 0; i < t.evalBatches; i++) {
         const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
         const v = tf.tidy(() => {
-          const r = this.model.loss(tf.tensor2d(x, [t.batchSize, T], 'int32'), tf.tensor2d(y, [t.batchSize, T], 'int32'), 0, 0, { training: false });
+          const r = this.model.loss(tf.tensor2d(x, [t.batchSize, T], 'int32'), tf.tensor2d(y, [t.batchSize, T], 'int32'), 0, 0, { training: false, wantMasks: false });
           return r.crossEntropy;
         });
         sum += v.dataSync()[0];

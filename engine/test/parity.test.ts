@@ -33,12 +33,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const shape: ModelShape = spec.model;
 const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', entropy: { form: 'shannon' } });
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  test(`parity with the PyTorch reference on ${backend}`, async (t) => {
+for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], ['cpu', false]] as const) {
+  test(`parity with the PyTorch reference on ${backend}, ${fused ? 'fused LearnedDropout kernel' : 'op-by-op LearnedDropout'}`, async (t) => {
     await initBackend(backend);
     const weights = new Map([...read('weights.safetensors')].map(([n, v]) => [n, v.data]));
     const expected = read('forward.safetensors');
     const model = GPT.fromWeights(shape, dropout, weights);
+    model.fused = fused;
     const idx = tf.tensor2d(spec.idx, undefined, 'int32');
     const tgt = tf.tensor2d(spec.targets, undefined, 'int32');
     const { lambdaEntropy, lambdaL1 } = spec;
