@@ -1,5 +1,5 @@
 // AdamW with torch's decoupled weight decay (tfjs has none), parameter groups, and clipping by
-// global norm. The update is torch.optim.AdamW's, term for term.
+// global norm. The update is torch.optim.AdamW's, term for term (in float64, stored as float32).
 import { tf } from './backend';
 
 export interface ParamGroup {
@@ -23,8 +23,9 @@ export interface OptimizerState {
 
 export class AdamW {
   step = 0;
-  private readonly m = new Map<string, tf.Variable>();
-  private readonly v = new Map<string, tf.Variable>();
+  // Moments live in JS arrays: the update is one loop per parameter instead of ~10 tfjs kernels.
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
@@ -32,8 +33,8 @@ export class AdamW {
     private readonly opts: AdamWOptions,
   ) {
     for (const [n, p] of params) {
-      this.m.set(n, tf.variable(tf.zerosLike(p), false));
-      this.v.set(n, tf.variable(tf.zerosLike(p), false));
+      this.m.set(n, new Float32Array(p.size));
+      this.v.set(n, new Float32Array(p.size));
     }
   }
 
@@ -41,49 +42,55 @@ export class AdamW {
   apply(grads: Map<string, tf.Tensor>, lr: number): void {
     this.step += 1;
     const [b1, b2] = this.opts.betas;
+    const eps = this.opts.eps;
     const bc1 = 1 - b1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
-    tf.tidy(() => {
-      for (const [n, p] of this.params) {
-        const g = grads.get(n);
-        if (!g) continue; // off the loss path (tfjs omits those from variableGrads)
-        const grp = this.groupOf(n);
-        const glr = lr * grp.lrScale;
-        if (grp.kind === 'sgd') {
-          p.assign(tf.sub(grp.weightDecay ? tf.mul(p, 1 - glr * grp.weightDecay) : p, tf.mul(g, glr)));
-          continue;
-        }
+    for (const [n, p] of this.params) {
+      const gt = grads.get(n);
+      if (!gt) continue; // off the loss path (tfjs omits those from variableGrads)
+      const grp = this.groupOf(n);
+      const glr = lr * grp.lrScale;
+      const decay = 1 - glr * grp.weightDecay;
+      const w = Float32Array.from(p.dataSync() as Float32Array);
+      const g = gt.dataSync() as Float32Array;
+      if (grp.kind === 'sgd') {
+        for (let i = 0; i < w.length; i++) w[i] = w[i] * decay - glr * g[i];
+      } else {
         const m = this.m.get(n)!, v = this.v.get(n)!;
-        const decayed = grp.weightDecay ? tf.mul(p, 1 - glr * grp.weightDecay) : p;
-        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
-        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v1), bc2Sqrt), this.opts.eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), glr / bc1)));
-        m.assign(m1);
-        v.assign(v1);
+        const stepSize = glr / bc1;
+        for (let i = 0; i < w.length; i++) {
+          // torch.optim.AdamW: decoupled decay, then the bias-corrected Adam step
+          const gi = g[i];
+          const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+          const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+          w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+        }
       }
-    });
+      const next = tf.tensor(w, p.shape);
+      p.assign(next);
+      next.dispose();
+    }
   }
 
   state(): OptimizerState {
-    const read = (src: Map<string, tf.Variable>) => new Map([...src].map(([n, t]) => [n, t.dataSync() as Float32Array]));
-    return { step: this.step, m: read(this.m), v: read(this.v) };
+    const copy = (src: Map<string, Float32Array>) => new Map([...src].map(([n, a]) => [n, a.slice()]));
+    return { step: this.step, m: copy(this.m), v: copy(this.v) };
   }
 
   load(s: OptimizerState): void {
-    for (const [name, src] of [['m', s.m], ['v', s.v]] as const) {
-      const dst = name === 'm' ? this.m : this.v;
+    for (const [name, src, dst] of [['m', s.m, this.m], ['v', s.v, this.v]] as const) {
       for (const [n, t] of dst) {
         const a = src.get(n);
-        if (!a || a.length !== t.size) throw new Error(`optimizer state lacks ${name} of ${n} or has the wrong size`);
-        t.assign(tf.tensor(a, t.shape));
+        if (!a || a.length !== t.length) throw new Error(`optimizer state lacks ${name} of ${n} or has the wrong size`);
+        t.set(a);
       }
     }
     this.step = s.step;
   }
 
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
   }
 }
 
