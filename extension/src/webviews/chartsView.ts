@@ -1,0 +1,180 @@
+// The Run charts view (activity bar container). Keeps the runs, the selection and the loaded
+// metrics, so a view that was hidden (its webview is rebuilt) gets everything replayed after
+// `ready`; streams live records to it while a run trains.
+import * as vscode from 'vscode';
+import type { MetricRecord, RunInfo } from '../../../engine/src/protocol';
+import { dispatch, type ChartsHostMessage, type ChartsViewMessage, type Handlers } from '../../../webview/src/protocol';
+import { saveExport } from './exportFiles';
+import { webviewHtml, webviewOptions } from './html';
+
+export interface ChartsHost {
+  listRuns(): Promise<RunInfo[]>;
+  loadMetrics(runDir: string): Promise<MetricRecord[]>;
+  log: vscode.LogOutputChannel;
+}
+
+const METRICS_SLICE = 10_000;
+
+interface Loaded {
+  records: MetricRecord[];
+  /** Live records that arrived while the file was loading. */
+  pending: MetricRecord[] | null;
+}
+
+export class RunChartsViewProvider implements vscode.WebviewViewProvider {
+  static readonly viewType = 'ldlens.runCharts';
+
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private runs: RunInfo[] = [];
+  private selected: string[] = [];
+  /** Runs the user unchecked: a live run does not re-select itself. */
+  private readonly deselected = new Set<string>();
+  private readonly loaded = new Map<string, Loaded>();
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly host: ChartsHost,
+  ) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    view.webview.options = webviewOptions(this.extensionUri);
+    view.webview.html = webviewHtml(view.webview, this.extensionUri, 'charts', 'Run charts');
+    const handlers: Handlers<ChartsViewMessage> = {
+      ready: () => this.onReady(),
+      selectRuns: ({ runIds }) => this.select(runIds.filter((id) => typeof id === 'string')),
+      export: async (req) => {
+        this.post(await saveExport(req, this.host.log));
+      },
+      error: ({ message, stack }) => this.host.log.error(`Run charts webview: ${message}${stack ? `\n${stack}` : ''}`),
+    };
+    view.webview.onDidReceiveMessage((data: unknown) => {
+      if (!dispatch(handlers, data, (e) => this.host.log.error(`Run charts: ${String(e)}`))) this.host.log.warn(`Run charts: ignored message ${JSON.stringify(data)?.slice(0, 200)}`);
+    });
+    view.onDidChangeVisibility(() => {
+      if (!view.visible) this.ready = false;
+    });
+    view.onDidDispose(() => {
+      if (this.view === view) {
+        this.view = undefined;
+        this.ready = false;
+      }
+    });
+  }
+
+  setRuns(runs: RunInfo[]): void {
+    this.runs = [...runs];
+    const ids = new Set(runs.map((r) => r.id));
+    const kept = this.selected.filter((id) => ids.has(id));
+    if (kept.length !== this.selected.length) this.select(kept);
+    // Nothing chosen yet: show the running runs, else the newest one.
+    if (!this.selected.length && runs.length) {
+      const running = runs.filter((r) => r.status === 'running' && !this.deselected.has(r.id)).map((r) => r.id);
+      const newest = [...runs].sort((a, b) => b.created.localeCompare(a.created))[0]!;
+      this.select(running.length ? running : this.deselected.has(newest.id) ? [] : [newest.id]);
+    }
+    this.post({ type: 'runs', runs: this.runs });
+  }
+
+  appendMetric(runId: string, runDir: string, record: MetricRecord): void {
+    const entry = this.loaded.get(runId);
+    if (entry) {
+      if (entry.pending) entry.pending.push(record);
+      else {
+        entry.records.push(record);
+        this.post({ type: 'metric', runId, record });
+      }
+      return;
+    }
+    // A run that starts streaming joins the charts unless the user took it out.
+    if (!this.deselected.has(runId) && !this.selected.includes(runId)) {
+      if (!this.runs.some((r) => r.id === runId)) this.runs.push(placeholderRun(runId, runDir));
+      this.select([...this.selected, runId]);
+      this.post({ type: 'runs', runs: this.runs });
+      this.post({ type: 'selection', selected: this.selected });
+    }
+  }
+
+  /** Re-reads the runs list from the host. */
+  async refresh(): Promise<void> {
+    try {
+      this.setRuns(await this.host.listRuns());
+    } catch (e) {
+      this.host.log.warn(`Run charts: could not list runs: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private onReady(): void {
+    this.ready = true;
+    this.post({ type: 'state', state: { runs: this.runs, selected: this.selected } });
+    for (const id of this.selected) {
+      const entry = this.loaded.get(id);
+      if (entry && !entry.pending) this.postMetrics(id, entry.records);
+    }
+    if (!this.runs.length) void this.refresh();
+  }
+
+  private select(ids: string[]): void {
+    const next = [...new Set(ids)];
+    for (const id of this.selected) if (!next.includes(id)) this.deselected.add(id);
+    for (const id of next) this.deselected.delete(id);
+    for (const id of [...this.loaded.keys()]) if (!next.includes(id)) this.loaded.delete(id);
+    this.selected = next;
+    for (const id of next) if (!this.loaded.has(id)) void this.load(id);
+  }
+
+  private async load(runId: string): Promise<void> {
+    const run = this.runs.find((r) => r.id === runId);
+    if (!run) return;
+    const entry: Loaded = { records: [], pending: [] };
+    this.loaded.set(runId, entry);
+    try {
+      entry.records = await this.host.loadMetrics(run.dir);
+    } catch (e) {
+      this.host.log.warn(`Run charts: could not read the metrics of ${run.dir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (this.loaded.get(runId) !== entry) return; // deselected meanwhile
+    // Live records that arrived during the read: only those after what the file already had
+    // (an earlier step would make the view cut its series back).
+    const last = new Map<string, number>();
+    for (const r of entry.records) last.set(r.type, Math.max(last.get(r.type) ?? -Infinity, r.step));
+    for (const r of entry.pending ?? []) if (r.step > (last.get(r.type) ?? -Infinity)) entry.records.push(r);
+    entry.pending = null;
+    this.postMetrics(runId, entry.records);
+  }
+
+  /**
+   * A run's records in slices: one 100,000-record message would block the view for the whole
+   * structured clone; slices let it draw (and stay responsive) in between.
+   */
+  private postMetrics(runId: string, records: MetricRecord[]): void {
+    if (records.length === 0) this.post({ type: 'metrics', runId, records, replace: true });
+    for (let i = 0; i < records.length; i += METRICS_SLICE) {
+      this.post({ type: 'metrics', runId, records: records.slice(i, i + METRICS_SLICE), replace: i === 0 });
+    }
+  }
+
+  private post(message: ChartsHostMessage): boolean {
+    if (!this.ready || !this.view) return false;
+    void this.view.webview.postMessage(message);
+    return true;
+  }
+}
+
+function placeholderRun(id: string, dir: string): RunInfo {
+  return {
+    id,
+    name: dir.split(/[\\/]/).filter(Boolean).pop() ?? id,
+    dir,
+    status: 'running',
+    backend: null,
+    step: 0,
+    totalSteps: 0,
+    bestValLoss: null,
+    dropoutKind: 'learned',
+    created: new Date().toISOString(),
+    checkpoints: [],
+  };
+}

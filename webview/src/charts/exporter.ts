@@ -1,0 +1,66 @@
+// Chart exports: the metrics as one wide CSV (every record of every shown run, exact values),
+// and the open charts stacked into one standalone SVG (PNG is that SVG rasterized).
+import { csvRow, standaloneSvg, withStaged } from '../common/export';
+import type { MetricRecord } from '../protocol';
+
+const STEP_COLS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
+const EVAL_COLS = ['trainLoss', 'valLoss'] as const;
+const SITE_COLS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
+
+export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_COLS, ...EVAL_COLS, 'site', 'layer', 'kind', ...SITE_COLS, 'stuck'];
+
+/**
+ * One row per step and eval record, one row per site of each stats record; columns that do not
+ * apply stay empty. Numbers are written with String(), which reads back to the same double.
+ */
+export function metricsCsv(runs: { name: string; records: readonly MetricRecord[] }[]): string {
+  const lines = [csvRow(METRICS_CSV_HEADER)];
+  const blankStep = STEP_COLS.map(() => '');
+  const blankEval = EVAL_COLS.map(() => '');
+  const blankSite = ['', '', '', ...SITE_COLS.map(() => ''), ''];
+  for (const run of runs) {
+    for (const r of run.records) {
+      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_COLS.map((c) => r[c]), ...blankEval, ...blankSite]));
+      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, r.trainLoss, r.valLoss, ...blankSite]));
+      else
+        for (const s of r.sites)
+          lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map((c) => s[c]), r.stuck]));
+    }
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** Stacks the given chart SVGs (with their titles and legends as text) into one document. */
+export function chartsSvg(charts: { title: string; legend: string; svg: SVGSVGElement }[], heading: string): { svg: string; width: number; height: number } {
+  const NS = 'http://www.w3.org/2000/svg';
+  const root = document.createElementNS(NS, 'svg');
+  const width = Math.max(320, ...charts.map((c) => c.svg.width.baseVal.value));
+  let y = 24;
+  const body = document.createElementNS(NS, 'g');
+  const text = (x: number, yy: number, s: string, cls?: string): SVGTextElement => {
+    const t = document.createElementNS(NS, 'text');
+    t.setAttribute('x', String(x));
+    t.setAttribute('y', String(yy));
+    if (cls) t.setAttribute('class', cls);
+    t.textContent = s;
+    return t;
+  };
+  body.append(text(8, 16, heading, 'export-title'));
+  for (const c of charts) {
+    body.append(text(8, y + 14, c.title, 'export-title'));
+    body.append(text(8, y + 28, c.legend, 'export-muted'));
+    const clone = c.svg.cloneNode(true) as SVGSVGElement;
+    clone.setAttribute('x', '0');
+    clone.setAttribute('y', String(y + 34));
+    body.append(clone);
+    y += 34 + c.svg.height.baseVal.value + 10;
+  }
+  const bg = document.createElementNS(NS, 'rect');
+  bg.setAttribute('class', 'export-bg');
+  bg.setAttribute('width', String(width));
+  bg.setAttribute('height', String(y));
+  root.append(bg, body);
+  root.setAttribute('viewBox', `0 0 ${width} ${y}`);
+  root.classList.add('export-view');
+  return { svg: withStaged(root, () => standaloneSvg(root, { width, height: y })), width, height: y };
+}

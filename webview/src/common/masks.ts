@@ -1,0 +1,199 @@
+// Decoding of the engine's quantized masks (SiteMasks.masks: base64 of round(m·255), row-major
+// tokens × units) into byte rows, decoded lazily per site and kept.
+import type { AnalysisResult, MaskSite, SiteMasks, Token } from '../protocol';
+
+/** m ≥ 0.5 ⇔ round(m·255) ≥ 128: the engine's "active unit" test on the quantized bytes. */
+export const ACTIVE_Q = 128;
+
+const BASE64_LOOKUP = (() => {
+  const table = new Uint8Array(256).fill(255);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  table['-'.charCodeAt(0)] = 62; // base64url too
+  table['_'.charCodeAt(0)] = 63;
+  return table;
+})();
+
+/** base64 → bytes without atob's intermediate binary string (10 MB of masks in ~30 ms). */
+export function decodeBase64(b64: string): Uint8Array {
+  let len = b64.length;
+  while (len > 0 && b64.charCodeAt(len - 1) === 61 /* = */) len--;
+  if (len % 4 === 1) throw new Error('invalid base64: dangling character');
+  const out = new Uint8Array(Math.floor((len * 3) / 4));
+  const T = BASE64_LOOKUP;
+  let o = 0;
+  let i = 0;
+  // Any invalid character (255, or a code unit above 255 masked into the table) poisons `bad`.
+  let bad = 0;
+  for (; i + 4 <= len; i += 4) {
+    const c0 = b64.charCodeAt(i);
+    const c1 = b64.charCodeAt(i + 1);
+    const c2 = b64.charCodeAt(i + 2);
+    const c3 = b64.charCodeAt(i + 3);
+    const a = T[c0 & 255]!;
+    const b = T[c1 & 255]!;
+    const c = T[c2 & 255]!;
+    const d = T[c3 & 255]!;
+    bad |= a | b | c | d | ((c0 | c1 | c2 | c3) & 0xff00);
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 255;
+    out[o++] = n & 255;
+  }
+  const rest = len - i;
+  if (rest >= 2) {
+    const a = T[b64.charCodeAt(i) & 255]!;
+    const b = T[b64.charCodeAt(i + 1) & 255]!;
+    const c = rest === 3 ? T[b64.charCodeAt(i + 2) & 255]! : 0;
+    bad |= a | b | c;
+    out[o++] = (a << 2) | (b >> 4);
+    if (rest === 3) out[o++] = ((b & 15) << 4) | (c >> 2);
+  }
+  if (bad & ~63) throw new Error('invalid base64 character');
+  return out;
+}
+
+/** One site's masks as bytes: row t holds token t's units. */
+export class SiteMatrix {
+  constructor(
+    readonly site: MaskSite,
+    readonly tokens: number,
+    readonly data: Uint8Array,
+  ) {
+    if (data.length !== tokens * site.units) {
+      throw new Error(`site ${site.name}: ${data.length} mask bytes, expected ${tokens} tokens × ${site.units} units`);
+    }
+  }
+  get units(): number {
+    return this.site.units;
+  }
+  row(token: number): Uint8Array {
+    const u = this.site.units;
+    return this.data.subarray(token * u, token * u + u);
+  }
+  /** Quantized value 0..255. */
+  q(token: number, unit: number): number {
+    return this.data[token * this.site.units + unit]!;
+  }
+  value(token: number, unit: number): number {
+    return this.q(token, unit) / 255;
+  }
+  isActive(token: number, unit: number): boolean {
+    return this.q(token, unit) >= ACTIVE_Q;
+  }
+}
+
+export interface SiteGroup {
+  /** −1: embedding. */
+  layer: number;
+  sites: number[];
+}
+
+/** An analysis with lazily decoded masks and the lookups the views need. */
+export class AnalysisModel {
+  private readonly matrices: (SiteMatrix | undefined)[];
+  readonly siteIndexByName = new Map<string, number>();
+  readonly groups: SiteGroup[];
+
+  constructor(readonly analysis: AnalysisResult) {
+    if (analysis.layers.length !== analysis.sites.length) {
+      throw new Error(`analysis has ${analysis.sites.length} sites but ${analysis.layers.length} mask entries`);
+    }
+    analysis.sites.forEach((s, i) => this.siteIndexByName.set(s.name, i));
+    this.matrices = new Array(analysis.sites.length).fill(undefined);
+    const byLayer = new Map<number, number[]>();
+    analysis.sites.forEach((s, i) => {
+      const list = byLayer.get(s.layer) ?? [];
+      list.push(i);
+      byLayer.set(s.layer, list);
+    });
+    this.groups = [...byLayer.entries()].sort((a, b) => a[0] - b[0]).map(([layer, sites]) => ({ layer, sites }));
+  }
+
+  get tokens(): Token[] {
+    return this.analysis.tokens;
+  }
+  get sites(): MaskSite[] {
+    return this.analysis.sites;
+  }
+  get tokenCount(): number {
+    return this.analysis.tokens.length;
+  }
+  siteMasks(site: number): SiteMasks {
+    return this.analysis.layers[site]!;
+  }
+  active(site: number): number[] {
+    return this.analysis.layers[site]!.active;
+  }
+  isDecoded(site: number): boolean {
+    return this.matrices[site] !== undefined;
+  }
+  matrix(site: number): SiteMatrix {
+    let m = this.matrices[site];
+    if (!m) {
+      m = new SiteMatrix(this.analysis.sites[site]!, this.tokenCount, decodeBase64(this.analysis.layers[site]!.masks));
+      this.matrices[site] = m;
+    }
+    return m;
+  }
+  /** Largest active count at a site (the colour scale's top). */
+  maxActive(site: number): number {
+    let max = 0;
+    for (const a of this.active(site)) if (a > max) max = a;
+    return max;
+  }
+}
+
+/** A short label: "emb", "L0 attn", "L0 resid", "L1 mlp". */
+export function siteLabel(site: MaskSite): string {
+  const kind = { embedding: 'emb', attention: 'attn', attentionOutput: 'resid', mlp: 'mlp' }[site.kind];
+  return site.layer < 0 ? kind : `L${site.layer} ${kind}`;
+}
+
+/** Indices of units active in both rows, in a only, in b only. */
+export function overlap(a: Uint8Array, b: Uint8Array): { both: number; onlyA: number; onlyB: number; jaccard: number } {
+  let both = 0;
+  let onlyA = 0;
+  let onlyB = 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i]! >= ACTIVE_Q;
+    const y = b[i]! >= ACTIVE_Q;
+    if (x && y) both++;
+    else if (x) onlyA++;
+    else if (y) onlyB++;
+  }
+  const union = both + onlyA + onlyB;
+  return { both, onlyA, onlyB, jaccard: union === 0 ? 1 : both / union };
+}
+
+/** Per token, how many units crossed 0.5 between two matrices of the same text (diff view). */
+export function flips(a: SiteMatrix, b: SiteMatrix): { perToken: Uint32Array; on: number; off: number } {
+  if (a.tokens !== b.tokens || a.units !== b.units) throw new Error('checkpoints analyzed different token/unit shapes');
+  const perToken = new Uint32Array(a.tokens);
+  let on = 0;
+  let off = 0;
+  const u = a.units;
+  for (let t = 0; t < a.tokens; t++) {
+    let n = 0;
+    for (let i = t * u, end = i + u; i < end; i++) {
+      const x = a.data[i]! >= ACTIVE_Q;
+      const y = b.data[i]! >= ACTIVE_Q;
+      if (x !== y) {
+        n++;
+        if (y) on++;
+        else off++;
+      }
+    }
+    perToken[t] = n;
+  }
+  return { perToken, on, off };
+}
+
+/** Tokens where a unit is on, in text order. */
+export function tokensWithUnit(m: SiteMatrix, unit: number): number[] {
+  const out: number[] = [];
+  if (unit < 0 || unit >= m.units) return out;
+  for (let t = 0, i = unit; t < m.tokens; t++, i += m.units) if (m.data[i]! >= ACTIVE_Q) out.push(t);
+  return out;
+}

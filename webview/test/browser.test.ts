@@ -1,0 +1,430 @@
+// The webviews in a real browser (headless Chromium), under the extension's CSP, with a stand-in
+// acquireVsCodeApi: correctness only (what is drawn, what is posted, what is exported). Timings
+// live in the benchmark (webview/test/browser/bench.ts), never here.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { parseCsv } from '../src/common/export';
+import { ACTIVE_Q, AnalysisModel, overlap } from '../src/common/masks';
+import type { AnalysisResult, ExplorerSnapshot } from '../src/protocol';
+import { buildWebview, chromiumAvailable, launch, loadFixtures, openView, OUTPUT_DIR, type TestWindow, type ViewPage } from './browser/harness';
+import { chartedSteps, exportVia, heatmapMismatches, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
+import { makeAnalysis, makeCheckpoints, makeMetrics, makeRun, sampleText, SMALL_SHAPE } from './fixtures';
+
+const skip = chromiumAvailable() ? false : 'no Chromium at /usr/bin/chromium (set CHROMIUM_PATH)';
+const RUN_DIR = '/runs/tiny-learned';
+
+function snapshot(analysis: AnalysisResult, extra: Partial<ExplorerSnapshot> = {}): ExplorerSnapshot {
+  return {
+    analysis,
+    source: { uri: 'file:///work/sample.txt', runDir: RUN_DIR },
+    checkpoints: makeCheckpoints(RUN_DIR, [100, 200, 300, 400, 500]),
+    selectedToken: null,
+    live: false,
+    ...extra,
+  };
+}
+
+/** Keeps an exported file under test-output/webview/exports to look at. */
+function keep(name: string, data: string, encoding: string): void {
+  const dir = join(OUTPUT_DIR, 'exports');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), Buffer.from(data, encoding === 'base64' ? 'base64' : 'utf8'));
+}
+
+async function noViolations(view: ViewPage): Promise<void> {
+  assert.deepEqual(await view.cspViolations(), [], 'CSP violations');
+  assert.deepEqual(
+    view.consoleErrors.filter((e) => !/favicon/.test(e)),
+    [],
+    'console errors',
+  );
+}
+
+describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
+  let browser: Browser;
+  before(async () => {
+    buildWebview();
+    browser = await launch();
+  });
+  after(async () => browser?.close());
+
+  describe('Mask Explorer', () => {
+    const analysis = makeAnalysis(SMALL_SHAPE);
+    const model = new AnalysisModel(analysis);
+
+    for (const theme of ['dark', 'light', 'high-contrast'] as const) {
+      it(`draws the heatmap cells with the exact mask colours (${theme})`, async () => {
+        const view = await openView(browser, 'explorer', { theme });
+        try {
+          await view.send({ type: 'state', state: snapshot(analysis, { selectedToken: 12 }) });
+          await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+          await view.page.evaluate(() => (window as unknown as TestWindow).__nextFrame());
+          // Every sampled cell: the pixel at its centre is the palette colour of its byte.
+          const mismatches = await view.page.evaluate(() => {
+            const w = window as unknown as TestWindow;
+            const { heatmap, model, palette } = w.ldlensExplorer.debug;
+            const m = model!.matrix(0);
+            const canvas = heatmap.canvas;
+            const ctx = canvas.getContext('2d')!;
+            const rect = canvas.getBoundingClientRect();
+            const bad: string[] = [];
+            for (const [t, u] of [
+              [0, 0],
+              [12, 5],
+              [150, 63],
+              [299, 31],
+              [77, 40],
+            ] as [number, number][]) {
+              const c = heatmap.cellCenter(t, u)!;
+              const px = ctx.getImageData(Math.floor(c.x - rect.left), Math.floor(c.y - rect.top), 1, 1).data;
+              const want = palette.heat[m.q(t, u)]!;
+              const got = (px[0]! | (px[1]! << 8) | (px[2]! << 16) | (255 << 24)) >>> 0;
+              if (got !== want) bad.push(`${t},${u}: got ${px.join(',')} want ${want & 255},${(want >> 8) & 255},${(want >> 16) & 255}`);
+            }
+            return bad;
+          });
+          assert.deepEqual(mismatches, []);
+          assert.equal(await view.page.locator('.token-strip .tok').first().isVisible(), true);
+          await view.screenshot(`explorer-${theme}`);
+          await noViolations(view);
+        } finally {
+          await view.close();
+        }
+      });
+    }
+
+    it("shows a token's mask at every site, reveals it on click, and switches layers", async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        const token = 42;
+        await view.page.locator(`.token-strip span[data-i="${token}"]`).hover();
+        const rows = view.page.locator('.details-body .site-table tr[data-site]');
+        assert.equal(await rows.count(), model.sites.length);
+        for (let s = 0; s < model.sites.length; s++) {
+          const cells = await rows.nth(s).locator('td').allInnerTexts();
+          assert.equal(cells[1], `${model.active(s)[token]} / ${model.sites[s]!.units}`, `site ${s}`);
+        }
+        const title = await view.page.locator('.details-title').innerText();
+        assert.match(title, new RegExp(`#${token}`));
+
+        const before = (await view.posted()).length;
+        await view.page.locator(`.token-strip span[data-i="${token}"]`).click();
+        const reveal = await view.waitForPosted('revealToken', before);
+        assert.deepEqual(reveal, { type: 'revealToken', index: token, start: analysis.tokens[token]!.start, end: analysis.tokens[token]!.end });
+
+        // Layer switch from the small multiples: the heatmap now shows site 3 (L0 mlp).
+        await view.page.locator('.multiple[data-site="3"]').click();
+        const ok = await view.page.evaluate(() => {
+          const w = window as unknown as TestWindow;
+          const { heatmap, model, palette, state } = w.ldlensExplorer.debug;
+          const c = heatmap.cellCenter(10, 7)!;
+          const rect = heatmap.canvas.getBoundingClientRect();
+          const px = heatmap.canvas.getContext('2d')!.getImageData(Math.floor(c.x - rect.left), Math.floor(c.y - rect.top), 1, 1).data;
+          const want = palette.heat[model!.matrix(3).q(10, 7)]!;
+          return state.site === 3 && (px[0]! | (px[1]! << 8) | (px[2]! << 16) | (255 << 24)) >>> 0 === want;
+        });
+        assert.equal(ok, true);
+        assert.equal(((await view.page.evaluate(() => (window as unknown as TestWindow).__state)) as { site: number }).site, 3, 'view state saved');
+
+        // Hovering a heatmap cell reads its exact value.
+        const c = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensExplorer.debug.heatmap.cellCenter(20, 9)!);
+        await view.page.mouse.move(c.x, c.y);
+        const q = model.matrix(3).q(20, 9);
+        assert.match(await view.page.locator('.readout').innerText(), new RegExp(`token #20 .* unit 9 · m = ${(q / 255).toFixed(4)} \\(q ${q}\\)`));
+        await view.screenshot('explorer-details');
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('compares two pinned tokens (shared active units per site)', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'light' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        await view.page.locator('.token-strip span[data-i="3"]').click({ modifiers: ['Alt'] });
+        await view.page.locator('.token-strip span[data-i="9"]').click({ modifiers: ['Alt'] });
+        const pinned = await view.waitForPosted('pinToken', 0);
+        assert.ok(pinned);
+        const rows = view.page.locator('.compare-table tr[data-site]');
+        assert.equal(await rows.count(), model.sites.length);
+        for (let s = 0; s < model.sites.length; s++) {
+          const o = overlap(model.matrix(s).row(3), model.matrix(s).row(9));
+          const cells = await rows.nth(s).locator('td').allInnerTexts();
+          assert.deepEqual(cells.slice(1, 4), [String(o.both), String(o.onlyA), String(o.onlyB)], `site ${s}`);
+        }
+        await view.screenshot('explorer-compare-light');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('lists token types, finds the tokens of a unit, and filters by active range', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        const distinct = new Set(analysis.tokens.map((t) => t.id)).size;
+        assert.equal(await view.page.locator('.types-table tr[data-id]').count(), distinct);
+        assert.equal(await view.page.locator('.types-chart .type-row').count(), Math.min(40, distinct));
+
+        await view.page.locator('vscode-tab-header').nth(1).click();
+        const unit = 5;
+        await view.page.locator('.unit-input').locator('input').fill(String(unit));
+        const expected = analysis.tokens.map((_, t) => t).filter((t) => model.matrix(0).q(t, unit) >= ACTIVE_Q);
+        await view.page.waitForFunction((n) => document.querySelectorAll('.unit-result .token-chip').length === Math.min(n, 300), expected.length);
+        assert.match(await view.page.locator('.unit-summary').innerText(), new RegExp(`on for ${expected.length} of ${analysis.tokens.length}`));
+        const dimmed = await view.page.locator('.token-strip .tok.dim').count();
+        const rendered = await view.page.locator('.token-strip .tok').count();
+        const renderedExpected = expected.filter((t) => t < rendered).length;
+        assert.equal(rendered - dimmed, renderedExpected);
+        await view.screenshot('explorer-unit-search');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('scrubs to another checkpoint and diffs the masks', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        await view.page.locator('vscode-tab-header').nth(2).click();
+        const before = (await view.posted()).length;
+        await view.page.locator('.scrub-prev').click();
+        const req = (await view.waitForPosted('requestAnalysis', before)) as unknown as { requestId: number; checkpointDir: string };
+        assert.match(req.checkpointDir, /step-000400$/);
+        const older = makeAnalysis({ ...SMALL_SHAPE, seed: 99, step: 400, runDir: RUN_DIR }, sampleText(SMALL_SHAPE.tokens));
+        await view.send({ type: 'scrubAnalysis', requestId: req.requestId, checkpointDir: req.checkpointDir, analysis: older });
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).ldlensExplorer.debug.model?.analysis.checkpoint.step === 400);
+        assert.match(await view.page.locator('.scrub-label').innerText(), /step 400/);
+        // Diff against step 500 (already known: no request needed).
+        await view.page.locator('.compare-select').selectOption({ label: 'step 500' });
+        await view.page.waitForSelector('.flips .site-table');
+        const flips = await view.page.locator('.flips .site-table tr').nth(1).locator('td').allInnerTexts();
+        const a = new AnalysisModel(analysis).matrix(0);
+        const b = new AnalysisModel(older).matrix(0);
+        let on = 0;
+        let off = 0;
+        for (let i = 0; i < a.data.length; i++) {
+          const x = a.data[i]! >= ACTIVE_Q;
+          const y = b.data[i]! >= ACTIVE_Q;
+          if (!x && y) on++;
+          if (x && !y) off++;
+        }
+        assert.deepEqual(flips.slice(1, 3), [on.toLocaleString('en-US'), off.toLocaleString('en-US')]);
+        await view.screenshot('explorer-diff');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('replays state after ready, follows live analyses and restores its view state', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark', state: { site: 2, selected: 7, pinned: [], tab: 0, live: true } });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        assert.equal(await view.page.evaluate(() => (window as unknown as TestWindow).ldlensExplorer.debug.state.site), 2);
+        assert.equal(await view.page.locator('.token-strip .tok.sel').getAttribute('data-i'), '7');
+        // What a reload needs to redo the analysis (MaskExplorerPanel.revive reads it).
+        const saved = (await view.page.evaluate(() => (window as unknown as TestWindow).__state)) as { restore: { checkpointDir: string; source: { text: string } } };
+        assert.equal(saved.restore.checkpointDir, analysis.checkpoint.dir);
+        assert.equal(saved.restore.source.text, sampleText(SMALL_SHAPE.tokens));
+        const live = makeAnalysis({ ...SMALL_SHAPE, seed: 5, step: 600, runDir: RUN_DIR });
+        await view.send({ type: 'liveAnalysis', analysis: live });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(2));
+        assert.match(await view.page.locator('.live-badge').innerText(), /live · step 600/);
+        assert.match(await view.page.locator('.source-label').innerText(), /step 600/);
+        await view.send({ type: 'selectToken', index: 123 });
+        await view.page.waitForSelector('.token-strip .tok.sel[data-i="123"]');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('exports valid CSV, JSON, SVG and PNG files', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        const files: Record<string, { filename: string; data: string; encoding: string; requestId: number }> = {};
+        for (const kind of ['csv', 'json', 'svg', 'png']) {
+          const before = (await view.posted()).length;
+          await view.page.locator(`.export-${kind}`).click();
+          files[kind] = (await view.waitForPosted('export', before)) as never;
+          keep(`explorer.${kind}`, files[kind]!.data, files[kind]!.encoding);
+          await view.send({ type: 'exportResult', requestId: files[kind]!.requestId, path: `/tmp/out/${files[kind]!.filename}` });
+        }
+        const rows = parseCsv(files['csv']!.data);
+        assert.equal(rows.length, analysis.tokens.length + 1);
+        assert.equal(rows[0]!.length, 7 + analysis.sites[0]!.units);
+        assert.deepEqual(JSON.parse(files['json']!.data).analysis, analysis);
+        const svgOk = await view.page.evaluate((svg) => {
+          const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
+          return !doc.querySelector('parsererror') && doc.documentElement.nodeName === 'svg' && doc.querySelectorAll('image').length === 1;
+        }, files['svg']!.data);
+        assert.equal(svgOk, true);
+        const png = Buffer.from(files['png']!.data, 'base64');
+        assert.equal(files['png']!.encoding, 'base64');
+        assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+        assert.ok(png.length > 2000);
+        assert.match(await view.page.locator('.status-line').innerText(), /Saved \/tmp\/out\/.*\.png/);
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('passes the checks the end-to-end suite runs inside VS Code', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await waitForExplorer(view.page);
+        assert.deepEqual(await heatmapMismatches(view.page, [[0, 0], [5, 9], [299, 63]]), []);
+        const rows = await tokenDetails(view.page, 17);
+        assert.equal(rows.length, model.sites.length);
+        assert.equal(rows[2]![1], `${model.active(2)[17]} / ${model.sites[2]!.units}`);
+        const done = exportVia(view.page, 'json');
+        const req = (await view.waitForPosted('export', 0)) as unknown as { requestId: number };
+        await view.send({ type: 'exportResult', requestId: req.requestId, path: '/tmp/x.json' });
+        assert.equal(await done, 'Saved /tmp/x.json');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('keeps a 20,000-token text virtualized', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await loadFixtures(view.page);
+        await view.page.evaluate(() => {
+          const w = window as unknown as TestWindow;
+          const a = w.ldlensFixtures.makeAnalysis({ tokens: 20_000, nEmbd: 32, nHead: 2, blockSize: 32, nLayer: 2 });
+          window.postMessage({ type: 'analysis', analysis: a, source: { uri: 'file:///big.txt', runDir: '/runs/x' } }, '*');
+          return w.__waitRender(1);
+        });
+        const rendered = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensExplorer.debug.strip.renderedCount);
+        assert.ok(rendered < 5000, `only chunks near the viewport hold spans (${rendered})`);
+        await view.page.locator('.token-strip').evaluate((e) => e.scrollTo(0, e.scrollHeight));
+        await view.page.waitForFunction(() => !!document.querySelector('.token-strip span[data-i="19999"]'));
+      } finally {
+        await view.close();
+      }
+    });
+  });
+
+  describe('Run charts', () => {
+    const runs = [makeRun('tiny-learned', { status: 'running', step: 400, totalSteps: 800 }), makeRun('baseline', { dropoutKind: 'standard', bestValLoss: 1.61 })];
+
+    it('lists runs, overlays their charts and updates while a run trains', async () => {
+      const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 1500 });
+      try {
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned', 'baseline'] } });
+        await view.send({ type: 'metrics', runId: 'tiny-learned', records: makeMetrics(400), replace: true });
+        await view.send({ type: 'metrics', runId: 'baseline', records: makeMetrics(500, { learned: false, seed: 9 }), replace: true });
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 2);
+        assert.equal(await view.page.locator('.runs-table tr[data-run]').count(), 2);
+        assert.match(await view.page.locator('tr[data-run="tiny-learned"]').innerText(), /running[\s\S]*400\/800/);
+        assert.equal(await view.page.locator('[data-chart="loss"] g.series').count(), 6, '3 lines × 2 runs');
+        assert.match(await view.page.locator('[data-chart="loss"] .chart-legend').innerText(), /tiny-learned[\s\S]*baseline[\s\S]*validation/);
+        await view.screenshot('charts-dark');
+
+        // Live: 100 more steps stream in; the x axis grows to them.
+        const more = makeMetrics(500).filter((r) => r.step >= 400);
+        for (const record of more) await view.send({ type: 'metric', runId: 'tiny-learned', record });
+        await waitForChartedSteps(view.page, 'tiny-learned', 500);
+        assert.equal(await chartedSteps(view.page, 'tiny-learned'), 500);
+        await view.page.evaluate(() => new Promise((r) => setTimeout(r, 400)));
+        const lastPath = await view.page.locator('[data-chart="loss"] g.series[data-key="tiny-learned/loss"] path.raw').getAttribute('d');
+        assert.ok(lastPath && lastPath.length > 100);
+
+        // Hover: the tooltip shows the exact value at the nearest step.
+        const target = 250;
+        const p = await view.page.evaluate((step) => (window as unknown as TestWindow).ldlensCharts.debug.charts[0]!.pointFor(step), target);
+        await view.page.mouse.move(p.x, p.y);
+        await view.page.waitForSelector('[data-chart="loss"] g.tooltip:not(.hidden)');
+        const text = await view.page.locator('[data-chart="loss"] g.tooltip').textContent();
+        const at = Number(/step (\d+)/.exec(text ?? '')![1]);
+        assert.ok(Math.abs(at - target) <= 2, `step ${at}`);
+        const exact = (at < 400 ? makeMetrics(400) : makeMetrics(500)).find((r) => r.type === 'step' && r.step === at) as { loss: number };
+        assert.ok(text!.includes(String(Number(exact.loss.toPrecision(4)))), `${text} has ${exact.loss}`);
+        await view.screenshot('charts-hover');
+
+        // Brush zoom on the step axis, then reset.
+        const a = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensCharts.debug.charts[0]!.pointFor(100));
+        const b = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensCharts.debug.charts[0]!.pointFor(200));
+        await view.page.mouse.move(a.x, a.y);
+        await view.page.mouse.down();
+        await view.page.mouse.move(b.x, b.y, { steps: 4 });
+        await view.page.mouse.up();
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).ldlensCharts.debug.state.xDomain !== null);
+        const domain = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensCharts.debug.state.xDomain!);
+        assert.ok(Math.abs(domain[0] - 100) < 3 && Math.abs(domain[1] - 200) < 3, String(domain));
+        await view.screenshot('charts-zoomed');
+        await view.page.locator('.reset-zoom').click();
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).ldlensCharts.debug.state.xDomain === null);
+
+        // Log scale and smoothing are view state.
+        await view.page.locator('.log-toggle').click();
+        await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { log: boolean }).log === true);
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('tells the host which runs to show', async () => {
+      const view = await openView(browser, 'charts', { theme: 'light', width: 420, height: 900 });
+      try {
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
+        await view.send({ type: 'metrics', runId: 'tiny-learned', records: makeMetrics(300), replace: true });
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 1);
+        const before = (await view.posted()).length;
+        await view.page.locator('tr[data-run="baseline"] .run-name').click();
+        assert.deepEqual(await view.waitForPosted('selectRuns', before), { type: 'selectRuns', runIds: ['tiny-learned', 'baseline'] });
+        await view.screenshot('charts-light');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('exports CSV, SVG and PNG', async () => {
+      const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 900 });
+      try {
+        const records = makeMetrics(200);
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
+        await view.send({ type: 'metrics', runId: 'tiny-learned', records, replace: true });
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 1);
+        const files: Record<string, { data: string; requestId: number; encoding: string }> = {};
+        for (const kind of ['csv', 'svg', 'png']) {
+          const before = (await view.posted()).length;
+          await view.page.locator(`.export-${kind}`).click();
+          files[kind] = (await view.waitForPosted('export', before)) as never;
+          keep(`charts.${kind}`, files[kind]!.data, files[kind]!.encoding);
+          await view.send({ type: 'exportResult', requestId: files[kind]!.requestId, cancelled: true });
+        }
+        const rows = parseCsv(files['csv']!.data);
+        const expectedRows = records.reduce((n, r) => n + (r.type === 'stats' ? r.sites.length : 1), 0);
+        assert.equal(rows.length - 1, expectedRows);
+        const svg = await view.page.evaluate((text) => {
+          const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+          return { error: !!doc.querySelector('parsererror'), paths: doc.querySelectorAll('path.raw').length };
+        }, files['svg']!.data);
+        assert.equal(svg.error, false);
+        assert.ok(svg.paths >= 8, `${svg.paths} lines`);
+        const png = Buffer.from(files['png']!.data, 'base64');
+        assert.equal(png.toString('latin1', 1, 4), 'PNG');
+        assert.match(await view.page.locator('.status-line').innerText(), /cancelled/);
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,89 @@
+// Checks on the webviews that work on any Playwright frame holding one: the harness page here,
+// or the real webview inside VS Code (code-server), reached with
+//   page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame')
+// (use `.owner()`/`frames()` to get the Frame). The end-to-end suite can import these.
+import type { Frame, Page } from 'playwright-core';
+import type { TestWindow } from './harness';
+
+type Target = Page | Frame;
+
+/** Waits until the Mask Explorer has drawn an analysis (`renders` counts analyses shown). */
+export async function waitForExplorer(target: Target, renders = 1, timeout = 30_000): Promise<void> {
+  await target.waitForFunction((n) => Number(document.getElementById('app')?.dataset['renders'] ?? 0) >= n, renders, { timeout });
+}
+
+/**
+ * Samples heatmap cells and compares each pixel with the palette colour of its mask byte.
+ * Returns the mismatches (empty: the cells show the masks exactly). Needs a zoom where a cell is
+ * at least a pixel wide (texts up to the heatmap's width in tokens, or after zooming in).
+ */
+export async function heatmapMismatches(target: Target, cells: [number, number][]): Promise<string[]> {
+  return target.evaluate((list) => {
+    const { heatmap, model, palette, state } = (window as unknown as TestWindow).ldlensExplorer.debug;
+    if (!model) return ['no analysis shown'];
+    const m = model.matrix(state.site);
+    const rect = heatmap.canvas.getBoundingClientRect();
+    const ctx = heatmap.canvas.getContext('2d')!;
+    const dpr = heatmap.canvas.width / rect.width;
+    const bad: string[] = [];
+    for (const [t, u] of list) {
+      if (t >= m.tokens || u >= m.units) continue;
+      const c = heatmap.cellCenter(t, u)!;
+      const px = ctx.getImageData(Math.floor((c.x - rect.left) * dpr), Math.floor((c.y - rect.top) * dpr), 1, 1).data;
+      const want = palette.heat[m.q(t, u)]!;
+      const got = (px[0]! | (px[1]! << 8) | (px[2]! << 16) | (255 << 24)) >>> 0;
+      if (got !== want) bad.push(`token ${t} unit ${u}: rgb(${px[0]},${px[1]},${px[2]}) ≠ palette[${m.q(t, u)}]`);
+    }
+    return bad;
+  }, cells);
+}
+
+/** Hovers a token in the strip and reads the details table: per site [label, "active / units", mean]. */
+export async function tokenDetails(target: Target, token: number): Promise<string[][]> {
+  await target.locator(`.token-strip span[data-i="${token}"]`).hover();
+  return target.evaluate(() =>
+    [...document.querySelectorAll('.details-body .site-table tr[data-site]')].map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent ?? '')),
+  );
+}
+
+/** The engine's numbers for a token, as the details table should show them. */
+export async function expectedDetails(target: Target, token: number): Promise<string[][]> {
+  return target.evaluate((t) => {
+    const { model } = (window as unknown as TestWindow).ldlensExplorer.debug;
+    return model!.sites.map((s, i) => [String(model!.active(i)[t]), String(s.units)]);
+  }, token);
+}
+
+/** Steps charted for a run (0 when not loaded). */
+export async function chartedSteps(target: Target, runId: string): Promise<number> {
+  return target.evaluate((id) => (window as unknown as TestWindow).ldlensCharts.debug.store.get(id)?.steps.length ?? 0, runId);
+}
+
+/** Waits until a run has at least `steps` steps charted (live updates while it trains). */
+export async function waitForChartedSteps(target: Target, runId: string, steps: number, timeout = 60_000): Promise<void> {
+  await target.waitForFunction(
+    ({ id, n }) => ((window as unknown as TestWindow).ldlensCharts?.debug.store.get(id)?.steps.length ?? 0) >= n,
+    { id: runId, n: steps },
+    { timeout },
+  );
+}
+
+/**
+ * Clicks an export button and waits for the host's answer in the status line ("Saved PATH",
+ * "Export cancelled" or "Export failed: …"). With LDLENS_EXPORT_DIR set for the extension host,
+ * the file lands there without a dialog.
+ */
+export async function exportVia(target: Target, kind: 'svg' | 'png' | 'csv' | 'json', timeout = 30_000): Promise<string> {
+  const status = target.locator('.status-line');
+  const before = (await status.textContent()) ?? '';
+  await target.locator(`.export-${kind}`).click();
+  await target.waitForFunction(
+    (prev) => {
+      const text = document.querySelector('.status-line')?.textContent ?? '';
+      return text !== prev && /^(Saved|Export cancelled|Export failed)/.test(text);
+    },
+    before,
+    { timeout },
+  );
+  return (await status.textContent()) ?? '';
+}
