@@ -18,7 +18,8 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safete
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer';
 
 export class CheckpointError extends Error {
-  constructor(message: string, readonly path?: string) {
+  /** notFound: nothing there to load (a missing path, a run without checkpoints), rather than a damaged file. */
+  constructor(message: string, readonly path?: string, readonly notFound = false) {
     super(message);
     this.name = 'CheckpointError';
   }
@@ -67,7 +68,7 @@ export function checkpointsDir(runDir: string): string {
 
 export function readRunMeta(runDir: string): RunMeta {
   const p = join(runDir, 'run.json');
-  if (!existsSync(p)) throw new CheckpointError(`${runDir} is not a LearnedDropout run (no run.json)`, runDir);
+  if (!existsSync(p)) throw new CheckpointError(`${runDir} is not a LearnedDropout run (no run.json)`, runDir, true);
   try {
     return JSON.parse(readFileSync(p, 'utf8')) as RunMeta;
   } catch (e) {
@@ -137,13 +138,15 @@ export function saveCheckpoint(
 /** A checkpoint folder, or a run folder (its latest checkpoint). */
 export function resolveCheckpointDir(path: string): { dir: string; runDir: string } {
   const p = resolve(path);
-  if (!existsSync(p)) throw new CheckpointError(`checkpoint not found: ${p}`, p);
+  if (!existsSync(p)) throw new CheckpointError(`checkpoint not found: ${p}`, p, true);
   if (existsSync(join(p, 'model.safetensors'))) {
     const parent = resolve(p, '..');
     return { dir: p, runDir: basename(parent) === 'checkpoints' ? resolve(parent, '..') : parent };
   }
+  // A checkpoint folder (it has state.json) that lost its weights is damaged, not empty.
+  if (existsSync(join(p, 'state.json'))) throw new CheckpointError(`${join(p, 'model.safetensors')} is missing`, join(p, 'model.safetensors'));
   const list = listCheckpoints(p);
-  if (list.length === 0) throw new CheckpointError(`${p} holds no checkpoint yet (neither model.safetensors nor checkpoints/step-*)`, p);
+  if (list.length === 0) throw new CheckpointError(`${p} holds no checkpoint yet (neither model.safetensors nor checkpoints/step-*)`, p, true);
   return { dir: list[list.length - 1].dir, runDir: p };
 }
 

@@ -201,7 +201,9 @@ export function validate(cfg: unknown): string[] {
   // abLr may be a number or null: validate against null (accepts both).
   const shape = merge(DEFAULTS, { dropout: { abLr: null }, train: { decaySteps: null } });
   check(shape, cfg, '');
-  if (problems.length || !isObject(cfg)) return problems;
+  // Unknown keys do not stop the range checks below (every problem is named at once); a wrong
+  // type does, since those checks read the values as the types the shape says.
+  if (!isObject(cfg) || problems.some((p) => !p.endsWith(': unknown key'))) return problems;
 
   const c = cfg as unknown as LDConfig;
   const int = (v: number, path: string, min: number, max = Number.MAX_SAFE_INTEGER) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   CancellationToken,
   createMessageConnection,
+  type NotificationType,
   ErrorCodes,
   ResponseError,
   StreamMessageReader,
@@ -30,7 +31,8 @@ export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
   if (e instanceof ConfigError) return new ResponseError(P.EngineErrorCode.InvalidConfig, err.message, { problems: e.problems });
   if (e instanceof CorpusError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message], path: e.path });
   if (e instanceof TokenizerError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
-  if (e instanceof CheckpointError) return new ResponseError(P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message], path: e.path });
+  if (e instanceof CheckpointError)
+    return new ResponseError(e.notFound ? P.EngineErrorCode.NotFound : P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message], path: e.path });
   if (e instanceof SafetensorsError) return new ResponseError(P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message] });
   if (e instanceof RangeError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
   return new ResponseError(ErrorCodes.InternalError, err?.message ?? String(e));
@@ -67,7 +69,13 @@ class ModelCache {
 
   get(path: string): InferenceModel {
     const { dir } = resolveCheckpointDir(path);
-    const key = `${dir}@${statSync(join(dir, 'model.safetensors')).mtimeMs}`;
+    let mtime = 0;
+    try {
+      mtime = statSync(join(dir, 'model.safetensors')).mtimeMs;
+    } catch {
+      /* missing weights: loadCheckpoint below names the file */
+    }
+    const key = `${dir}@${mtime}`;
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -91,7 +99,16 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
 
   const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
-  const log = (level: P.LogLevel, message: string) => void conn.sendNotification(P.Log, { level, message });
+  // Once the client has gone away, sendNotification throws (synchronously): drop the message, so
+  // that a run still stops cleanly and writes its checkpoint.
+  const notify = <T>(type: NotificationType<T>, params: T): void => {
+    try {
+      conn.sendNotification(type, params).catch(() => {});
+    } catch {
+      /* connection closed or disposed */
+    }
+  };
+  const log = (level: P.LogLevel, message: string) => notify(P.Log, { level, message });
   let backend: Promise<BackendReport> | null = null;
   const ensureBackend = (choice: P.BackendChoice = (process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto') =>
     (backend ??= initBackend(choice).catch((e) => {
@@ -123,16 +140,32 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     const runId = run.id;
     activeDone = (async () => {
       const outcome = await run.run({
-        metric: (record) => void conn.sendNotification(P.TrainMetric, { runId, record }),
-        progress: (p) => void conn.sendNotification(P.TrainProgress, { runId, ...p }),
-        checkpoint: (checkpoint) => void conn.sendNotification(P.TrainCheckpoint, { runId, checkpoint }),
-        watch: (analysis) => void conn.sendNotification(P.TrainWatchAnalysis, { runId, analysis }),
+        metric: (record) => notify(P.TrainMetric, { runId, record }),
+        progress: (p) => notify(P.TrainProgress, { runId, ...p }),
+        checkpoint: (checkpoint) => notify(P.TrainCheckpoint, { runId, checkpoint }),
+        watch: (analysis) => notify(P.TrainWatchAnalysis, { runId, analysis }),
         log,
       });
       run.dispose();
       active = null;
-      void conn.sendNotification(P.TrainEnded, { runId, runDir: run.dir, status: outcome.status, step: outcome.step, ...(outcome.error ? { error: outcome.error } : {}) });
+      notify(P.TrainEnded, { runId, runDir: run.dir, status: outcome.status, step: outcome.step, ...(outcome.error ? { error: outcome.error } : {}) });
     })();
+  };
+
+  // Set-up (corpus, model) takes a while: a second train/start or train/resume arriving meanwhile is
+  // Busy too, not a second run training alongside the first.
+  let settingUp = false;
+  const claimTraining = async (setUp: () => Promise<TrainingRun>): Promise<TrainingRun> => {
+    if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
+    if (settingUp) throw new ResponseError(P.EngineErrorCode.Busy, 'a run is being set up; wait for it or stop it first');
+    settingUp = true;
+    try {
+      const run = await setUp();
+      startLoop(run);
+      return run;
+    } finally {
+      settingUp = false;
+    }
   };
 
   const started = (run: TrainingRun): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
@@ -156,11 +189,9 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainStart,
     handle(async (p: P.TrainStartParams) => {
       check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], watchText: ['string', false] });
-      if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
       const { backend: name } = await ensureBackend();
-      const run = await TrainingRun.create({ ...p, overrides: p.overrides }, name);
+      const run = await claimTraining(() => TrainingRun.create({ ...p, overrides: p.overrides }, name));
       log('info', `run ${run.id}: ${run.config.train.steps} steps on ${name}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
-      startLoop(run);
       return started(run);
     }),
   );
@@ -169,12 +200,13 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainResume,
     handle(async (p: P.TrainResumeParams) => {
       check(p, { runDir: ['string', true], steps: ['number', false], watchText: ['string', false] });
-      if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
       const { backend: name } = await ensureBackend();
-      const run = await TrainingRun.resume(p.runDir, name, p.steps);
-      run.watchText = p.watchText ?? null;
+      const run = await claimTraining(async () => {
+        const r = await TrainingRun.resume(p.runDir, name, p.steps);
+        r.watchText = p.watchText ?? null;
+        return r;
+      });
       log('info', `run ${run.id}: resumed at step ${run.step} of ${run.totalSteps}`);
-      startLoop(run);
       return started(run);
     }),
   );
@@ -247,16 +279,15 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }),
   );
 
-  let shuttingDown = false;
-  const shutdown = async () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
+  // Every caller (shutdown request, connection close, SIGTERM) waits for the same final checkpoint.
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = () => (shuttingDown ??= (async () => {
     if (active) {
       log('info', `stopping run ${active.id} (writing a checkpoint)`);
       active.stop();
       await activeDone;
     }
-  };
+  })());
   conn.onRequest(P.Shutdown, handle(shutdown));
   conn.onNotification('exit', () => process.exit(0));
   conn.onError(([err]) => log('warn', `protocol error: ${err.message}`));

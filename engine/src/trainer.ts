@@ -5,6 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { tf } from './backend';
 import {
+  CheckpointError,
   listCheckpoints,
   loadCheckpoint,
   loadTrainingState,
@@ -125,7 +126,9 @@ export class TrainingRun {
     const rng = new Rng(config.train.seed);
     const model = GPT.fromWeights(shape, config.dropout, initWeights(shape, config.dropout, rng));
     const name = setup.name?.trim() || `${setup.preset ?? 'tiny'} ${config.dropout.kind}`;
-    const id = runId(name);
+    let id = runId(name);
+    // Two runs of the same name within a second (train, stop, train) get distinct folders.
+    for (let k = 2; !setup.runDir && existsSync(resolve(setup.runsDir, id)); k++) id = `${runId(name)}-${k}`;
     const dir = setup.runDir ? resolve(setup.runDir) : resolve(setup.runsDir, id);
     if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
     mkdirSync(dir, { recursive: true });
@@ -159,7 +162,13 @@ export class TrainingRun {
   static async resume(runDir: string, backend: BackendName, steps?: number): Promise<TrainingRun> {
     const dir = resolve(runDir);
     const meta = readRunMeta(dir);
-    const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model: ModelShape; tokenizer: unknown; config: LDConfig };
+    const cfgPath = join(dir, 'config.json');
+    let saved: { model: ModelShape; tokenizer: unknown; config: LDConfig };
+    try {
+      saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    } catch (e) {
+      throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
+    }
     const problems = validate(saved.config);
     if (problems.length) throw new ConfigError(problems);
     const config = saved.config;
