@@ -1,0 +1,198 @@
+// The extension's fields of package.json (contributes, main, activationEvents, capabilities,
+// extensionKind, icon, categories, keywords), declared here and written into package.json by
+// `npx tsx extension/scripts/manifest.ts --write` (other fields are left as they are).
+// A unit test checks that package.json matches (extension/test/unit/manifest.test.ts).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PRESETS } from '../../engine/src/config';
+import { contributedColors, SCALE_NAMES } from '../src/heatmap/colors';
+
+const CATEGORY = 'LearnedDropout';
+
+interface Cmd {
+  command: string;
+  title: string;
+  icon?: string;
+  enablement?: string;
+  /** `when` of its commandPalette entry; 'false' hides it from the palette. */
+  palette?: string;
+}
+
+export const COMMANDS: Cmd[] = [
+  { command: 'ldlens.train', title: 'Train Model', icon: '$(play)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.stopTraining', title: 'Stop Training', icon: '$(debug-stop)', enablement: 'ldlens.training', palette: 'ldlens.training' },
+  { command: 'ldlens.resumeTraining', title: 'Resume Training', icon: '$(debug-continue)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.analyzeDocument', title: 'Analyze Document', icon: '$(symbol-color)', palette: 'editorIsOpen' },
+  { command: 'ldlens.analyzeSelection', title: 'Analyze Selection', palette: 'editorHasSelection' },
+  { command: 'ldlens.clearHeatmap', title: 'Clear Mask Heatmap', icon: '$(clear-all)', enablement: 'ldlens.heatmapVisible', palette: 'ldlens.heatmapVisible' },
+  { command: 'ldlens.chooseSite', title: 'Choose Layer and Site to Paint', icon: '$(layers)' },
+  { command: 'ldlens.chooseMetric', title: 'Choose Metric to Paint' },
+  { command: 'ldlens.toggleRounded', title: 'Toggle Soft / Rounded Mask' },
+  { command: 'ldlens.sample', title: 'Sample Text' },
+  { command: 'ldlens.selectCheckpoint', title: 'Select Checkpoint' },
+  { command: 'ldlens.openMaskExplorer', title: 'Open Mask Explorer', icon: '$(preview)' },
+  { command: 'ldlens.openRunCharts', title: 'Open Run Charts', icon: '$(graph-line)' },
+  { command: 'ldlens.installGpuBackend', title: 'Install GPU Backend', enablement: 'isWorkspaceTrusted', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.showEngineLog', title: 'Show Engine Log', icon: '$(output)' },
+  { command: 'ldlens.restartEngine', title: 'Restart Engine' },
+  { command: 'ldlens.unpinToken', title: 'Unpin Compared Token', palette: 'ldlens.hasPinnedToken' },
+  // Hover command links (arguments come from the hover), not for the palette.
+  { command: 'ldlens.openInMaskExplorer', title: 'Open Token in Mask Explorer', palette: 'false' },
+  { command: 'ldlens.pinToken', title: 'Pin Token for Comparison', palette: 'false' },
+];
+
+const presetNames = Object.keys(PRESETS);
+
+const configuration = {
+  title: 'LearnedDropout Lens',
+  properties: {
+    'ldlens.engine.runtimePath': {
+      type: 'string',
+      default: '',
+      scope: 'machine',
+      markdownDescription:
+        'Node.js (20 or newer) that runs the engine. Empty: a `node` found on `PATH`, else the runtime VS Code itself runs on (with `ELECTRON_RUN_AS_NODE`).',
+    },
+    'ldlens.engine.backend': {
+      type: 'string',
+      enum: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+      enumDescriptions: [
+        'The fastest that loads: tensorflow-gpu, then tensorflow, then wasm, then cpu.',
+        'Native TensorFlow with CUDA (`@tensorflow/tfjs-node-gpu`; see "LearnedDropout: Install GPU Backend").',
+        'Native TensorFlow on the CPU (`@tensorflow/tfjs-node`).',
+        'WebAssembly (bundled; no installation).',
+        'Plain JavaScript (bundled; slowest).',
+      ],
+      default: 'auto',
+      description: 'Compute backend of the engine. Takes effect when the engine restarts.',
+    },
+    'ldlens.training.preset': {
+      type: 'string',
+      enum: presetNames,
+      enumDescriptions: presetNames.map((n) => PRESETS[n].description),
+      default: 'tiny',
+      description: 'Preset offered first by "Train Model".',
+    },
+    'ldlens.training.configFile': {
+      type: 'string',
+      default: '',
+      markdownDescription: 'A JSON config file (workspace-relative or absolute) offered first by "Train Model" instead of a preset; merged over `#ldlens.training.preset#`.',
+    },
+    'ldlens.training.overrides': {
+      type: 'object',
+      default: {},
+      markdownDescription:
+        'Config values merged over the preset or config file for every run, e.g. `{"train": {"steps": 200}, "model": {"nLayer": 1}}`. Keys follow the engine\'s config (`model`, `dropout`, `train`, `tokenizer`).',
+    },
+    'ldlens.training.watchEditor': {
+      type: 'boolean',
+      default: true,
+      description:
+        'While training, re-analyze the selected text (or the active document) at every checkpoint and update its heatmap and the Mask Explorer in place.',
+    },
+    'ldlens.data.globs': {
+      type: 'array',
+      items: { type: 'string' },
+      default: ['**/*.txt', '**/*.md'],
+      description: 'Glob patterns (relative to the workspace folder) offered as the training corpus by "Train Model".',
+    },
+    'ldlens.runsDir': {
+      type: 'string',
+      default: '.ldlens/runs',
+      description: 'Where runs and checkpoints are stored: relative to the first workspace folder, or absolute. Created on the first run.',
+    },
+    'ldlens.heatmap.colorScale': {
+      type: 'string',
+      enum: [...SCALE_NAMES],
+      enumDescriptions: [
+        'The theme colours `ldlens.heatmap.level0` … `level7` (customizable per theme in `workbench.colorCustomizations`).',
+        'Viridis (perceptually uniform, colour-blind safe).',
+        'Magma.',
+        'Blue → grey → red (diverging).',
+        'Greys.',
+      ],
+      default: 'theme',
+      description: 'Colours of the mask heatmap, from the lowest to the highest value of the painted metric.',
+    },
+    'ldlens.heatmap.opacity': {
+      type: 'number',
+      default: 0.45,
+      minimum: 0.05,
+      maximum: 1,
+      markdownDescription: 'Opacity of the heatmap backgrounds for the computed scales (the `theme` scale takes its alpha from the theme colours).',
+    },
+    'ldlens.analysis.autoReanalyze': {
+      type: 'string',
+      enum: ['onEdit', 'onSave', 'off'],
+      enumDescriptions: ['Re-analyze a painted document a moment after each edit.', 'Re-analyze when the document is saved.', 'Only on demand ("Analyze Document").'],
+      default: 'onEdit',
+      description: 'When a painted document is analyzed again after it changes. Until then, edited tokens are left unpainted.',
+    },
+    'ldlens.analysis.debounceMs': { type: 'number', default: 800, minimum: 100, description: 'Quiet time after the last edit before re-analysis (onEdit).' },
+    'ldlens.analysis.window': {
+      type: 'number',
+      default: 0,
+      minimum: 0,
+      description: "Analysis window in tokens (each token sees at most this much left context); 0: the model's block size.",
+    },
+    'ldlens.analysis.stride': { type: 'number', default: 0, minimum: 0, description: 'Stride between analysis windows in tokens; 0: half the window.' },
+    'ldlens.analysis.visibleRangeFirst': {
+      type: 'number',
+      default: 20000,
+      minimum: 0,
+      description: 'Documents longer than this many characters are painted in two passes: the visible lines first, then the whole document. 0: always in one pass.',
+    },
+  },
+};
+
+export function manifestFields() {
+  const palette = COMMANDS.filter((c) => c.palette !== undefined).map((c) => ({ command: c.command, when: c.palette }));
+  return {
+    main: './dist/extension/extension.js',
+    icon: 'media/icon.png',
+    categories: ['Machine Learning', 'Visualization', 'Data Science'],
+    keywords: ['dropout', 'learned dropout', 'transformer', 'nanoGPT', 'interpretability', 'heatmap', 'mask'],
+    extensionKind: ['workspace'],
+    activationEvents: ['onWebviewPanel:ldlens.maskExplorer'],
+    capabilities: {
+      virtualWorkspaces: { supported: false, description: 'The engine reads the corpus and writes runs on the local file system.' },
+      untrustedWorkspaces: {
+        supported: 'limited',
+        description:
+          'In an untrusted workspace only the read-only features work: analyzing documents with existing checkpoints, heatmaps, hovers, the Mask Explorer and run charts. Training, resuming and installing a backend need trust, and workspace values of the runtime, runs folder, config file and data globs are ignored.',
+        restrictedConfigurations: ['ldlens.engine.runtimePath', 'ldlens.runsDir', 'ldlens.training.configFile', 'ldlens.data.globs', 'ldlens.training.overrides'],
+      },
+    },
+    contributes: {
+      commands: COMMANDS.map((c) => ({ command: c.command, title: c.title, category: CATEGORY, ...(c.icon ? { icon: c.icon } : {}), ...(c.enablement ? { enablement: c.enablement } : {}) })),
+      menus: {
+        commandPalette: palette,
+        'editor/context': [
+          { command: 'ldlens.analyzeSelection', when: 'editorHasSelection', group: 'ldlens@1' },
+          { command: 'ldlens.analyzeDocument', when: '!editorHasSelection', group: 'ldlens@1' },
+          { command: 'ldlens.clearHeatmap', when: 'ldlens.heatmapVisible', group: 'ldlens@2' },
+        ],
+        'view/title': [
+          { command: 'ldlens.train', when: 'view == ldlens.runCharts && !ldlens.training', group: 'navigation@1' },
+          { command: 'ldlens.stopTraining', when: 'view == ldlens.runCharts && ldlens.training', group: 'navigation@1' },
+          { command: 'ldlens.openMaskExplorer', when: 'view == ldlens.runCharts', group: 'navigation@2' },
+          { command: 'ldlens.resumeTraining', when: 'view == ldlens.runCharts', group: 'ldlens@1' },
+          { command: 'ldlens.selectCheckpoint', when: 'view == ldlens.runCharts', group: 'ldlens@2' },
+          { command: 'ldlens.showEngineLog', when: 'view == ldlens.runCharts', group: 'ldlens@3' },
+        ],
+      },
+      viewsContainers: { activitybar: [{ id: 'ldlens', title: 'LearnedDropout', icon: 'media/ldlens.svg' }] },
+      views: { ldlens: [{ type: 'webview', id: 'ldlens.runCharts', name: 'Run Charts' }] },
+      configuration,
+      colors: contributedColors().map((c) => ({ id: c.id, description: c.description, defaults: c.defaults })),
+    },
+  };
+}
+
+if (process.argv.includes('--write')) {
+  const path = join(__dirname, '../../package.json');
+  const pkg = JSON.parse(readFileSync(path, 'utf8'));
+  Object.assign(pkg, manifestFields());
+  writeFileSync(path, JSON.stringify(pkg, null, 2) + '\n');
+  console.log('package.json: extension fields written');
+}

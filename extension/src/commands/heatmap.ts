@@ -1,0 +1,164 @@
+// Analyze Document / Selection, Clear, Choose Layer and Site, Choose Metric, Toggle Soft/Rounded,
+// Select Checkpoint.
+import * as vscode from 'vscode';
+import type * as P from '../../../engine/src/protocol';
+import { describeEngineError } from '../engine/errors';
+import { METRIC_LABEL, type MetricKind, type PaintChoice, SITE_KIND_LABEL, type SiteChoice, siteLabel } from '../heatmap/metrics';
+import type { Services } from '../services';
+
+function activeEditor(): vscode.TextEditor | undefined {
+  const ed = vscode.window.activeTextEditor;
+  if (!ed) void vscode.window.showInformationMessage('Open a text document to analyze first.');
+  return ed;
+}
+
+export async function analyzeDocumentCommand(s: Services, uri?: vscode.Uri): Promise<boolean> {
+  const ed = uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : activeEditor();
+  if (!ed) return false;
+  return !!(await s.analyzer.analyze(ed.document, ed, { selection: undefined, interactive: true }));
+}
+
+export async function analyzeSelectionCommand(s: Services): Promise<boolean> {
+  const ed = activeEditor();
+  if (!ed) return false;
+  if (ed.selection.isEmpty) return analyzeDocumentCommand(s);
+  return !!(await s.analyzer.analyze(ed.document, ed, { selection: ed.selection, interactive: true }));
+}
+
+export function clearHeatmapCommand(s: Services): void {
+  const ed = vscode.window.activeTextEditor;
+  if (ed && s.heatmap.get(ed.document.uri)) s.heatmap.clear(ed.document.uri);
+  else s.heatmap.clear();
+}
+
+/** The sites of the painted analysis, else of the model shape the tiny preset would have. */
+function knownSites(s: Services): P.MaskSite[] | undefined {
+  return s.heatmap.current()?.view.sites as P.MaskSite[] | undefined;
+}
+
+type SitePick = vscode.QuickPickItem & { site?: SiteChoice };
+
+export async function chooseSiteCommand(s: Services, arg?: SiteChoice): Promise<void> {
+  let site = arg;
+  if (!site) {
+    const sites = knownSites(s);
+    if (!sites) {
+      void vscode.window.showInformationMessage('Analyze a document first: the layers and sites come from its model.', 'Analyze Document').then((a) => a && vscode.commands.executeCommand('ldlens.analyzeDocument'));
+      return;
+    }
+    const cur = s.heatmap.choice.site;
+    const items: SitePick[] = [{ label: '$(layers) All layers', description: 'every site together: total active units', site: { kind: 'all' }, picked: cur.kind === 'all' }];
+    let lastLayer: number | undefined;
+    for (const x of sites) {
+      if (x.layer !== lastLayer) {
+        items.push({ label: x.layer < 0 ? 'Embedding' : `Layer ${x.layer}`, kind: vscode.QuickPickItemKind.Separator });
+        lastLayer = x.layer;
+      }
+      items.push({
+        label: siteLabel(x),
+        description: `${SITE_KIND_LABEL[x.kind]} dropout · ${x.units} units`,
+        detail: x.name,
+        site: { kind: 'site', name: x.name },
+      });
+    }
+    const active = items.find((i) => i.site && (i.site.kind === 'all' ? cur.kind === 'all' : cur.kind === 'site' && i.site.name === cur.name));
+    const qp = vscode.window.createQuickPick<SitePick>();
+    qp.title = 'Choose Layer and Site to Paint';
+    qp.placeholder = 'Embedding, attention, attention output or MLP dropout of a layer, or all layers';
+    qp.items = items;
+    if (active) qp.activeItems = [active];
+    // Preview while moving through the list; Escape restores the previous site.
+    const before = s.heatmap.choice;
+    qp.onDidChangeActive((a) => a[0]?.site && void s.heatmap.setChoice({ ...s.heatmap.choice, site: a[0].site }));
+    site = await new Promise<SiteChoice | undefined>((resolve) => {
+      qp.onDidAccept(() => {
+        resolve(qp.selectedItems[0]?.site);
+        qp.hide();
+      });
+      qp.onDidHide(() => resolve(undefined));
+      qp.show();
+    });
+    qp.dispose();
+    if (!site) {
+      await s.heatmap.setChoice(before);
+      return;
+    }
+  }
+  await s.heatmap.setChoice({ ...s.heatmap.choice, site });
+}
+
+type MetricPick = vscode.QuickPickItem & { metric: MetricKind };
+
+export async function chooseMetricCommand(s: Services, arg?: { metric: MetricKind; unit?: number }): Promise<void> {
+  let metric = arg?.metric;
+  let unit = arg?.unit ?? s.heatmap.choice.unit;
+  if (!metric) {
+    const cur = s.heatmap.choice.metric;
+    const items: MetricPick[] = [
+      { metric: 'active', label: METRIC_LABEL.active, detail: 'How many units of the site keep the token (m ≥ 0.5); soft view: Σm.' },
+      { metric: 'mean', label: METRIC_LABEL.mean, detail: 'Mean of m over the units of the site; rounded view: the fraction of units on.' },
+      { metric: 'unit', label: METRIC_LABEL.unit, detail: 'The mask of one unit of the site, per token.' },
+    ];
+    const pick = await vscode.window.showQuickPick(items.map((i) => ({ ...i, description: i.metric === cur ? 'current' : undefined })), { title: 'Choose Metric to Paint' });
+    if (!pick) return;
+    metric = pick.metric;
+  }
+  if (metric === 'unit' && arg?.unit === undefined) {
+    const heat = s.heatmap.current();
+    const idx = heat ? heat.view.resolveSite(s.heatmap.choice.site) : -1;
+    const units = heat && idx >= 0 ? heat.view.sites[idx].units : undefined;
+    const v = await vscode.window.showInputBox({
+      title: 'Choose Metric to Paint: unit',
+      prompt: units ? `Unit index, 0 – ${units - 1}` : 'Unit index',
+      value: String(unit),
+      validateInput: (x) => (/^\d+$/.test(x) && (!units || Number(x) < units) ? undefined : units ? `A whole number from 0 to ${units - 1}` : 'A whole number'),
+    });
+    if (v === undefined) return;
+    unit = Number(v);
+  }
+  await s.heatmap.setChoice({ ...s.heatmap.choice, metric, unit });
+}
+
+export async function toggleRoundedCommand(s: Services): Promise<void> {
+  const c: PaintChoice = { ...s.heatmap.choice, rounded: !s.heatmap.choice.rounded };
+  await s.heatmap.setChoice(c);
+  vscode.window.setStatusBarMessage(c.rounded ? 'LearnedDropout: rounded mask (m ≥ 0.5 counts as active)' : 'LearnedDropout: soft mask (m in [0, 1])', 3000);
+}
+
+type CheckpointPick = vscode.QuickPickItem & { ref?: P.CheckpointRef };
+
+export async function selectCheckpointCommand(s: Services): Promise<void> {
+  let runs: P.RunInfo[];
+  try {
+    runs = await s.checkpoints.listRuns();
+  } catch (e) {
+    void vscode.window.showErrorMessage(describeEngineError(e, 'Listing runs failed').message);
+    return;
+  }
+  const sel = s.checkpoints.selected;
+  const items: CheckpointPick[] = [{ label: '$(history) Latest checkpoint of the newest run', description: sel ? undefined : 'current', ref: undefined }];
+  for (const r of runs) {
+    if (!r.checkpoints.length) continue;
+    items.push({ label: r.name, kind: vscode.QuickPickItemKind.Separator });
+    for (const c of [...r.checkpoints].sort((a, b) => b.step - a.step)) {
+      items.push({
+        label: `step ${c.step}`,
+        description: `${r.name}${sel?.dir === c.dir ? ' · current' : ''}`,
+        detail: `${c.valLoss !== null ? `val loss ${c.valLoss.toFixed(3)} · ` : ''}${new Date(c.time).toLocaleString()} · ${r.status}`,
+        ref: c,
+      });
+    }
+  }
+  if (items.length === 1) {
+    void vscode.window.showInformationMessage('No run has a checkpoint yet.', 'Train Model').then((a) => a && vscode.commands.executeCommand('ldlens.train'));
+    return;
+  }
+  const pick = await vscode.window.showQuickPick(items, { title: 'Select Checkpoint', placeHolder: 'Checkpoint used by Analyze, Sample and the hovers', matchOnDescription: true });
+  if (!pick) return;
+  await s.checkpoints.select(pick.ref);
+  // Repaint what is painted with the new checkpoint.
+  for (const ed of vscode.window.visibleTextEditors) {
+    const heat = s.heatmap.get(ed.document.uri);
+    if (heat && (heat.kind === 'document' || heat.kind === 'visible')) void s.analyzer.analyze(ed.document, ed, { selection: undefined, interactive: true });
+  }
+}

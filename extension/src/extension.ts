@@ -1,0 +1,57 @@
+// LearnedDropout Lens: train a small LearnedDropout transformer and see its learned masks over
+// the editor's text. activate() wires the engine (a supervised child process), the heatmap, the
+// hovers, training progress, the webviews and the commands.
+import * as vscode from 'vscode';
+import { registerCommands } from './commands';
+import { EngineService } from './engine/engineService';
+import { Analyzer } from './heatmap/analyzer';
+import { HeatmapController } from './heatmap/heatmapController';
+import { TokenHoverProvider } from './hover/hoverProvider';
+import type { Services } from './services';
+import { Checkpoints } from './training/checkpoints';
+import { TrainingController } from './training/trainingController';
+import { Views } from './views';
+
+let engine: EngineService | undefined;
+
+export interface LdlensApi {
+  /** For tests: what the extension holds. */
+  readonly services: Services;
+}
+
+export function activate(context: vscode.ExtensionContext): LdlensApi {
+  const log = vscode.window.createOutputChannel('LearnedDropout', { log: true });
+  context.subscriptions.push(log);
+  log.info(`LearnedDropout Lens ${context.extension.packageJSON.version} activating (${vscode.env.appName} ${vscode.version}, workspace ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'})`);
+
+  engine = new EngineService(context, log);
+  const checkpoints = new Checkpoints(context, engine);
+  const analyzer = new Analyzer(engine, checkpoints, log);
+  const heatmap = new HeatmapController(context, log, (doc, heat) => analyzer.reanalyze(doc, heat));
+  analyzer.heatmap = heatmap;
+  const hover = new TokenHoverProvider(heatmap, log);
+  const training = new TrainingController(context, engine, heatmap, log);
+  const views = new Views(context, engine, analyzer, heatmap, checkpoints, training, log);
+  const services: Services = { context, log, engine, heatmap, analyzer, hover, checkpoints, training, views };
+
+  context.subscriptions.push(
+    engine,
+    checkpoints,
+    analyzer,
+    heatmap,
+    training,
+    views,
+    vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], hover),
+    ...registerCommands(services),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: training enabled')),
+  );
+  void vscode.commands.executeCommand('setContext', 'ldlens.rounded', heatmap.choice.rounded);
+  return { services };
+}
+
+/** Graceful engine shutdown (a running training writes its checkpoint), killed after a timeout. */
+export async function deactivate(): Promise<void> {
+  const e = engine;
+  engine = undefined;
+  await e?.shutdown();
+}

@@ -1,0 +1,300 @@
+// Paints analyses over editors: one decoration type per colour level, token spans kept in step
+// with edits (stale results never paint wrong offsets), debounced re-analysis, and the status-bar
+// legend. The engine calls are made by whoever supplies `reanalyze` (commands/analyze.ts).
+import { performance } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import type { AnalysisResult } from '../../../engine/src/protocol';
+import { readSettings } from '../settings';
+import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
+import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
+import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
+
+export type HeatKind = 'document' | 'selection' | 'visible' | 'watch' | 'sample';
+
+export interface DocHeat {
+  uri: string;
+  view: AnalysisView;
+  /** Document offsets of each token's painted span (empty: not painted). Valid for `version`. */
+  starts: Int32Array;
+  ends: Int32Array;
+  version: number;
+  kind: HeatKind;
+  /** Offset of the analyzed text in the document when it was analyzed. */
+  base: number;
+  runDir: string;
+  /** Ranges for `version`, built on first paint. */
+  ranges?: (vscode.Range | undefined)[];
+  /** Tokens painted in the last paint. */
+  painted: number;
+}
+
+/** Edits seen since a request (or a watched text) was taken from a document. */
+export class EditLog {
+  readonly edits: TextEdit[] = [];
+  constructor(readonly uri: string) {}
+}
+
+export interface PaintStats {
+  tokens: number;
+  ms: number;
+}
+
+const CHOICE_KEY = 'ldlens.paintChoice';
+
+export class HeatmapController implements vscode.Disposable {
+  private readonly heats = new Map<string, DocHeat>();
+  private readonly editLogs = new Set<EditLog>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private types: vscode.TextEditorDecorationType[] = [];
+  private _choice: PaintChoice;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly legend: vscode.StatusBarItem;
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires when what is painted changes (analysis, choice, clear). */
+  readonly onDidChange = this.changed.event;
+  lastPaint: PaintStats | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    /** Re-analyzes a painted document (auto re-analysis after edits or saves). */
+    private readonly reanalyze: (document: vscode.TextDocument, heat: DocHeat) => void,
+  ) {
+    this._choice = { ...DEFAULT_CHOICE, ...context.workspaceState.get<PaintChoice>(CHOICE_KEY) };
+    this.legend = vscode.window.createStatusBarItem('ldlens.legend', vscode.StatusBarAlignment.Right, 100);
+    this.legend.name = 'LearnedDropout Heatmap Legend';
+    this.legend.command = 'ldlens.chooseSite';
+    this.createTypes();
+    this.disposables.push(
+      this.legend,
+      this.changed,
+      vscode.workspace.onDidChangeTextDocument((e) => this.onEdit(e)),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        const heat = this.heats.get(d.uri.toString());
+        if (heat && readSettings().autoReanalyze === 'onSave' && (heat.kind === 'document' || heat.kind === 'visible')) this.reanalyze(d, heat);
+      }),
+      vscode.workspace.onDidCloseTextDocument((d) => this.clear(d.uri)),
+      vscode.window.onDidChangeVisibleTextEditors((eds) => {
+        for (const ed of eds) if (this.heats.has(ed.document.uri.toString())) this.paintEditor(ed);
+        this.updateContext();
+      }),
+      vscode.window.onDidChangeActiveTextEditor(() => this.updateLegend()),
+      vscode.window.onDidChangeActiveColorTheme(() => this.updateLegend()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('ldlens.heatmap')) {
+          this.createTypes();
+          this.repaintAll();
+        }
+      }),
+    );
+    this.updateContext();
+  }
+
+  get choice(): PaintChoice {
+    return this._choice;
+  }
+
+  async setChoice(choice: PaintChoice): Promise<void> {
+    this._choice = choice;
+    await this.context.workspaceState.update(CHOICE_KEY, choice);
+    void vscode.commands.executeCommand('setContext', 'ldlens.rounded', choice.rounded);
+    this.repaintAll();
+  }
+
+  get(uri: vscode.Uri | string): DocHeat | undefined {
+    return this.heats.get(uri.toString());
+  }
+
+  /** The heat of the active editor, else of any painted document. */
+  current(): DocHeat | undefined {
+    const ed = vscode.window.activeTextEditor;
+    return (ed && this.heats.get(ed.document.uri.toString())) ?? [...this.heats.values()].pop();
+  }
+
+  /** Starts collecting the edits of a document (for a request in flight or a watched text). */
+  trackEdits(uri: vscode.Uri): EditLog {
+    const l = new EditLog(uri.toString());
+    this.editLogs.add(l);
+    return l;
+  }
+
+  untrack(l: EditLog): void {
+    this.editLogs.delete(l);
+  }
+
+  /**
+   * Paints an analysis of the slice at `base` of `docText` (the document's text when the slice
+   * was taken); `edits` are the changes made to the document since, so the spans land on the
+   * current text.
+   */
+  setAnalysis(
+    document: vscode.TextDocument,
+    analysis: AnalysisResult,
+    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string },
+  ): DocHeat {
+    const t0 = performance.now();
+    const uri = document.uri.toString();
+    const view = new AnalysisView(analysis);
+    const spans = paintSpans(opts.docText, analysis.tokens, opts.base);
+    if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
+    const heat: DocHeat = { uri, view, starts: spans.starts, ends: spans.ends, version: document.version, kind: opts.kind, base: opts.base, runDir: opts.runDir, painted: 0 };
+    this.heats.set(uri, heat);
+    for (const ed of vscode.window.visibleTextEditors) if (ed.document.uri.toString() === uri) this.paintEditor(ed, t0);
+    this.updateContext();
+    this.updateLegend();
+    this.changed.fire();
+    return heat;
+  }
+
+  clear(uri?: vscode.Uri): void {
+    const keys = uri ? [uri.toString()] : [...this.heats.keys()];
+    for (const k of keys) {
+      if (!this.heats.delete(k)) continue;
+      clearTimeout(this.timers.get(k));
+      this.timers.delete(k);
+      for (const ed of vscode.window.visibleTextEditors) {
+        if (ed.document.uri.toString() === k) for (const t of this.types) ed.setDecorations(t, []);
+      }
+    }
+    this.updateContext();
+    this.updateLegend();
+    this.changed.fire();
+  }
+
+  /** The token under a position, from the cached analysis. */
+  tokenAtPosition(document: vscode.TextDocument, position: vscode.Position): { heat: DocHeat; index: number; range: vscode.Range } | undefined {
+    const heat = this.heats.get(document.uri.toString());
+    if (!heat || heat.version !== document.version) return undefined;
+    const index = tokenAt(heat.starts, heat.ends, document.offsetAt(position));
+    if (index < 0) return undefined;
+    const range = new vscode.Range(document.positionAt(heat.starts[index]), document.positionAt(heat.ends[index]));
+    return { heat, index, range };
+  }
+
+  private onEdit(e: vscode.TextDocumentChangeEvent): void {
+    if (!e.contentChanges.length) return;
+    const uri = e.document.uri.toString();
+    const edits = sequentialEdits(e.contentChanges);
+    for (const l of this.editLogs) if (l.uri === uri) l.edits.push(...edits);
+    const heat = this.heats.get(uri);
+    if (!heat) return;
+    shiftSpans(heat.starts, heat.ends, edits);
+    heat.version = e.document.version;
+    heat.ranges = undefined;
+    for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.paintEditor(ed);
+    const s = readSettings();
+    if (s.autoReanalyze === 'onEdit' && (heat.kind === 'document' || heat.kind === 'visible')) {
+      clearTimeout(this.timers.get(uri));
+      const t = setTimeout(() => {
+        this.timers.delete(uri);
+        const h = this.heats.get(uri);
+        if (h) this.reanalyze(e.document, h);
+      }, s.debounceMs);
+      this.timers.set(uri, t);
+    }
+  }
+
+  private createTypes(): void {
+    for (const t of this.types) t.dispose();
+    const s = readSettings();
+    this.types = Array.from({ length: LEVELS }, (_, l) =>
+      vscode.window.createTextEditorDecorationType({
+        backgroundColor: s.colorScale === 'theme' ? new vscode.ThemeColor(themeColorId(l)) : scaleColor(s.colorScale, l, s.opacity),
+        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+      }),
+    );
+  }
+
+  private repaintAll(): void {
+    for (const ed of vscode.window.visibleTextEditors) if (this.heats.has(ed.document.uri.toString())) this.paintEditor(ed);
+    this.updateLegend();
+    this.changed.fire();
+  }
+
+  /** Groups the tokens by colour level and sets one decoration list per level. */
+  paintEditor(editor: vscode.TextEditor, t0 = performance.now()): void {
+    const heat = this.heats.get(editor.document.uri.toString());
+    if (!heat) return;
+    const doc = editor.document;
+    if (heat.version !== doc.version) return; // an edit not seen yet: its change event repaints
+    if (!heat.ranges) {
+      const idx = new LineIndex(doc.getText());
+      heat.ranges = new Array(heat.starts.length);
+      for (let i = 0; i < heat.starts.length; i++) {
+        const s = heat.starts[i];
+        const e = heat.ends[i];
+        if (e > s) {
+          const a = idx.positionAt(s);
+          const b = idx.positionAt(e);
+          heat.ranges[i] = new vscode.Range(a.line, a.character, b.line, b.character);
+        }
+      }
+    }
+    const { values, domain } = heat.view.values(this._choice);
+    const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
+    let painted = 0;
+    for (let i = 0; i < heat.ranges.length; i++) {
+      const r = heat.ranges[i];
+      if (!r) continue;
+      buckets[levelOf(values[i], domain[0], domain[1])].push(r);
+      painted++;
+    }
+    for (let l = 0; l < LEVELS; l++) editor.setDecorations(this.types[l], buckets[l]);
+    heat.painted = painted;
+    const ms = performance.now() - t0;
+    this.lastPaint = { tokens: painted, ms };
+    this.log.debug(`heatmap: painted ${painted} tokens of ${doc.uri.path.split('/').pop()} in ${ms.toFixed(1)} ms`);
+  }
+
+  private updateContext(): void {
+    const visible = vscode.window.visibleTextEditors.some((e) => this.heats.has(e.document.uri.toString()));
+    void vscode.commands.executeCommand('setContext', 'ldlens.heatmapVisible', visible || this.heats.size > 0);
+  }
+
+  private themeKind(): ThemeKind {
+    switch (vscode.window.activeColorTheme.kind) {
+      case vscode.ColorThemeKind.Light:
+        return 'light';
+      case vscode.ColorThemeKind.HighContrast:
+        return 'highContrast';
+      case vscode.ColorThemeKind.HighContrastLight:
+        return 'highContrastLight';
+      default:
+        return 'dark';
+    }
+  }
+
+  /** The status-bar legend: what is painted, the colour ramp and its value range. */
+  updateLegend(): void {
+    const heat = this.current();
+    if (!heat) {
+      this.legend.hide();
+      return;
+    }
+    const what = describeChoice(this._choice, heat.view.sites);
+    const { domain } = heat.view.values(this._choice);
+    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+    this.legend.text = `$(symbol-color) ${what.replace(/ · /g, ' ')} ${fmt(domain[0])} ${legendRamp()} ${fmt(domain[1])}`;
+    const s = readSettings();
+    const kind = this.themeKind();
+    const swatches = Array.from({ length: LEVELS }, (_, l) => {
+      const c = s.colorScale === 'theme' ? themeDefault(kind, l) : scaleColor(s.colorScale, l, s.opacity);
+      const lo = domain[0] + ((domain[1] - domain[0]) * l) / LEVELS;
+      return `<span style="background-color:${c.slice(0, 7)};">&nbsp;&nbsp;&nbsp;&nbsp;</span> ${fmt(lo)}`;
+    });
+    const md = new vscode.MarkdownString(
+      `**LearnedDropout heatmap**: ${what}\n\nCheckpoint step ${heat.view.analysis.checkpoint.step} · ${heat.painted} tokens painted\n\n${swatches.join('<br>')}\n\n` +
+        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · [Clear](command:ldlens.clearHeatmap)`,
+    );
+    md.supportHtml = true;
+    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap'] };
+    this.legend.tooltip = md;
+    this.legend.show();
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.types) t.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,214 @@
+// Token offsets (UTF-16, as the engine reports them) → editor positions, and keeping those offsets
+// honest while the document is edited. No `vscode` import: unit-tested under plain Node.
+//
+// - Positions are in UTF-16 code units per line, as VS Code counts them: a tab is one character,
+//   an astral character (surrogate pair) is two.
+// - Line breaks are \n, \r\n and a lone \r (VS Code's three). An offset that falls between the \r
+//   and the \n of a CRLF, or on the break itself, maps to the end of its line.
+// - Painted spans are snapped outward to grapheme-cluster boundaries, so that a token boundary
+//   that splits a surrogate pair (byte-level BPE) or separates a combining mark from its base
+//   (char tokenizer) never produces half a character. Tokens that end up inside a cluster already
+//   painted by an earlier token get an empty span (they stay reachable from the Mask Explorer).
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface TokenSpan {
+  start: number;
+  end: number;
+}
+
+/** Line starts of a text, with VS Code's `positionAt` semantics. */
+export class LineIndex {
+  /** Offset of the first character of each line. */
+  readonly lineStarts: Int32Array;
+  /** Offset just past the last content character of each line (before its line break). */
+  readonly lineEnds: Int32Array;
+
+  constructor(readonly text: string) {
+    const starts: number[] = [0];
+    const ends: number[] = [];
+    const n = text.length;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 13 /* \r */) {
+        ends.push(i);
+        if (i + 1 < n && text.charCodeAt(i + 1) === 10) i++;
+        starts.push(i + 1);
+      } else if (c === 10 /* \n */) {
+        ends.push(i);
+        starts.push(i + 1);
+      }
+    }
+    ends.push(n);
+    this.lineStarts = Int32Array.from(starts);
+    this.lineEnds = Int32Array.from(ends);
+  }
+
+  get lineCount(): number {
+    return this.lineStarts.length;
+  }
+
+  lineAt(offset: number): number {
+    const s = this.lineStarts;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  positionAt(offset: number): Position {
+    const o = Math.max(0, Math.min(Math.floor(offset), this.text.length));
+    const line = this.lineAt(o);
+    return { line, character: Math.min(o, this.lineEnds[line]) - this.lineStarts[line] };
+  }
+
+  offsetAt(p: Position): number {
+    if (p.line < 0) return 0;
+    if (p.line >= this.lineCount) return this.text.length;
+    return Math.min(this.lineStarts[p.line] + Math.max(0, p.character), this.lineEnds[p.line]);
+  }
+}
+
+// Surrogates (paired or lone), combining marks, variation selectors and ZWJ: the only
+// characters that can make a grapheme cluster longer than one code unit.
+const CLUSTER_HINT = /[\uD800-\uDFFF\u{10000}-\u{10FFFF}\u200D\uFE00-\uFE0F\p{M}]/u;
+
+let segmenter: Intl.Segmenter | undefined;
+
+/**
+ * Grapheme-cluster boundaries of `text` as a bitmap (1 = a cluster starts here; index text.length
+ * is always 1), or undefined when every code unit is its own cluster (the common, fast case).
+ */
+export function clusterBoundaries(text: string): Uint8Array | undefined {
+  if (!CLUSTER_HINT.test(text)) return undefined;
+  const b = new Uint8Array(text.length + 1);
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  for (const seg of segmenter.segment(text)) b[seg.index] = 1;
+  b[text.length] = 1;
+  return b;
+}
+
+/**
+ * Spans to paint for tokens at `base + token offset` in `text` (the whole document's text):
+ * clamped to the text, snapped outward to cluster boundaries, and made non-overlapping in token
+ * order. Returns parallel start/end arrays; an empty span (start === end) is not painted.
+ */
+export function paintSpans(
+  text: string,
+  tokens: readonly TokenSpan[],
+  base = 0,
+  boundaries: Uint8Array | undefined = clusterBoundaries(text),
+): { starts: Int32Array; ends: Int32Array } {
+  const n = tokens.length;
+  const starts = new Int32Array(n);
+  const ends = new Int32Array(n);
+  const len = text.length;
+  let prevEnd = 0;
+  for (let i = 0; i < n; i++) {
+    let s = Math.max(0, Math.min(len, base + tokens[i].start));
+    let e = Math.max(s, Math.min(len, base + tokens[i].end));
+    if (boundaries) {
+      while (s > 0 && !boundaries[s]) s--;
+      while (e < len && !boundaries[e]) e++;
+    }
+    if (s < prevEnd) s = prevEnd;
+    if (e < s) e = s;
+    starts[i] = s;
+    ends[i] = e;
+    if (e > prevEnd) prevEnd = e;
+  }
+  return { starts, ends };
+}
+
+/** A change to a text: `deleteLength` code units at `offset` replaced by `insertLength` new ones. */
+export interface TextEdit {
+  offset: number;
+  deleteLength: number;
+  insertLength: number;
+}
+
+/**
+ * Moves token spans through edits, in place. `edits` are applied in order, each expressed in the
+ * text as it is after the previous ones. A span that an edit touches (overlaps, or is inserted
+ * into) collapses to an empty span at the edit: it is not painted (nor hovered) until
+ * re-analysis. Spans before an edit stay, spans after it shift, so the spans stay sorted and
+ * non-overlapping. Returns the number of painted spans invalidated.
+ */
+export function shiftSpans(starts: Int32Array, ends: Int32Array, edits: readonly TextEdit[]): number {
+  let invalidated = 0;
+  for (const ed of edits) {
+    const delEnd = ed.offset + ed.deleteLength;
+    const delta = ed.insertLength - ed.deleteLength;
+    for (let i = 0; i < starts.length; i++) {
+      const s = starts[i];
+      const e = ends[i];
+      if (e <= ed.offset) continue; // before the edit (also: an insertion right after a token)
+      if (s >= delEnd) {
+        // after it (also: an insertion right before a token)
+        starts[i] = s + delta;
+        ends[i] = e + delta;
+      } else {
+        if (e > s) invalidated++;
+        starts[i] = ed.offset;
+        ends[i] = ed.offset;
+      }
+    }
+  }
+  return invalidated;
+}
+
+/**
+ * The edits of one VS Code change event (each given in the text *before* the event, in any order)
+ * as a sequence where each is relative to the text after the previous ones: highest offset first.
+ */
+export function sequentialEdits(changes: readonly { rangeOffset: number; rangeLength: number; text: string }[]): TextEdit[] {
+  return changes
+    .map((c) => ({ offset: c.rangeOffset, deleteLength: c.rangeLength, insertLength: c.text.length }))
+    .sort((a, b) => b.offset - a.offset);
+}
+
+/** Index of the token whose painted span contains `offset` (start ≤ offset < end), or −1. */
+export function tokenAt(starts: Int32Array, ends: Int32Array, offset: number): number {
+  // Spans are sorted and non-overlapping: only the last one starting at or before `offset` can hold it.
+  let lo = 0;
+  let hi = starts.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= offset) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best >= 0 && offset < ends[best] ? best : -1;
+}
+
+/**
+ * A range moved through edits; unlike token spans it grows to take in edits inside it (a watched
+ * selection that the user types into stays the same selection).
+ */
+export function shiftRange(start: number, end: number, edits: readonly TextEdit[]): { start: number; end: number } {
+  for (const ed of edits) {
+    const delEnd = ed.offset + ed.deleteLength;
+    const delta = ed.insertLength - ed.deleteLength;
+    if (ed.offset >= end) continue;
+    if (delEnd <= start && !(ed.offset === start && ed.deleteLength === 0 && start < end)) {
+      start += delta;
+      end += delta;
+      continue;
+    }
+    // Overlapping: keep what is left of the range plus the inserted text.
+    const newStart = Math.min(start, ed.offset);
+    const newEnd = Math.max(ed.offset + ed.insertLength, end <= delEnd ? ed.offset + ed.insertLength : end + delta);
+    start = newStart;
+    end = newEnd;
+  }
+  return { start, end };
+}

@@ -1,0 +1,108 @@
+// The two webviews (written in extension/src/webviews) wired to the engine, the heatmap and the
+// training stream: the Run Charts view in the LearnedDropout activity bar container, and the Mask
+// Explorer panel.
+import * as vscode from 'vscode';
+import * as P from '../../engine/src/protocol';
+import type { EngineService } from './engine/engineService';
+import type { Analyzer } from './heatmap/analyzer';
+import type { HeatmapController } from './heatmap/heatmapController';
+import type { Checkpoints } from './training/checkpoints';
+import type { TrainingController } from './training/trainingController';
+import { RunChartsViewProvider } from './webviews/chartsView';
+import { type ExplorerHost, MaskExplorerPanel } from './webviews/explorerPanel';
+
+export class Views implements vscode.Disposable {
+  readonly charts: RunChartsViewProvider;
+  private readonly host: ExplorerHost;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    engine: EngineService,
+    analyzer: Analyzer,
+    private readonly heatmap: HeatmapController,
+    private readonly checkpoints: Checkpoints,
+    training: TrainingController,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.charts = new RunChartsViewProvider(context.extensionUri, {
+      listRuns: () => checkpoints.listRuns(),
+      loadMetrics: (runDir) => engine.request(P.RunMetrics, { runDir }),
+      log,
+    });
+    this.host = {
+      analyze: (checkpointDir, text, token) => analyzer.analyzeText(checkpointDir, text, token),
+      listCheckpoints: (runDir) => checkpoints.checkpointsOf(runDir),
+      revealRange: (uri, start, end) => void this.reveal(uri, start, end),
+      log,
+    };
+    this.disposables.push(
+      vscode.window.registerWebviewViewProvider(RunChartsViewProvider.viewType, this.charts, { webviewOptions: { retainContextWhenHidden: true } }),
+      // A Mask Explorer left open comes back after a reload (its analysis is replayed from its state).
+      vscode.window.registerWebviewPanelSerializer(MaskExplorerPanel.viewType, {
+        deserializeWebviewPanel: async (panel) => void MaskExplorerPanel.revive(panel, context.extensionUri, this.host),
+      }),
+      training.onMetric((m) => this.charts.appendMetric(m.runId, m.runDir, m.record)),
+      training.onRunsChanged(() => void this.refreshRuns()),
+      training.onWatchAnalysis((a) => MaskExplorerPanel.current?.liveUpdate(a)),
+      training.onCheckpoint((c) => {
+        void this.refreshRuns(); // the run's step and best val loss in the runs table
+        const panel = MaskExplorerPanel.current;
+        if (panel) void checkpoints.checkpointsOf(c.runDir).then((l) => panel.setCheckpoints(l), () => {});
+      }),
+    );
+  }
+
+  async refreshRuns(): Promise<void> {
+    try {
+      this.charts.setRuns(await this.checkpoints.listRuns());
+    } catch (e) {
+      this.log.warn(`listing runs failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+
+  async openRunCharts(): Promise<void> {
+    await vscode.commands.executeCommand(`${RunChartsViewProvider.viewType}.focus`);
+    void this.refreshRuns();
+  }
+
+  /** Opens the Mask Explorer on a painted document's analysis (the active one by default), optionally selecting a token. */
+  async openExplorer(uri?: string, tokenIndex?: number): Promise<boolean> {
+    const heat = uri ? this.heatmap.get(uri) : this.heatmap.current();
+    const panel = MaskExplorerPanel.show(this.context.extensionUri, this.host);
+    if (!heat) return false;
+    panel.setAnalysis(heat.view.analysis, { uri: heat.uri, runDir: heat.runDir });
+    try {
+      panel.setCheckpoints(await this.checkpoints.checkpointsOf(heat.runDir));
+    } catch (e) {
+      this.log.warn(`listing checkpoints failed: ${e instanceof Error ? e.message : e}`);
+    }
+    if (tokenIndex !== undefined) panel.selectToken(tokenIndex);
+    return true;
+  }
+
+  /** Reveals a token the explorer points at, where it is now (edits since the analysis included). */
+  private async reveal(uri: string, start: number, end: number): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+    const heat = this.heatmap.get(uri);
+    let s = start;
+    let e = end;
+    if (heat && heat.version === doc.version) {
+      const i = heat.view.analysis.tokens.findIndex((t) => t.start === start && t.end === end);
+      if (i >= 0 && heat.ends[i] > heat.starts[i]) {
+        s = heat.starts[i];
+        e = heat.ends[i];
+      } else {
+        s += heat.base;
+        e += heat.base;
+      }
+    }
+    const range = new vscode.Range(doc.positionAt(s), doc.positionAt(e));
+    const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, preserveFocus: false, selection: range });
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,79 @@
+// End-to-end scenarios in a real VS Code (code-server + Chromium), run by scripts/e2e/run.sh.
+// Each scenario saves screenshots under test-output/e2e/; the last line printed is
+// "N passed, N failed" (CI reads it). Usage: run.ts [scenario-name-substring ...]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, Session } from './driver';
+import { SCENARIOS, prepareWorkspace, userSettings } from './scenarios';
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const out = join(ROOT, 'test-output/e2e');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'ldlens-e2e-'));
+  const workspace = join(tmp, 'workspace');
+  prepareWorkspace(workspace);
+  const logLines: string[] = [];
+  const log = (m: string) => {
+    logLines.push(m);
+    console.log(m);
+  };
+  const session = new Session({ tmp, workspace, userSettings: userSettings(), screenshots: out, log });
+  let passed = 0;
+  let failed = 0;
+  // A hard stop so that a wedged browser cannot hold CI forever.
+  const watchdog = setTimeout(() => {
+    console.error('e2e: watchdog fired after 25 minutes');
+    void session.stop().finally(() => {
+      console.log(`${passed} passed, ${failed + 1} failed`);
+      process.exit(1);
+    });
+  }, 25 * 60_000);
+  watchdog.unref();
+  try {
+    const t0 = Date.now();
+    await session.start();
+    log(`workbench ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    for (const sc of SCENARIOS) {
+      if (only.length && !only.some((o) => sc.name.includes(o))) continue;
+      const t1 = Date.now();
+      log(`▶ ${sc.name}`);
+      try {
+        await sc.run(session, { workspace, log });
+        passed++;
+        log(`✔ ${sc.name} (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        log(`✖ ${sc.name}: ${(e as Error).stack ?? e}`);
+        await session.screenshot(`FAILED-${sc.name.replace(/\W+/g, '-')}`).catch(() => {});
+        if (sc.critical) {
+          log('  (a scenario the others depend on failed: stopping)');
+          break;
+        }
+      }
+    }
+  } catch (e) {
+    failed++;
+    log(`✖ start: ${(e as Error).stack ?? e}\n${session.serverLogTail()}`);
+    await session.screenshot('FAILED-start').catch(() => {});
+  } finally {
+    await session.stop();
+    clearTimeout(watchdog);
+    writeFileSync(join(out, 'e2e.log'), logLines.join('\n') + '\n');
+    if (!process.env.LDLENS_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+    else log(`kept ${tmp}`);
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

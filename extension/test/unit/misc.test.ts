@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { backendPlan } from '../../src/commands/backendPlan';
+import { shiftRange } from '../../src/heatmap/offsets';
+import { findOnPath, majorOf, resolveRuntime } from '../../src/engine/runtime';
+import { formatCount, formatDuration, formatProgress } from '../../src/status/format';
+
+describe('engine runtime choice', () => {
+  it('uses the configured runtime when it is Node 20+', async () => {
+    const r = await resolveRuntime({ configured: process.execPath });
+    assert.equal(r.source, 'configured');
+    assert.equal(r.command, process.execPath);
+    assert.deepEqual(r.env, {});
+  });
+
+  it('rejects a configured runtime that does not exist or is too old', async () => {
+    await assert.rejects(resolveRuntime({ configured: '/no/such/node' }), /does not exist/);
+    const dir = mkdtempSync(join(tmpdir(), 'ldlens-rt-'));
+    try {
+      const old = join(dir, 'node');
+      writeFileSync(old, '#!/bin/sh\necho v16.20.0\n');
+      chmodSync(old, 0o755);
+      await assert.rejects(resolveRuntime({ configured: old }), /needs Node 20 or newer/);
+      // Found on PATH but too old: VS Code's own runtime with ELECTRON_RUN_AS_NODE.
+      const r = await resolveRuntime({ pathVar: dir, execPath: '/opt/code/code' });
+      assert.deepEqual(r, { command: '/opt/code/code', env: { ELECTRON_RUN_AS_NODE: '1' }, source: 'vscode' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds a system node on PATH', async () => {
+    const dir = join(process.execPath, '..');
+    assert.equal(findOnPath(`/nonexistent:${dir}`), process.execPath);
+    const r = await resolveRuntime({ pathVar: dir });
+    assert.equal(r.source, 'system');
+    assert.equal(majorOf(r.version), Number(process.versions.node.split('.')[0]));
+  });
+});
+
+describe('GPU backend plan', () => {
+  const base = { npm: true, tfjsVersion: '4.22.0' };
+  it('offers tfjs-node-gpu on Linux x64 with an NVIDIA GPU', () => {
+    assert.deepEqual(backendPlan({ ...base, platform: 'linux', arch: 'x64', gpu: 'NVIDIA H100, 550.54' }).packages, ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+  });
+  it('recommends the native CPU build without a GPU, and explains', () => {
+    const p = backendPlan({ ...base, platform: 'linux', arch: 'x64' });
+    assert.equal(p.packages[0], '@tensorflow/tfjs-node');
+    assert.match(p.summary, /No NVIDIA GPU/);
+  });
+  it('explains where nothing can be installed', () => {
+    assert.deepEqual(backendPlan({ ...base, platform: 'linux', arch: 'arm64' }).packages, []);
+    assert.match(backendPlan({ ...base, platform: 'linux', arch: 'arm64' }).summary, /No native TensorFlow backend exists for linux\/arm64/);
+    assert.match(backendPlan({ ...base, npm: false, platform: 'linux', arch: 'x64' }).summary, /npm was not found/);
+    assert.deepEqual(backendPlan({ ...base, platform: 'darwin', arch: 'arm64' }).packages, ['@tensorflow/tfjs-node']);
+  });
+});
+
+describe('progress text', () => {
+  it('formats step/total, loss and tokens/s', () => {
+    const f = formatProgress({ name: 'r', step: 30, totalSteps: 60, loss: 2.41234, tokensPerSec: 12345, etaSeconds: 75 });
+    assert.equal(f.short, '30/60 · loss 2.412 · 12k tok/s');
+    assert.equal(f.long, 'Step 30 of 60 (50%) · loss 2.412 · 12k tok/s · about 1m 15s left');
+    assert.equal(formatProgress({ name: 'r', step: 0, totalSteps: 60, loss: null, tokensPerSec: null, etaSeconds: null }).short, '0/60');
+  });
+  it('formats counts and durations', () => {
+    assert.equal(formatCount(950), '950');
+    assert.equal(formatCount(1234), '1.2k');
+    assert.equal(formatCount(2_500_000), '2.5M');
+    assert.equal(formatDuration(3725), '1h 02m');
+  });
+});
+
+describe('shiftRange (a watched selection through edits)', () => {
+  it('shifts with edits before it, grows with edits inside it, ignores edits after it', () => {
+    assert.deepEqual(shiftRange(10, 20, [{ offset: 0, deleteLength: 0, insertLength: 5 }]), { start: 15, end: 25 });
+    assert.deepEqual(shiftRange(10, 20, [{ offset: 12, deleteLength: 2, insertLength: 6 }]), { start: 10, end: 24 });
+    assert.deepEqual(shiftRange(10, 20, [{ offset: 25, deleteLength: 3, insertLength: 0 }]), { start: 10, end: 20 });
+    assert.deepEqual(shiftRange(10, 20, [{ offset: 5, deleteLength: 10, insertLength: 1 }]), { start: 5, end: 11 });
+  });
+});
