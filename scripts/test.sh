@@ -11,6 +11,14 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-audit --no-fund
 fi
 
+# The PyTorch reference (Debian's python3-torch) checks `ldlens eval` against `ld_gpt.py loss`;
+# those checks are skipped, with a message, where it cannot be installed.
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "== installing python3-torch (the PyTorch reference)"
+  (apt-get update -q && apt-get install -y -q python3-torch libopenblas0-pthread) >/dev/null 2>&1 ||
+    echo "python3-torch could not be installed: comparisons with the reference will be skipped"
+fi
+
 echo "== typecheck"
 npm run --silent typecheck
 
