@@ -1,6 +1,7 @@
-// The extension's fields of package.json (contributes, main, activationEvents, capabilities,
-// extensionKind, icon, categories, keywords), declared here and written into package.json by
-// `npx tsx extension/scripts/manifest.ts --write` (other fields are left as they are).
+// The extension's fields of package.json (contributes, walkthroughs included, main,
+// activationEvents, capabilities, extensionKind, icon, galleryBanner, categories, keywords),
+// declared here and written into package.json by `npx tsx extension/scripts/manifest.ts --write`
+// (other fields are left as they are).
 // A unit test checks that package.json matches (extension/test/unit/manifest.test.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -145,6 +146,63 @@ const configuration = {
   },
 };
 
+/**
+ * Getting started (contributes.walkthroughs): from "train a tiny model" to "hover a token", one
+ * button per step; the longer text of each step is media/walkthrough/<step>.md.
+ */
+export const WALKTHROUGH = {
+  id: 'ldlens.gettingStarted',
+  title: 'Get Started with LearnedDropout Lens',
+  description: 'Train a tiny LearnedDropout model on your own text, then see which units each token keeps.',
+  steps: [
+    {
+      id: 'ldlens.trustWorkspace',
+      title: 'Trust this workspace to train',
+      description:
+        'This workspace is in Restricted Mode: training and resuming write runs into it, so they need trust. Analyzing text with existing checkpoints, the heatmap, hovers and the Mask Explorer work without it.\n[Manage Workspace Trust](command:workbench.trust.manage)',
+      media: { markdown: 'media/walkthrough/trust.md' },
+      when: '!isWorkspaceTrusted',
+      completionEvents: ['onContext:isWorkspaceTrusted'],
+    },
+    {
+      id: 'ldlens.train',
+      title: 'Train a tiny model',
+      description:
+        'Open a text file (prose, code, logs: a few tens of kilobytes is plenty), then train the `tiny` preset on it. Progress shows in the status bar.\n[Train Model](command:ldlens.train)',
+      media: { markdown: 'media/walkthrough/train.md' },
+      completionEvents: ['onContext:ldlens.hasCheckpoint', 'onContext:ldlens.training'],
+    },
+    {
+      id: 'ldlens.charts',
+      title: 'Watch the run charts',
+      description: 'Loss, mask entropy and L1, active units per layer and the penalty schedules, live while the model trains.\n[Open Run Charts](command:ldlens.openRunCharts)',
+      media: { markdown: 'media/walkthrough/charts.md' },
+      completionEvents: ['onView:ldlens.runCharts'],
+    },
+    {
+      id: 'ldlens.analyze',
+      title: 'Analyze a document',
+      description: 'Paint the active editor: each token coloured by how many units its learned masks keep.\n[Analyze Document](command:ldlens.analyzeDocument)',
+      media: { markdown: 'media/walkthrough/analyze.md' },
+      completionEvents: ['onContext:ldlens.heatmapVisible'],
+    },
+    {
+      id: 'ldlens.hover',
+      title: 'Hover a token',
+      description: 'Rest the mouse on a painted token: its active units at every layer and site, and its units as a strip. Links in the hover open it in the Mask Explorer or pin it for comparison.',
+      media: { markdown: 'media/walkthrough/hover.md' },
+      completionEvents: ['onCommand:ldlens.openInMaskExplorer', 'onCommand:ldlens.pinToken'],
+    },
+    {
+      id: 'ldlens.explorer',
+      title: 'Open the Mask Explorer',
+      description: 'Every unit of every token as a heatmap; compare two tokens, scrub through checkpoints, export PNG, SVG, CSV or JSON.\n[Open Mask Explorer](command:ldlens.openMaskExplorer)',
+      media: { markdown: 'media/walkthrough/explorer.md' },
+      completionEvents: ['onCommand:ldlens.openMaskExplorer', 'onCommand:ldlens.openInMaskExplorer'],
+    },
+  ],
+};
+
 export function manifestFields() {
   const palette = COMMANDS.filter((c) => c.palette !== undefined).map((c) => ({ command: c.command, when: c.palette }));
   return {
@@ -152,6 +210,7 @@ export function manifestFields() {
     icon: 'media/icon.png',
     categories: ['Machine Learning', 'Visualization', 'Data Science'],
     keywords: ['dropout', 'learned dropout', 'transformer', 'nanoGPT', 'interpretability', 'heatmap', 'mask'],
+    galleryBanner: { color: '#1e1e2e', theme: 'dark' },
     extensionKind: ['workspace'],
     activationEvents: ['onWebviewPanel:ldlens.maskExplorer'],
     capabilities: {
@@ -185,6 +244,7 @@ export function manifestFields() {
       views: { ldlens: [{ type: 'webview', id: 'ldlens.runCharts', name: 'Run Charts' }] },
       configuration,
       colors: contributedColors().map((c) => ({ id: c.id, description: c.description, defaults: c.defaults })),
+      walkthroughs: [WALKTHROUGH],
     },
   };
 }

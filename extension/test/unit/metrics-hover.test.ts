@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { LEVELS, levelOf } from '../../src/heatmap/colors';
 import { AnalysisView, describeChoice, type PaintChoice } from '../../src/heatmap/metrics';
@@ -97,53 +96,25 @@ describe('hover content', () => {
   });
 });
 
-describe('performance (targets: < 100 ms result → decorations, < 50 ms per hover)', () => {
-  // 5,000 tokens of a tiny-preset model: what painting a long document costs outside VS Code's
-  // own setDecorations (measured in the e2e suite).
+describe('painting a long document (its speed is measured in extension/bench/heatmap.bench.ts)', () => {
   const text = 'It was the best of times, it was the worst of times.\n'.repeat(95).slice(0, 5000);
   const a = makeAnalysis(text);
-  assert.equal(a.tokens.length, 5000);
 
-  /** Median of several timed runs (one GC pause on a 2-core CI machine is not the code's cost). */
-  function median(f: () => void, reps = 5): number {
-    const t: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      f();
-      t.push(performance.now() - t0);
+  it('maps 5,000 tokens to ranges and colour levels, for every site', () => {
+    assert.equal(a.tokens.length, 5000);
+    const view = new AnalysisView(a);
+    const spans = paintSpans(text, a.tokens);
+    const idx = new LineIndex(text);
+    assert.equal(spans.starts.length, 5000);
+    for (const name of a.sites.map((x) => x.name)) {
+      const { values, domain } = view.values({ ...mlp0, site: { kind: 'site', name } });
+      for (let i = 0; i < values.length; i++) {
+        const level = levelOf(values[i], domain[0], domain[1]);
+        assert.ok(level >= 0 && level < LEVELS);
+      }
     }
-    return t.sort((x, y) => x - y)[reps >> 1];
-  }
-
-  it('maps 5,000 tokens to ranges and colour levels in under 100 ms, and a layer switch in under 50 ms', () => {
-    let view!: AnalysisView;
-    let ranges!: unknown[];
-    const first = median(() => {
-      view = new AnalysisView(a);
-      const spans = paintSpans(text, a.tokens);
-      const idx = new LineIndex(text);
-      ranges = Array.from(spans.starts, (s, i) => [idx.positionAt(s), idx.positionAt(spans.ends[i])]);
-      const buckets: number[][] = Array.from({ length: LEVELS }, () => []);
-      const { values, domain } = view.values(mlp0);
-      for (let i = 0; i < ranges.length; i++) buckets[levelOf(values[i], domain[0], domain[1])].push(i);
-    });
-    const names = a.sites.map((x) => x.name);
-    let k = 0;
-    const sw = median(() => {
-      const v = new AnalysisView(a); // uncached values
-      const other = v.values({ ...mlp0, site: { kind: 'site', name: names[k++ % names.length] } });
-      const buckets: number[][] = Array.from({ length: LEVELS }, () => []);
-      for (let i = 0; i < ranges.length; i++) buckets[levelOf(other.values[i], other.domain[0], other.domain[1])].push(i);
-    });
-    console.log(`  paint pipeline: ${first.toFixed(1)} ms; layer switch: ${sw.toFixed(1)} ms (medians)`);
-    assert.ok(first < 100, `first paint ${first} ms`);
-    assert.ok(sw < 50, `layer switch ${sw} ms`);
-  });
-
-  it('builds a hover in under 50 ms (first one included)', () => {
-    let i = 0;
-    const t = median(() => buildHoverMarkdown({ view: new AnalysisView(a), index: [0, 2500, 4999, 17, 3001][i++], choice: mlp0, uri: 'u' }));
-    console.log(`  hover on a fresh analysis: ${t.toFixed(2)} ms (median)`);
-    assert.ok(t < 50, `hover ${t} ms`);
+    const last = idx.positionAt(spans.ends[4999]);
+    assert.equal(text.split('\n').slice(0, last.line).join('\n').length + 1 + last.character, spans.ends[4999]);
+    assert.match(buildHoverMarkdown({ view, index: 4999, choice: mlp0, uri: 'u' }), /layer/);
   });
 });

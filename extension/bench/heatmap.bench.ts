@@ -1,0 +1,50 @@
+// Benchmark: the extension's painting pipeline for a 5,000-token analysis (offsets → ranges →
+// colour levels), a layer switch, and building a hover. Targets (issue: heatmaps over the text):
+// < 100 ms from result to decorations, < 50 ms per hover. VS Code's own setDecorations is measured
+// in the e2e suite. Usage: npx tsx extension/bench/heatmap.bench.ts [--json]
+import { performance } from 'node:perf_hooks';
+import { LEVELS, levelOf } from '../src/heatmap/colors';
+import { AnalysisView, type PaintChoice } from '../src/heatmap/metrics';
+import { LineIndex, paintSpans } from '../src/heatmap/offsets';
+import { buildHoverMarkdown } from '../src/hover/hoverContent';
+import { makeAnalysis } from '../test/unit/analysisFixture';
+
+const mlp0: PaintChoice = { site: { kind: 'site', name: 'transformer.h.0.mlp.dropout' }, metric: 'active', unit: 0, rounded: true };
+const text = 'It was the best of times, it was the worst of times.\n'.repeat(95).slice(0, 5000);
+const a = makeAnalysis(text);
+
+/** Median of several timed runs (one GC pause on a 2-core machine is not the code's cost). */
+function median(f: () => void, reps = 9): number {
+  const t: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    f();
+    t.push(performance.now() - t0);
+  }
+  return t.sort((x, y) => x - y)[reps >> 1];
+}
+
+let ranges: unknown[] = [];
+const paintMs = median(() => {
+  const view = new AnalysisView(a);
+  const spans = paintSpans(text, a.tokens);
+  const idx = new LineIndex(text);
+  ranges = Array.from(spans.starts, (s, i) => [idx.positionAt(s), idx.positionAt(spans.ends[i])]);
+  const buckets: number[][] = Array.from({ length: LEVELS }, () => []);
+  const { values, domain } = view.values(mlp0);
+  for (let i = 0; i < ranges.length; i++) buckets[levelOf(values[i], domain[0], domain[1])].push(i);
+});
+const names = a.sites.map((x) => x.name);
+let k = 0;
+const layerSwitchMs = median(() => {
+  const v = new AnalysisView(a); // values not cached yet, as after a switch
+  const other = v.values({ ...mlp0, site: { kind: 'site', name: names[k++ % names.length] } });
+  const buckets: number[][] = Array.from({ length: LEVELS }, () => []);
+  for (let i = 0; i < ranges.length; i++) buckets[levelOf(other.values[i], other.domain[0], other.domain[1])].push(i);
+});
+let h = 0;
+const hoverMs = median(() => buildHoverMarkdown({ view: new AnalysisView(a), index: [0, 2500, 4999, 17, 3001][h++ % 5], choice: mlp0, uri: 'u' }));
+
+const result = { tokens: a.tokens.length, paintMs, layerSwitchMs, hoverMs, targets: { paintMs: 100, layerSwitchMs: 100, hoverMs: 50 } };
+if (process.argv.includes('--json')) console.log(JSON.stringify(result));
+else console.log(`5,000 tokens: paint pipeline ${paintMs.toFixed(1)} ms, layer switch ${layerSwitchMs.toFixed(1)} ms, hover ${hoverMs.toFixed(2)} ms (medians)`);
