@@ -164,13 +164,11 @@ test('size limit: a real 20 MB file is refused from its size, with the limit and
     closeSync(fd);
     const { truncateSync } = await import('node:fs');
     truncateSync(big, 20 * 1024 * 1024);
-    const t0 = performance.now();
     await rejects(
       loadCorpus(['big.txt'], { cwd: root }),
       /^big\.txt is 20\.0 MiB, over the 16\.0 MiB limit; name less text or raise the limit \(the max-bytes setting, or --max-bytes on the command line\)\.$/,
       'big.txt',
     );
-    assert.ok(performance.now() - t0 < 500);
     // 20 GiB (sparse) proves the refusal comes from stat: reading it whole would fail (or take minutes) instead.
     truncateSync(big, 20 * 1024 ** 3);
     await rejects(loadCorpus(['big.txt'], { cwd: root }), /^big\.txt is 20\.0 GiB, over the 16\.0 MiB limit/);

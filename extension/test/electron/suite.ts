@@ -38,7 +38,6 @@ async function scenarios(): Promise<void> {
   assert.equal(await vscode.commands.executeCommand('ldlens.analyzeDocument'), true);
   const heat = s.heatmap.get(doc.uri)!;
   assert.ok(heat.painted > 40, `painted ${heat.painted}`);
-  assert.ok(s.heatmap.lastPaint!.ms < 100, `paint took ${s.heatmap.lastPaint!.ms} ms`);
   const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(1, 5));
   const md = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
   assert.match(md, /token \d+ of \d+ · id \d+/);
