@@ -40,7 +40,7 @@ export class Views implements vscode.Disposable {
       vscode.window.registerWebviewViewProvider(RunChartsViewProvider.viewType, this.charts, { webviewOptions: { retainContextWhenHidden: true } }),
       // A Mask Explorer left open comes back after a reload (its analysis is replayed from its state).
       vscode.window.registerWebviewPanelSerializer(MaskExplorerPanel.viewType, {
-        deserializeWebviewPanel: async (panel) => void MaskExplorerPanel.revive(panel, context.extensionUri, this.host),
+        deserializeWebviewPanel: async (panel, state) => void MaskExplorerPanel.revive(panel, context.extensionUri, this.host, state),
       }),
       training.onMetric((m) => this.charts.appendMetric(m.runId, m.runDir, m.record)),
       training.onRunsChanged(() => void this.refreshRuns()),

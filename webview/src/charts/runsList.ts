@@ -17,7 +17,7 @@ export class RunsList {
 
   render(runs: RunInfo[], selected: string[]): void {
     if (!runs.length) {
-      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train".'));
+      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train Model".'));
       return;
     }
     const head = el('tr');
