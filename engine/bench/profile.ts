@@ -1,5 +1,5 @@
 // Per-kernel time of one training step (tf.profile), to see where a step goes.
-// Usage: npx tsx engine/bench/profile.ts [tiny|small] [backend]
+// Usage: npx tsx engine/bench/profile.ts [tiny|small] [backend]   (LDLENS_PROFILE_SHAPES=1: per input shapes)
 import { readFileSync } from 'node:fs';
 import { initBackend, tf } from '../src/backend';
 import { BENCH_SHAPES } from '../src/bench';
@@ -36,14 +36,16 @@ import { buildTokenizer } from '../src/tokenizer';
   const info = await tf.profile(step);
   const wall = performance.now() - t0;
   const by = new Map<string, { ms: number; n: number }>();
+  const withShapes = process.env.LDLENS_PROFILE_SHAPES === '1';
   for (const k of info.kernels) {
-    const e = by.get(k.name) ?? { ms: 0, n: 0 };
+    const key = withShapes ? `${k.name} ${JSON.stringify(k.inputShapes)}` : k.name;
+    const e = by.get(key) ?? { ms: 0, n: 0 };
     e.ms += k.kernelTimeMs as number;
     e.n++;
-    by.set(k.name, e);
+    by.set(key, e);
   }
   const rows = [...by].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((p, [, e]) => p + e.ms, 0);
   console.log(`${name}: step wall ${wall.toFixed(0)} ms (profiled), kernels ${total.toFixed(0)} ms`);
-  for (const [k, e] of rows.slice(0, 25)) console.log(`${k.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(5)} calls`);
+  for (const [k, e] of rows.slice(0, withShapes ? 45 : 25)) console.log(`${k.padEnd(withShapes ? 60 : 22)} ${e.ms.toFixed(1).padStart(8)} ms  ${String(e.n).padStart(5)} calls`);
 })();

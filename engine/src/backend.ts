@@ -4,9 +4,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
+import { BackendWasm, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import threadedFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js';
+// @ts-expect-error: a CommonJS module without types; it exports the pthread worker's source text
+import { wasmWorkerContents } from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { join } from 'node:path';
 import type { BackendAttempt, BackendChoice, BackendName } from './protocol';
 
@@ -41,6 +46,112 @@ function loadNative(pkg: string): string | null {
   return lastError;
 }
 
+/** Threads for the wasm backend's XNNPACK pool: LDLENS_THREADS, else half the cores (at most 4). */
+export function wasmThreadCount(): number {
+  const env = Number(process.env.LDLENS_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 8);
+  // Half the cores, at most 4: on 2 cores the pool helps little (+10-15% for small when the machine
+  // is otherwise idle) and costs much when other processes compete for the cores (its threads
+  // spin-wait), as VS Code and its language servers do.
+  return Math.max(1, Math.min(4, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / 2)));
+}
+
+/** The wasm module the backend runs on: threaded (SharedArrayBuffer heap) or not, and its threads. */
+export const wasmInfo = { threads: 1, threaded: false };
+
+type NodeWorker = { ref(): void; unref(): void; terminate(): unknown };
+type BackendFactory = () => tf.KernelBackend | Promise<tf.KernelBackend>;
+const WASM_PRIORITY = 2; // tfjs-backend-wasm's own
+
+/**
+ * Replaces tfjs's wasm backend factory with one that starts the threaded-SIMD build, so that
+ * XNNPACK (matmuls, and the element-wise ops it implements) runs on `threads` threads. tfjs turns
+ * threads off under Node because its pthread workers load from blob: URLs, which Node's Worker
+ * refuses; here the worker script and the module script are written to files once (in the OS temp
+ * folder, named by their content hash). The wasm module sizes its pool from the number of logical
+ * cores / 2 (it assumes hyper-threading), so `os.cpus` reports 2 × threads while it starts.
+ * Returns the stock factory, to fall back to.
+ */
+function installThreadedWasm(threads: number, wasmDir: string | null): BackendFactory | undefined {
+  const stock = tf.findBackendFactory('wasm');
+  const factory = threadedFactory as unknown as (cfg: Record<string, unknown>) => Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const files = {
+    'worker.js': (wasmWorkerContents as string).replace(/\n/g, '\\n'), // as tfjs does for its blob
+    'main.js': 'var WasmBackendModuleThreadedSimd = ' + factory.toString(),
+  };
+  const hash = createHash('sha256').update(files['worker.js']).update(files['main.js']).digest('hex').slice(0, 16);
+  const dir = join(os.tmpdir(), `ldlens-wasm-threads-${hash}`);
+  tf.removeBackend('wasm');
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      mkdirSync(dir, { recursive: true });
+      for (const [name, text] of Object.entries(files)) {
+        const path = join(dir, name);
+        if (existsSync(path)) continue;
+        const tmp = `${path}.${process.pid}.tmp`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, path);
+      }
+      const cpus = os.cpus;
+      os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
+      let mod: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      try {
+        mod = await factory({
+          locateFile: (path: string, prefix: string) =>
+            path.endsWith('.worker.js') ? join(dir, 'worker.js') : path.endsWith('.wasm') && wasmDir ? join(wasmDir, path) : prefix + path,
+          mainScriptUrlOrBlob: join(dir, 'main.js'),
+        });
+      } finally {
+        os.cpus = cpus;
+      }
+      const w = (name: string, ret: string | null, args: string[]) => mod.cwrap(name, ret, args);
+      mod.tfjs = {
+        init: w('init', null, []),
+        initWithThreadsCount: w('init_with_threads_count', null, ['number']),
+        getThreadsCount: w('get_threads_count', 'number', []),
+        registerTensor: w('register_tensor', null, ['number', 'number', 'number']),
+        disposeData: w('dispose_data', null, ['number']),
+        dispose: w('dispose', null, []),
+      };
+      setThreadsCount(threads);
+      const backend = new BackendWasm(mod as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+      wasmInfo.threads = mod.tfjs.getThreadsCount();
+      wasmInfo.threaded = true;
+      // The pool's threads must not keep the process alive (emscripten refs a worker while its
+      // thread runs, and XNNPACK's threads run until exit); the spare pre-started workers go.
+      const pt = mod.PThread as { runningWorkers: NodeWorker[]; unusedWorkers: NodeWorker[] };
+      for (const wk of pt.runningWorkers) {
+        wk.ref = () => {};
+        wk.unref();
+      }
+      for (const wk of pt.unusedWorkers.splice(0)) void wk.terminate();
+      followHeapGrowth(backend, mod);
+      return backend;
+    },
+    WASM_PRIORITY,
+  );
+  return stock;
+}
+
+/**
+ * With a shared (threaded) heap, Module.HEAPU8 is refreshed after growth only on the thread that
+ * grew it; make the backend's heap view follow the memory before each access.
+ */
+function followHeapGrowth(backend: BackendWasm, mod: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const refresh = () => {
+    if (mod.HEAPU8.buffer !== mod.wasmMemory.buffer) mod.HEAPU8 = new Uint8Array(mod.wasmMemory.buffer);
+  };
+  const b = backend as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const m of ['move', 'readSync', 'typedArrayFromHeap']) {
+    const orig = b[m].bind(backend);
+    b[m] = (...args: unknown[]) => {
+      refresh();
+      return orig(...args);
+    };
+  }
+}
+
 let wasmReady = false;
 async function tryBackend(name: BackendName): Promise<string | null> {
   switch (name) {
@@ -57,19 +168,32 @@ async function tryBackend(name: BackendName): Promise<string | null> {
       return null;
     }
     case 'wasm': {
+      let stock: BackendFactory | undefined;
       if (!wasmReady) {
         // When bundled, the .wasm binaries sit next to the bundle (copied by scripts/build.mjs).
-        if (typeof __dirname === 'string' && existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
+        const bundled = typeof __dirname === 'string' && existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm')) ? __dirname : null;
+        if (bundled) setWasmPaths(bundled + '/');
+        const threads = wasmThreadCount();
+        if (threads > 1) stock = installThreadedWasm(threads, bundled);
         wasmReady = true;
       }
       // Emscripten's module adds process handlers that rethrow every uncaught error with its whole
       // minified source as context; the engine handles its own errors, so take them back out.
       const before = { ue: process.listeners('uncaughtException'), ur: process.listeners('unhandledRejection') };
-      const ok = await tf.setBackend('wasm');
+      let ok = await tf.setBackend('wasm');
+      if (!ok && stock) {
+        // The threaded build did not start: the stock single-threaded SIMD build instead.
+        tf.removeBackend('wasm');
+        tf.registerBackend('wasm', stock, WASM_PRIORITY);
+        wasmInfo.threaded = false;
+        wasmInfo.threads = 1;
+        ok = await tf.setBackend('wasm');
+      }
       for (const l of process.listeners('uncaughtException')) if (!before.ue.includes(l)) process.removeListener('uncaughtException', l);
       for (const l of process.listeners('unhandledRejection')) if (!before.ur.includes(l)) process.removeListener('unhandledRejection', l);
       if (!ok) return 'the wasm backend failed to initialize';
       patchWasmMatMul();
+      patchWasmIdentity();
       return null;
     }
     case 'cpu':
@@ -92,7 +216,9 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     } catch (e) {
       err = (e as Error).message;
     }
-    attempts.push({ name, ok: err === null, reason: err ?? (choice === 'auto' ? 'first backend in the auto order that works' : 'requested') });
+    let reason = err ?? (choice === 'auto' ? 'first backend in the auto order that works' : 'requested');
+    if (err === null && name === 'wasm') reason += wasmInfo.threaded ? `; ${wasmInfo.threads} threads` : '; 1 thread';
+    attempts.push({ name, ok: err === null, reason });
     if (err === null) return { backend: name, attempts };
   }
   throw new Error(`no compute backend could start: ${attempts.map((a) => `${a.name}: ${a.reason}`).join('; ')}`);
@@ -103,6 +229,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   disposeData(id: object): void;
+  incRef(id: object): void;
 }
 
 /**
@@ -162,5 +289,23 @@ export function patchWasmMatMul(): void {
     return out;
   };
   (k as { kernelFunc: unknown }).kernelFunc = patched;
+  k.__patched = true;
+}
+
+/**
+ * tfjs's engine clones every tensor it saves for the backward pass (an Identity kernel per saved
+ * input or output: ~340 per `small` step). The cpu backend's Identity shares the buffer (tensors
+ * are immutable); wasm's copies it. Share it here too.
+ */
+export function patchWasmIdentity(): void {
+  const k = tf.getKernel('Identity', 'wasm') as (tf.KernelConfig & { __patched?: boolean }) | undefined;
+  if (!k || k.__patched) return;
+  const orig = k.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo;
+  (k as { kernelFunc: unknown }).kernelFunc = (args: KernelArgs): tf.TensorInfo => {
+    const x = args.inputs.x;
+    if (x.dtype === 'string') return orig(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
   k.__patched = true;
 }

@@ -3,9 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initBackend, tf } from './backend';
+import { initBackend, tf, wasmInfo } from './backend';
 import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
+import { analyzeText, type InferenceModel } from './inference';
 import { GPT, initWeights, parameterShapes } from './model';
 import { AdamW, clipByGlobalNorm } from './optim';
 import type { BackendChoice } from './protocol';
@@ -88,13 +89,30 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   opt.dispose();
   return {
     impl: `tfjs-${tf.version_core}-${report.backend}`,
-    threads: 1,
+    threads: report.backend === 'wasm' ? wasmInfo.threads : 1,
     config: s,
     batch: B,
     trainTokensPerSec: Math.round(train * 10) / 10,
     inferTokensPerSec: Math.round(infer * 10) / 10,
     lastLoss: Math.round(lastLoss * 1e4) / 1e4,
   };
+}
+
+/**
+ * Latency of analyzing a document of `chars` characters (the editor's "Analyze Document"), in
+ * process, model loaded: the median of `runs` runs after one warm-up.
+ */
+export async function benchAnalysis(im: InferenceModel, corpus: string, chars: number, runs: number) {
+  const start = Math.floor(corpus.length / 3);
+  const doc = corpus.slice(start, start + chars);
+  const a = await analyzeText(im, doc);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await analyzeText(im, doc);
+    times.push(performance.now() - t0);
+  }
+  return { chars: doc.length, tokens: a.tokens.length, checkpointStep: a.checkpoint.step, runs, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) };
 }
 
 /** Runs shared/reference/torch-bench.sh with the same shape; null (and why) when it cannot run. */

@@ -1,10 +1,10 @@
 // `ldlens`: the engine's command line. Human output (with a progress bar) by default; `--json`
 // prints one JSON event per line on stdout.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { initBackend } from './backend';
-import { BENCH_SHAPES, benchShape, defaultTorchScript, forwardFlopsPerToken, torchBench, type BenchResult } from './bench';
+import { BENCH_SHAPES, benchAnalysis, benchShape, defaultTorchScript, forwardFlopsPerToken, torchBench, type BenchResult } from './bench';
 import { CheckpointError, listRuns, loadCheckpoint, readMetrics } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
@@ -33,8 +33,10 @@ commands:
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
   bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
+            [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
   serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
   demo      [--steps N] [--out DIR]             train on the built-in demo corpus and show what it learned
+  demo-corpus --out FILE [--probe FILE]         write the built-in demo corpus (and a short probe text)
   presets                                       list the config presets
 
 common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|tensorflow|wasm|cpu
@@ -271,37 +273,73 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   },
 
   async bench(argv) {
-    const o = parse(argv, { shapes: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, data: { type: 'string' }, 'compare-torch': { type: 'boolean' }, 'torch-script': { type: 'string' }, out: { type: 'string' }, 'peak-gflops': { type: 'string' } });
+    const o = parse(argv, {
+      shapes: { type: 'string' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      data: { type: 'string' },
+      'compare-torch': { type: 'boolean' },
+      'torch-script': { type: 'string' },
+      out: { type: 'string' },
+      'peak-gflops': { type: 'string' },
+      'analyze-checkpoint': { type: 'string' },
+      'analyze-chars': { type: 'string' },
+      'analyze-runs': { type: 'string' },
+    });
     const data = resolve(o.data ?? '../shared/data/tinyshakespeare.txt');
     const text = readFileSync(data, 'utf8');
     const steps = int(o.steps, 'steps') ?? 10, warmup = int(o.warmup, 'warmup') ?? 2;
     const peak = num(o['peak-gflops'], 'peak-gflops') ?? 166; // 2-core Zen 4 at base clock (shared/guides/tfjs-engine.md)
+    const backend = (o.backend as BackendChoice) ?? 'auto';
     const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; trainGflops: number; inferGflops: number }[] = [];
     for (const name of (o.shapes ?? 'tiny,small').split(',')) {
       const shape = BENCH_SHAPES[name];
       if (!shape) throw new UsageError(`unknown shape ${name} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);
-      const ours = await benchShape(text, shape, { steps, warmup, backend: (o.backend as BackendChoice) ?? 'auto' });
+      // ours, then PyTorch on the same shape and corpus, so that both see the same machine load
+      const ours = await benchShape(text, shape, { steps, warmup, backend });
       if (o.json && !o['compare-torch']) out(ours);
       const fpt = forwardFlopsPerToken(ours.config);
       let torch: BenchResult | null = null, torchError: string | undefined;
       if (o['compare-torch']) ({ result: torch, error: torchError } = torchBench(o['torch-script'] ?? defaultTorchScript(), data, shape, steps));
       rows.push({ shape: name, ours, torch, torchError, trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9 });
     }
-    const report = { data, steps, peakGflops: peak, rows: rows.map((r) => ({ ...r, trainRatio: r.torch ? r.ours.trainTokensPerSec / r.torch.trainTokensPerSec : null, inferRatio: r.torch ? r.ours.inferTokensPerSec / r.torch.inferTokensPerSec : null })) };
+    let analysis: Awaited<ReturnType<typeof benchAnalysis>> | null = null;
+    if (o['analyze-checkpoint']) {
+      await initBackend(backend);
+      analysis = await benchAnalysis(await loadModel(o['analyze-checkpoint']), text, int(o['analyze-chars'], 'analyze-chars') ?? 2000, int(o['analyze-runs'], 'analyze-runs') ?? 9);
+    }
+    const ratio = (a: number, b: number | undefined) => (b ? a / b : null);
+    const report = {
+      data,
+      steps,
+      peakGflops: peak,
+      rows: rows.map((r) => ({
+        ...r,
+        trainRatio: ratio(r.ours.trainTokensPerSec, r.torch?.trainTokensPerSec),
+        inferRatio: ratio(r.ours.inferTokensPerSec, r.torch?.inferTokensPerSec),
+        trainPeakPct: (100 * r.trainGflops) / peak,
+        inferPeakPct: (100 * r.inferGflops) / peak,
+        torchTrainGflops: r.torch ? (3 * forwardFlopsPerToken(r.ours.config) * r.torch.trainTokensPerSec) / 1e9 : null,
+        torchInferGflops: r.torch ? (forwardFlopsPerToken(r.ours.config) * r.torch.inferTokensPerSec) / 1e9 : null,
+      })),
+      analysis,
+    };
     if (o.out) {
       mkdirSync(resolve(o.out, '..'), { recursive: true });
       writeFileSync(o.out, JSON.stringify(report, null, 1) + '\n');
     }
-    if (o.json && o['compare-torch']) out(report);
+    if (o.json && (o['compare-torch'] || analysis)) out(report);
     if (!o.json) {
       const f = (n: number) => Math.round(n).toLocaleString('en-US');
-      process.stdout.write(`shape  | ours train tok/s | torch train | ratio | ours infer tok/s | torch infer | ratio | train GFLOP/s (of ${peak} peak)\n`);
+      const pct = (g: number) => `${g.toFixed(1)} (${((100 * g) / peak).toFixed(1)}%)`;
+      process.stdout.write(`shape  | ours train tok/s | torch train | ratio | ours infer tok/s | torch infer | ratio | GFLOP/s train, infer (% of ${peak} peak)\n`);
       for (const r of report.rows)
         process.stdout.write(
-          `${r.shape.padEnd(6)} | ${f(r.ours.trainTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.trainTokensPerSec) : '-').padStart(11)} | ${(r.trainRatio?.toFixed(2) ?? '-').padStart(5)} | ${f(r.ours.inferTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.inferTokensPerSec) : '-').padStart(11)} | ${(r.inferRatio?.toFixed(2) ?? '-').padStart(5)} | ${r.trainGflops.toFixed(1)} (${((100 * r.trainGflops) / peak).toFixed(1)}%)\n`,
+          `${r.shape.padEnd(6)} | ${f(r.ours.trainTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.trainTokensPerSec) : '-').padStart(11)} | ${(r.trainRatio?.toFixed(2) ?? '-').padStart(5)} | ${f(r.ours.inferTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.inferTokensPerSec) : '-').padStart(11)} | ${(r.inferRatio?.toFixed(2) ?? '-').padStart(5)} | ${pct(r.trainGflops)}, ${pct(r.inferGflops)}\n`,
         );
       for (const r of report.rows) if (r.torchError) process.stdout.write(`torch ${r.shape}: ${r.torchError}\n`);
-      process.stdout.write(`backend: ${rows[0]?.ours.impl}\n`);
+      if (analysis) process.stdout.write(`analysis of ${analysis.chars} characters (${analysis.tokens} tokens), in process: median ${analysis.medianMs.toFixed(1)} ms over ${analysis.runs} runs\n`);
+      process.stdout.write(`backend: ${rows[0]?.ours.impl} (${rows[0]?.ours.threads} threads)\n`);
     }
     return 0;
   },
@@ -310,6 +348,19 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     parse(argv, {});
     startServer();
     return new Promise<number>(() => {}); // runs until the client closes the connection
+  },
+
+  async 'demo-corpus'(argv) {
+    const o = parse(argv, { out: { type: 'string' }, probe: { type: 'string' } });
+    if (!o.out) throw new UsageError('demo-corpus needs --out FILE');
+    for (const [file, text] of [[o.out, demoCorpus()], [o.probe, DEMO_PROBE]] as const) {
+      if (!file) continue;
+      mkdirSync(dirname(resolve(file)), { recursive: true });
+      writeFileSync(resolve(file), text);
+      if (!o.json) process.stderr.write(`wrote ${resolve(file)} (${text.length.toLocaleString('en-US')} characters)\n`);
+    }
+    if (o.json) out({ event: 'demoCorpus', path: resolve(o.out), ...(o.probe ? { probe: resolve(o.probe) } : {}) });
+    return 0;
   },
 
   async demo(argv) {

@@ -1,14 +1,23 @@
-// LearnedDropout fused into one pass over the raw buffers: forward (cos, mask, product, the
-// entropy and L1 sums) and backward (the sin term, dA, dB, dx and the penalties' gradient) as JS
-// loops, instead of a dozen element-wise tfjs kernels (wasm's Cos runs at ~29 M elements/s, a JS
-// loop with Math.cos at ~100 M/s). Same mathematics as GPT's op-by-op path, which stays the readable
-// reference and is used when the input is not detached or the mask is sharpened.
+// LearnedDropout fused into one pass over the raw buffers (kernels.ts): forward (cos, mask,
+// product, the entropy and L1 sums) and backward (the sin term, dA, dB, dx and the penalties'
+// gradient), instead of a dozen element-wise tfjs kernels. Same mathematics as GPT's op-by-op path,
+// which stays the readable reference and is used when the input is not detached or the mask is
+// sharpened.
 //
 //   z = A ⊙ x + B,  m = ½·cos z + ½,  y = x ⊙ m          (A, B over the last dim, sliced to its length)
 //   P = cH·H(m) + cL1·L1(m)  with H = mean(−m·log2(m + 1e-9)) (or the complement form), L1 = mean(m)
 //   ∂/∂m = dy ⊙ x + ∂P/∂m,   ∂m/∂z = −½·sin z,   dx = dy ⊙ m  (x is detached inside the mask)
+//
+// attentionProbs() fuses the attention site with what precedes it: scale, causal mask, softmax,
+// then LearnedDropout. Above the diagonal the probabilities are exactly 0, so there the mask is
+// ½·cos(B_j) + ½ for key position j whatever the row: those entries are counted in closed form.
 import { tf } from './backend';
 import type { EntropyForm } from './config';
+import * as kernels from './kernels';
+
+// Local bindings: the loops below call these per element, and an imported binding can compile
+// to a property read through a getter (CommonJS interop under tsx).
+const { buf, empty, fexp, flog, fromArray, op, sinCos, sincos, tapeOn } = kernels;
 
 export interface PenaltyCoefs {
   /** λ_entropy / (number of sites) and λ_L1 / (number of sites): this site's share of the loss. */
@@ -19,51 +28,42 @@ export interface PenaltyCoefs {
 
 export interface FusedSiteResult {
   y: tf.Tensor;
-  /** This site's H_k (bits) and L1_k, as plain numbers: their gradient is inside y's. */
+  /** This site's H_k (bits) and L1_k, as plain numbers: their gradient is inside y's. NaN if not asked. */
   entropy: number;
   l1: number;
   /** The mask, when asked for (analysis, statistics, parity). */
   mask?: tf.Tensor;
 }
 
+export interface SiteOptions {
+  coef: PenaltyCoefs;
+  /** Return the mask as a tensor. */
+  wantMask: boolean;
+  /** Compute H_k and L1_k (the loss needs them; plain inference does not). */
+  wantPenalties: boolean;
+}
+
 const EPS = 1e-9;
 const INV_LN2 = 1 / Math.log(2);
 
-// sin and cos of one argument together: Cody–Waite reduction by π/2 in float64, then Taylor
-// polynomials on [−π/4, π/4] (error < 1e-7, far below float32's resolution of m), 2-4× faster than
-// Math.sin + Math.cos. Arguments too large for the two-part reduction fall back to Math.
-const TWO_OVER_PI = 2 / Math.PI;
-const PIO2_HI = 1.5707963267341256; // π/2 split so that k·PIO2_HI is exact for |k| < 2^20
-const PIO2_LO = 6.077100506506192e-11;
-const sincos = { sin: 0, cos: 0 };
-function sinCos(z: number): void {
-  const k = Math.round(z * TWO_OVER_PI);
-  if (k > 1e6 || k < -1e6) {
-    sincos.sin = Math.sin(z);
-    sincos.cos = Math.cos(z);
-    return;
-  }
-  const r = z - k * PIO2_HI - k * PIO2_LO;
-  const r2 = r * r;
-  const sn = r * (1 + r2 * (-1 / 6 + r2 * (1 / 120 + r2 * (-1 / 5040 + r2 * (1 / 362880 + r2 * (-1 / 39916800))))));
-  const cs = 1 + r2 * (-0.5 + r2 * (1 / 24 + r2 * (-1 / 720 + r2 * (1 / 40320 + r2 * (-1 / 3628800 + r2 * (1 / 479001600))))));
-  switch (k & 3) {
-    case 0:
-      sincos.sin = sn;
-      sincos.cos = cs;
-      break;
-    case 1:
-      sincos.sin = cs;
-      sincos.cos = -sn;
-      break;
-    case 2:
-      sincos.sin = -sn;
-      sincos.cos = -cs;
-      break;
-    default:
-      sincos.sin = -cs;
-      sincos.cos = sn;
-  }
+/**
+ * One element's mask and penalty terms. Sets `el.m`, `el.q` = ∂m/∂z = −½ sin z, `el.h` (its
+ * −p·ln(p + ε) term) and `el.g` = ∂P/∂m (the penalties' gradient, without the upstream one).
+ */
+const el = { m: 0, q: 0, h: 0, g: 0 };
+function maskElement(z: number, gH: number, gL1: number, complement: boolean, penalties: boolean): void {
+  sinCos(z);
+  const m = 0.5 * sincos.cos + 0.5;
+  el.m = m;
+  el.q = -0.5 * sincos.sin;
+  if (!penalties) return;
+  const p = complement ? 1 - m : m;
+  const v = p + EPS;
+  const lg = flog(v);
+  el.h = -p * lg;
+  // ∂H/∂m: shannon −(ln p' + p/p'), p' = p + ε; complement: the same in p = 1 − m, sign flipped
+  const dh = -(lg + p / v);
+  el.g = gH * (complement ? -dh : dh) + gL1;
 }
 
 /**
@@ -71,54 +71,180 @@ function sinCos(z: number): void {
  * upstream gradient, so adding ∂P/∂m there counts it exactly once. The caller adds P's value to the
  * loss as a constant.
  */
-export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, coef: PenaltyCoefs, wantMask: boolean): FusedSiteResult {
+export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o: SiteOptions): FusedSiteResult {
   const n = x.shape[x.rank - 1];
-  const out: { entropy: number; l1: number; m?: Float32Array } = { entropy: 0, l1: 0 };
-  const op = tf.customGrad(((xt: tf.Tensor, at: tf.Tensor, bt: tf.Tensor) => {
-    const xs = xt.dataSync() as Float32Array;
-    const a = at.dataSync() as Float32Array, b = bt.dataSync() as Float32Array;
-    const N = xs.length;
-    const y = new Float32Array(N), m = new Float32Array(N), q = new Float32Array(N), gm = new Float32Array(N);
+  const { coef } = o;
+  const grad = tapeOn();
+  const penalties = o.wantPenalties || (grad && (coef.entropy !== 0 || coef.l1 !== 0));
+  const res: FusedSiteResult = { y: undefined as unknown as tf.Tensor, entropy: NaN, l1: NaN };
+  // The mask is made out here so that the caller owns it; the op writes it.
+  const mask = o.wantMask || grad ? empty(x.shape) : null;
+  const y = op<[tf.Tensor, tf.Tensor, tf.Tensor]>((xt, at, bt, save) => {
+    const N = xt.size;
+    const y = empty(xt.shape);
+    // ∂m/∂z and ∂m/∂z·∂P/∂m, for the backward
+    const q = grad ? empty(xt.shape) : null, r = grad ? empty(xt.shape) : null;
+    const xs = buf(xt), a = buf(at), b = buf(bt), ya = buf(y);
+    const ma = mask ? buf(mask) : null, qa = q ? buf(q) : null, ra = r ? buf(r) : null;
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
     const complement = coef.form === 'complement';
     let hsum = 0, l1sum = 0;
     for (let e = 0, j = 0; e < N; e++) {
       const xv = xs[e];
-      sinCos(a[j] * xv + b[j]);
-      const mv = 0.5 * sincos.cos + 0.5;
-      y[e] = xv * mv;
-      m[e] = mv;
-      q[e] = -0.5 * sincos.sin;
-      const p = complement ? 1 - mv : mv;
-      const lg = Math.log(p + EPS);
-      hsum -= p * lg;
-      l1sum += mv;
-      // ∂H/∂m: shannon −(log p + p/(p+ε)); complement: the same in p = 1 − m, with the sign flipped
-      const dh = -(lg + p / (p + EPS));
-      gm[e] = gH * (complement ? -dh : dh) + gL1;
+      maskElement(a[j] * xv + b[j], gH, gL1, complement, penalties);
+      const mv = el.m;
+      ya[e] = xv * mv;
+      if (ma) ma[e] = mv;
+      if (penalties) {
+        hsum += el.h;
+        l1sum += mv;
+      }
+      if (qa) {
+        qa[e] = el.q;
+        ra![e] = el.q * el.g;
+      }
       if (++j === n) j = 0;
     }
-    out.entropy = (hsum / N) * INV_LN2;
-    out.l1 = l1sum / N;
-    out.m = m;
+    if (penalties) {
+      res.entropy = (hsum / N) * INV_LN2;
+      res.l1 = l1sum / N;
+    }
+    if (grad) save([xt, mask!, q!, r!]);
     return {
-      value: tf.tensor(y, xt.shape),
-      gradFunc: (dyt: tf.Tensor) => {
-        const dy = dyt.dataSync() as Float32Array;
-        const dx = new Float32Array(N);
-        const dA = new Float64Array(a.length), dB = new Float64Array(b.length);
+      value: y,
+      gradFunc: (dyt, [xs2, m2, q2, r2]) => {
+        const dx = empty(xt.shape);
+        const dy = buf(dyt), xv = buf(xs2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dxa = buf(dx);
+        const dA = new Float64Array(n), dB = new Float64Array(n);
         for (let e = 0, j = 0; e < N; e++) {
-          const xv = xs[e];
-          const t = (dy[e] * xv + gm[e]) * q[e];
-          dA[j] += t * xv;
+          const xe = xv[e], g = dy[e];
+          const t = g * xe * qv[e] + rv[e];
+          dA[j] += t * xe;
           dB[j] += t;
-          dx[e] = dy[e] * m[e];
+          dxa[e] = g * mv[e];
           if (++j === n) j = 0;
         }
-        return [tf.tensor(dx, xt.shape), tf.tensor(Float32Array.from(dA), at.shape), tf.tensor(Float32Array.from(dB), bt.shape)];
+        return [dx, padTo(dA, at), padTo(dB, bt)];
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
-  const y = op(x, A, B);
-  return { y, entropy: out.entropy, l1: out.l1, ...(wantMask ? { mask: tf.tensor(out.m!, x.shape) } : {}) };
+  })(x, A.shape[0] === n ? A : tf.slice(A, 0, n), B.shape[0] === n ? B : tf.slice(B, 0, n));
+  res.y = y;
+  if (mask && o.wantMask) res.mask = mask;
+  else mask?.dispose();
+  return res;
+}
+
+/** A gradient for a parameter of `like`'s shape, from sums over a prefix of it. */
+function padTo(sums: Float64Array, like: tf.Tensor): tf.Tensor {
+  const out = new Float64Array(like.size);
+  out.set(sums.subarray(0, Math.min(sums.length, like.size)));
+  return fromArray(out, like.shape);
+}
+
+/**
+ * The attention site fused with what precedes it:
+ *   p = softmax(scale · S + causal) over the last dim,   y = p ⊙ m,   m = ½·cos(A ⊙ p + B) + ½
+ * for raw scores S = q·kᵀ of shape (B, nh, T, T); A, B are sliced to T. Returns y (and the mask);
+ * the backward returns dS (the gradient through LearnedDropout and the softmax) and dA, dB.
+ */
+export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, scale: number, o: SiteOptions): FusedSiteResult {
+  const T = scores.shape[scores.rank - 1];
+  const { coef } = o;
+  const grad = tapeOn();
+  const penalties = o.wantPenalties || (grad && (coef.entropy !== 0 || coef.l1 !== 0));
+  const res: FusedSiteResult = { y: undefined as unknown as tf.Tensor, entropy: NaN, l1: NaN };
+  const mask = o.wantMask || grad ? empty(scores.shape) : null;
+  const At = A.shape[0] === T ? A : tf.slice(A, 0, T), Bt = B.shape[0] === T ? B : tf.slice(B, 0, T);
+  const y = op<[tf.Tensor, tf.Tensor, tf.Tensor]>((st, at, bt, save) => {
+    const N = st.size, rows = N / T, heads = rows / T;
+    const y = empty(st.shape), p = grad ? empty(st.shape) : null;
+    const q = grad ? empty(st.shape) : null, r = grad ? empty(st.shape) : null;
+    const sa = buf(st), a = buf(at), b = buf(bt), ya = buf(y);
+    const ma = mask ? buf(mask) : null, pa = p ? buf(p) : null, qa = q ? buf(q) : null, ra = r ? buf(r) : null;
+    const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
+    const complement = coef.form === 'complement';
+    // Above the diagonal p = 0: per key position j, the mask there and its terms (z = B_j).
+    const m0 = new Float64Array(T), r0 = new Float64Array(T);
+    let hsum = 0, l1sum = 0;
+    for (let j = 0; j < T; j++) {
+      maskElement(b[j], gH, gL1, complement, penalties);
+      m0[j] = el.m;
+      r0[j] = el.q * el.g;
+      // column j lies above the diagonal in rows 0..j−1 of each of the `heads` (b, h) blocks
+      if (penalties) {
+        hsum += heads * j * el.h;
+        l1sum += heads * j * el.m;
+      }
+    }
+    const ex = new Float64Array(T);
+    for (let row = 0, o0 = 0; row < rows; row++, o0 += T) {
+      const i = row % T; // query position: keys 0..i are visible
+      let mx = -Infinity;
+      for (let j = 0; j <= i; j++) if (sa[o0 + j] > mx) mx = sa[o0 + j];
+      let s = 0;
+      for (let j = 0; j <= i; j++) {
+        const e = fexp((sa[o0 + j] - mx) * scale);
+        ex[j] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      for (let j = 0; j <= i; j++) {
+        const pv = ex[j] * inv;
+        maskElement(a[j] * pv + b[j], gH, gL1, complement, penalties);
+        const mv = el.m;
+        ya[o0 + j] = pv * mv;
+        if (ma) ma[o0 + j] = mv;
+        if (penalties) {
+          hsum += el.h;
+          l1sum += mv;
+        }
+        if (pa) {
+          pa[o0 + j] = pv;
+          qa![o0 + j] = el.q;
+          ra![o0 + j] = el.q * el.g;
+        }
+      }
+      for (let j = i + 1; j < T; j++) {
+        ya[o0 + j] = 0;
+        if (ma) ma[o0 + j] = m0[j];
+      }
+    }
+    if (penalties) {
+      res.entropy = (hsum / N) * INV_LN2;
+      res.l1 = l1sum / N;
+    }
+    if (grad) save([p!, mask!, q!, r!]);
+    return {
+      value: y,
+      gradFunc: (dyt, [p2, m2, q2, r2]) => {
+        const ds = empty(st.shape);
+        const dy = buf(dyt), pv = buf(p2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dsa = buf(ds);
+        const dA = new Float64Array(T), dB = new Float64Array(T);
+        // masked entries: t = ∂P/∂m·∂m/∂z there, in rows above the diagonal
+        for (let j = 0; j < T; j++) dB[j] += heads * j * r0[j];
+        const dp = new Float64Array(T);
+        for (let row = 0, o0 = 0; row < rows; row++, o0 += T) {
+          const i = row % T;
+          let dot = 0;
+          for (let j = 0; j <= i; j++) {
+            const e = o0 + j, x = pv[e], g = dy[e];
+            const t = g * x * qv[e] + rv[e];
+            dA[j] += t * x;
+            dB[j] += t;
+            const d = g * mv[e]; // ∂L/∂p through y = p ⊙ m
+            dp[j] = d;
+            dot += d * x;
+          }
+          // softmax: dS = scale · p ⊙ (dp − Σ dp·p); 0 above the diagonal
+          for (let j = 0; j <= i; j++) dsa[o0 + j] = scale * pv[o0 + j] * (dp[j] - dot);
+          for (let j = i + 1; j < T; j++) dsa[o0 + j] = 0;
+        }
+        return [ds, padTo(dA, at), padTo(dB, bt)];
+      },
+    };
+  })(scores, At, Bt);
+  res.y = y;
+  if (mask && o.wantMask) res.mask = mask;
+  else mask?.dispose();
+  return res;
 }

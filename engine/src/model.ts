@@ -3,7 +3,8 @@
 // penalties, loss). Parameters use the reference's names and layouts (Linear weight = [out, in]).
 import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
-import { fusedLearnedDropout } from './learnedDropout';
+import { inPlaceBackend } from './kernels';
+import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
 import type { MaskSite, SiteKind } from './protocol';
 import type { Rng } from './rng';
 
@@ -81,13 +82,15 @@ export interface ForwardOptions {
   /** Penalty weights, for the fused path, which folds the penalties' gradient into its own. */
   lambdaEntropy?: number;
   lambdaL1?: number;
+  /** Fused path: compute each site's H_k and L1_k (the loss does; plain inference need not). */
+  penalties?: boolean;
 }
 
 export interface ForwardResult {
   logits: tf.Tensor3D; // (B, T, V)
   /** One mask per site, forward order: (B, T, C), attention (B, nh, T, T). Empty unless learned (or not wanted). */
   masks: tf.Tensor[];
-  /** Fused path: each site's H_k and L1_k, computed in the same pass. */
+  /** Fused path: each site's H_k and L1_k, computed in the same pass (NaN unless `penalties`). */
   siteEntropy?: number[];
   siteL1?: number[];
 }
@@ -102,8 +105,11 @@ export interface LossResult extends ForwardResult {
 export class GPT {
   readonly sites: MaskSite[];
   /**
-   * Use the fused LearnedDropout kernel (learnedDropout.ts). It covers the default form: detached
-   * mask input, no sharpening. LDLENS_FUSED=0 forces the op-by-op path everywhere.
+   * Use the fused LearnedDropout kernels (learnedDropout.ts) for LearnedDropout in its default
+   * form (detached mask input, no sharpening): one JS loop over the tensors' buffers per site, the
+   * attention site fused with its scale, causal mask and softmax. Only on the backends that keep
+   * tensors in JS-reachable memory (wasm, cpu): the native TensorFlow backends run the op-by-op
+   * path (their element-wise kernels are fast), as does LDLENS_FUSED=0.
    */
   fused: boolean;
   /** Causal mask as an additive bias: 0 where j ≤ i, −∞ above the diagonal. (T, T) */
@@ -115,7 +121,7 @@ export class GPT {
     readonly params: Map<string, tf.Variable>,
   ) {
     this.sites = dropout.kind === 'learned' ? maskSites(shape) : [];
-    this.fused = dropout.kind === 'learned' && dropout.detachInput && !dropout.sharpen && process.env.LDLENS_FUSED !== '0';
+    this.fused = inPlaceBackend() && process.env.LDLENS_FUSED !== '0';
     const T = shape.blockSize;
     const bias = new Float32Array(T * T);
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) bias[i * T + j] = -Infinity;
@@ -157,6 +163,21 @@ export class GPT {
     this.causal.dispose();
   }
 
+  /** The fused LearnedDropout kernels apply: fused path, and the default LearnedDropout form. */
+  private get fusedLD(): boolean {
+    const d = this.dropout;
+    return this.fused && d.kind === 'learned' && d.detachInput && !d.sharpen;
+  }
+
+  private siteOptions(opts: ForwardOptions): SiteOptions {
+    const d = this.dropout, n = this.sites.length; // each site carries 1/n of the penalties
+    return {
+      coef: { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / n : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / n : 0, form: d.entropy.form },
+      wantMask: opts.wantMasks ?? true,
+      wantPenalties: opts.penalties ?? false,
+    };
+  }
+
   private p(name: string): tf.Variable {
     return this.params.get(name)!;
   }
@@ -174,15 +195,7 @@ export class GPT {
     const d = this.dropout, masks = out.masks;
     if (d.kind === 'none') return x;
     if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
-    if (this.fused) {
-      const K = this.sites.length;
-      const coef = { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / K : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / K : 0, form: d.entropy.form };
-      const r = fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), coef, opts.wantMasks ?? true);
-      if (r.mask) masks.push(r.mask);
-      out.siteEntropy!.push(r.entropy);
-      out.siteL1!.push(r.l1);
-      return r.y;
-    }
+    if (this.fusedLD) return this.fusedSite(fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), this.siteOptions(opts)), out);
     const n = x.shape[x.rank - 1];
     let A: tf.Tensor = this.p(site + '.A'), B: tf.Tensor = this.p(site + '.B');
     if (A.shape[0] !== n) {
@@ -196,6 +209,13 @@ export class GPT {
     return tf.mul(x, m);
   }
 
+  private fusedSite(r: { y: tf.Tensor; mask?: tf.Tensor; entropy: number; l1: number }, out: ForwardResult): tf.Tensor {
+    if (r.mask) out.masks.push(r.mask);
+    out.siteEntropy!.push(r.entropy);
+    out.siteL1!.push(r.l1);
+    return r.y;
+  }
+
   private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(name));
@@ -205,7 +225,7 @@ export class GPT {
     const [Bsz, T] = idx.shape;
     const { vocabSize: V, nEmbd: C, nHead: nh } = this.shape;
     if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
-    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(this.fused ? { siteEntropy: [], siteL1: [] } : {}) };
+    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(this.fusedLD ? { siteEntropy: [], siteL1: [] } : {}) };
     const wte = this.p('transformer.wte.weight');
     // One-hot @ wte instead of gather: same values, and its gradient is a matmul (wasm has no
     // UnsortedSegmentSum, gather's gradient).
@@ -214,16 +234,23 @@ export class GPT {
     let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, out, 0);
     const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
     const hs = C / nh;
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, T, C) → (B, nh, T, hs)
     for (let i = 0; i < this.shape.nLayer; i++) {
       const p = `transformer.h.${i}.`;
       // attention
       const h = this.layerNorm(x, p + 'ln_1.weight');
-      const [q, k, v] = tf.split(this.linear(h, p + 'attn.c_attn.weight'), 3, 2); // 3 × (B, T, C)
-      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, nh, T, hs)
-      let att = tf.mul(tf.matMul(heads(q), heads(k), false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
-      att = tf.softmax(tf.add(att, causal));
-      att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
-      const y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
+      const [q, k, v] = tf.split(this.linear(h, p + 'attn.c_attn.weight'), 3, 2).map(heads); // 3 × (B, nh, T, hs)
+      let att: tf.Tensor;
+      if (this.fusedLD) {
+        // scale, causal mask, softmax and LearnedDropout in one kernel
+        const r = attentionProbs(tf.matMul(q, k, false, true), this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
+        att = this.fusedSite(r, out); // (B, nh, T, T)
+      } else {
+        att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
+        att = tf.softmax(tf.add(att, causal));
+        att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
+      }
+      const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
       x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, out, 4 * i + 2));
       // MLP with exact-erf GELU
       const u = this.linear(this.layerNorm(x, p + 'ln_2.weight'), p + 'mlp.c_fc.weight'); // (B, T, 4C)
@@ -249,7 +276,7 @@ export class GPT {
 
   /** Cross-entropy + λ_H·H + λ_L1·L1, as the reference's `loss`. */
   loss(idx: tf.Tensor2D, targets: tf.Tensor2D, lambdaEntropy: number, lambdaL1: number, opts: ForwardOptions): LossResult {
-    const { logits, masks, siteEntropy, siteL1 } = this.forward(idx, { ...opts, lambdaEntropy, lambdaL1 });
+    const { logits, masks, siteEntropy, siteL1 } = this.forward(idx, { ...opts, lambdaEntropy, lambdaL1, penalties: true });
     const crossEntropy = crossEntropyMean(logits, targets);
     if (siteEntropy && siteL1) {
       // Fused: the penalties' values are constants here; their gradient is inside the sites' own.
