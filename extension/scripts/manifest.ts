@@ -152,8 +152,8 @@ const configuration = {
  */
 export const WALKTHROUGH = {
   id: 'ldlens.gettingStarted',
-  title: 'Get Started with LearnedDropout Lens',
-  description: 'Train a tiny LearnedDropout model on your own text, then see which units each token keeps.',
+  title: 'Get Started with Learned Dropout',
+  description: 'Train a tiny model on your text, then see which units each token keeps.',
   steps: [
     {
       id: 'ldlens.trustWorkspace',
@@ -168,7 +168,7 @@ export const WALKTHROUGH = {
       id: 'ldlens.train',
       title: 'Train a tiny model',
       description:
-        'Open a text file (prose, code, logs: a few tens of kilobytes is plenty), then train the `tiny` preset on it. Progress shows in the status bar.\n[Train Model](command:ldlens.train)',
+        'Open a text file (prose, code, logs: a few tens of kilobytes is plenty), then train the tiny preset on it. Progress shows in the status bar.\n[Train Model](command:ldlens.train)',
       media: { markdown: 'media/walkthrough/train.md' },
       completionEvents: ['onContext:ldlens.hasCheckpoint', 'onContext:ldlens.training'],
     },
