@@ -60,6 +60,7 @@ export function wasmThreadCount(): number {
 export const wasmInfo = { threads: 1, threaded: false };
 
 type NodeWorker = { ref(): void; unref(): void; terminate(): unknown };
+type EmscriptenModule = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type BackendFactory = () => tf.KernelBackend | Promise<tf.KernelBackend>;
 const WASM_PRIORITY = 2; // tfjs-backend-wasm's own
 
@@ -74,7 +75,7 @@ const WASM_PRIORITY = 2; // tfjs-backend-wasm's own
  */
 function installThreadedWasm(threads: number, wasmDir: string | null): BackendFactory | undefined {
   const stock = tf.findBackendFactory('wasm');
-  const factory = threadedFactory as unknown as (cfg: Record<string, unknown>) => Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const factory = threadedFactory as unknown as (cfg: Record<string, unknown>) => Promise<EmscriptenModule>;
   const files = {
     'worker.js': (wasmWorkerContents as string).replace(/\n/g, '\\n'), // as tfjs does for its blob
     'main.js': 'var WasmBackendModuleThreadedSimd = ' + factory.toString(),
@@ -95,7 +96,7 @@ function installThreadedWasm(threads: number, wasmDir: string | null): BackendFa
       }
       const cpus = os.cpus;
       os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
-      let mod: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      let mod: EmscriptenModule;
       try {
         mod = await factory({
           locateFile: (path: string, prefix: string) =>
@@ -138,7 +139,7 @@ function installThreadedWasm(threads: number, wasmDir: string | null): BackendFa
  * With a shared (threaded) heap, Module.HEAPU8 is refreshed after growth only on the thread that
  * grew it; make the backend's heap view follow the memory before each access.
  */
-function followHeapGrowth(backend: BackendWasm, mod: Record<string, any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+function followHeapGrowth(backend: BackendWasm, mod: EmscriptenModule): void {
   const refresh = () => {
     if (mod.HEAPU8.buffer !== mod.wasmMemory.buffer) mod.HEAPU8 = new Uint8Array(mod.wasmMemory.buffer);
   };
