@@ -22,16 +22,16 @@ import { buildTokenizer } from '../src/tokenizer';
   const rng = new Rng(0);
   const model = GPT.fromWeights(s, d, initWeights(s, d, rng));
   const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
-  const step = () => {
+  const step = async () => {
     const { x, y } = ds.batch('train', b.batch, b.block, rng);
     const xs = tf.tensor2d(x, [b.batch, b.block], 'int32'), ys = tf.tensor2d(y, [b.batch, b.block], 'int32');
     const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
-    const c = clipByGlobalNorm(grads, 1);
+    const c = await clipByGlobalNorm(grads, 1);
     opt.apply(c.grads, 1e-3);
-    value.dataSync();
+    await value.data();
     tf.dispose([xs, ys, value, ...grads.values(), ...c.grads.values()]);
   };
-  step();
+  await step();
   const t0 = performance.now();
   const info = await tf.profile(step);
   const wall = performance.now() - t0;

@@ -1,4 +1,5 @@
-// Compute backend selection: `auto` tries the native TensorFlow bindings (GPU, then CPU), then
+// Compute backend selection: `auto` tries the native TensorFlow bindings on a GPU, then WebGPU
+// (Dawn's Node binding, on Vulkan/Metal/D3D12), then native TensorFlow on the CPU, then
 // wasm (SIMD, with the matmul fix below), then tfjs's pure-JS cpu backend, and says why each
 // one that was skipped did not run.
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BackendAttempt, BackendChoice, BackendName } from './protocol';
 
 export { tf };
@@ -20,7 +21,7 @@ export { tf };
 // Production mode: no debug checks, and no "install tfjs-node" banner on stdout/stderr.
 tf.env().set('PROD', true);
 
-const ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const ORDER: BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Where the extension installs the optional native packages (`Install GPU Backend`). */
 function nativeRequire(): NodeRequire[] {
@@ -153,6 +154,56 @@ function followHeapGrowth(backend: BackendWasm, mod: EmscriptenModule): void {
   }
 }
 
+/** The GPU the webgpu backend runs on, for the report ("NVIDIA H200 (vulkan)"). */
+export const webgpuInfo = { adapter: '' };
+
+function resolveOptional(pkg: string): string | null {
+  for (const req of nativeRequire()) {
+    try {
+      return req.resolve(pkg);
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/**
+ * WebGPU in Node: the `webgpu` package (Dawn's Node binding, prebuilt) gives `navigator.gpu`, and
+ * `@tensorflow/tfjs-backend-webgpu` runs tfjs on it. Both are optional, installed like tfjs-node
+ * (LDLENS_NATIVE_MODULES, or next to the engine). Software adapters (SwiftShader, llvmpipe) are
+ * refused: slower than wasm.
+ */
+async function loadWebGpu(): Promise<string | null> {
+  const dawnPkg = resolveOptional('webgpu/package.json');
+  if (!dawnPkg) return 'the webgpu package (Dawn for Node) is not installed';
+  const tfwgpu = resolveOptional('@tensorflow/tfjs-backend-webgpu');
+  if (!tfwgpu) return '@tensorflow/tfjs-backend-webgpu is not installed';
+  if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
+    // The package's entry is an ES module; its binding is a plain .node file beside it.
+    const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+    const binding = join(dirname(dawnPkg), 'dist', `${process.platform}-${arch}`, 'dawn.node');
+    if (!existsSync(binding)) return `the webgpu package has no binding for ${process.platform}-${arch}`;
+    const { create, globals } = createRequire(dawnPkg)(binding) as { create(flags: string[]): unknown; globals: Record<string, unknown> };
+    Object.assign(globalThis, globals);
+    const g = globalThis as { navigator?: object };
+    if (!g.navigator) g.navigator = {};
+    Object.defineProperty(g.navigator, 'gpu', { value: create((process.env.LDLENS_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean)), configurable: true });
+  }
+  type Adapter = { info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean } } | null;
+  const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(o?: object): Promise<Adapter> } } }).navigator.gpu;
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return 'WebGPU found no GPU adapter (no Vulkan/Metal/D3D12 driver?)';
+  const info = adapter.info ?? {};
+  const name = [info.description || info.device, info.vendor, info.architecture].filter(Boolean).join(' / ');
+  const software = info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(name);
+  // LDLENS_WEBGPU_SOFTWARE=1 takes a software adapter anyway (to test the webgpu path without a GPU).
+  if (software && process.env.LDLENS_WEBGPU_SOFTWARE !== '1') return `WebGPU offers only a software adapter (${name})`;
+  webgpuInfo.adapter = name;
+  createRequire(tfwgpu)(tfwgpu); // registers the 'webgpu' backend in tfjs's global engine
+  return null;
+}
+
 let wasmReady = false;
 async function tryBackend(name: BackendName): Promise<string | null> {
   switch (name) {
@@ -166,6 +217,12 @@ async function tryBackend(name: BackendName): Promise<string | null> {
         const devices = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
         if (devices === false) return 'tfjs-node-gpu loaded but found no usable CUDA GPU';
       }
+      return null;
+    }
+    case 'webgpu': {
+      const err = await loadWebGpu();
+      if (err) return err;
+      if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend failed to initialize';
       return null;
     }
     case 'wasm': {
@@ -219,6 +276,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     }
     let reason = err ?? (choice === 'auto' ? 'first backend in the auto order that works' : 'requested');
     if (err === null && name === 'wasm') reason += wasmInfo.threaded ? `; ${wasmInfo.threads} threads` : '; 1 thread';
+    if (err === null && name === 'webgpu') reason += `; ${webgpuInfo.adapter}`;
     attempts.push({ name, ok: err === null, reason });
     if (err === null) return { backend: name, attempts };
   }

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initBackend, tf, wasmInfo } from './backend';
+import { initBackend, tf, wasmInfo, webgpuInfo } from './backend';
 import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
 import { analyzeText, type InferenceModel } from './inference';
@@ -25,6 +25,9 @@ export interface BenchShape {
 export const BENCH_SHAPES: Record<string, BenchShape> = {
   tiny: { batch: 16, block: 64, embd: 64, head: 4, layer: 2 },
   small: { batch: 32, block: 128, embd: 128, head: 4, layer: 4 },
+  // The medium and large presets' shapes: GPU-sized (minutes per step count on the CPU backends).
+  medium: { batch: 32, block: 256, embd: 256, head: 8, layer: 6 },
+  large: { batch: 64, block: 256, embd: 384, head: 6, layer: 6 },
 };
 
 export interface BenchResult {
@@ -35,6 +38,8 @@ export interface BenchResult {
   trainTokensPerSec: number;
   inferTokensPerSec: number;
   lastLoss: number;
+  /** The GPU, on the webgpu backend. */
+  device?: string;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -65,9 +70,9 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
     const t0 = performance.now();
     const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
     const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
-    const clipped = clipByGlobalNorm(grads, 1.0);
+    const clipped = await clipByGlobalNorm(grads, 1.0);
     opt.apply(clipped.grads, 1e-3);
-    lastLoss = value.dataSync()[0];
+    lastLoss = (await value.data())[0];
     tf.dispose([xs, ys, value, ...grads.values(), ...clipped.grads.values()]);
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
@@ -80,7 +85,7 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
       const r = model.forward(tf.tensor2d(x, [B, T], 'int32'), { training: false });
       return tf.stack([tf.mean(r.logits), ...r.masks.map((m) => tf.mean(m))]);
     });
-    means.dataSync(); // as the reference: masks' means read back
+    await means.data(); // as the reference: masks' means read back
     means.dispose();
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
@@ -95,6 +100,7 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
     trainTokensPerSec: Math.round(train * 10) / 10,
     inferTokensPerSec: Math.round(infer * 10) / 10,
     lastLoss: Math.round(lastLoss * 1e4) / 1e4,
+    ...(report.backend === 'webgpu' ? { device: webgpuInfo.adapter } : {}),
   };
 }
 

@@ -39,7 +39,7 @@ commands:
   demo-corpus --out FILE [--probe FILE]         write the built-in demo corpus (and a short probe text)
   presets                                       list the config presets
 
-common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|tensorflow|wasm|cpu
+common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
 --set takes dotted config keys, e.g. --set train.lr=1e-3 --set dropout.kind=standard
 `;
 

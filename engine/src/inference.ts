@@ -168,7 +168,7 @@ export async function sampleText(im: InferenceModel, prompt: string, o: SampleOp
       const { logits } = model.forward(tf.tensor2d(ctx, [1, ctx.length], 'int32'), { training: false });
       return tf.slice(logits, [0, ctx.length - 1, 0], [1, 1, V]);
     });
-    const z = Float64Array.from(last.dataSync());
+    const z = Float64Array.from(await last.data());
     last.dispose();
     const k = Math.min(o.topK ?? V, V);
     let cut = -Infinity;
@@ -214,7 +214,7 @@ export async function checkpointCrossEntropy(im: InferenceModel, text: string): 
       const logp = tf.logSoftmax(tf.reshape(logits, [-1, V]));
       return tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(y, 'int32'), V), logp)));
     });
-    total += s.dataSync()[0];
+    total += (await s.data())[0];
     s.dispose();
     await new Promise((r) => setImmediate(r));
   }

@@ -143,9 +143,9 @@ export class GPT {
   }
 
   /** Weights as flat float32 arrays in torch layouts (what checkpoints store). */
-  weights(): Map<string, Float32Array> {
+  async weights(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    for (const [n, v] of this.params) out.set(n, v.dataSync() as Float32Array);
+    for (const [n, v] of this.params) out.set(n, (await v.data()) as Float32Array);
     return out;
   }
 

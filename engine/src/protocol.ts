@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1;
 
 // ----------------------------------------------------------------------------- shared data
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
 
 export interface BackendAttempt {

@@ -256,7 +256,7 @@ export class TrainingRun {
             if (wantStats && a === 0) kept = r.masks.map((m) => tf.keep(m));
             return r.loss;
           });
-          const [vl, vce, vh, vl1] = [value, ...parts].map((p) => p.dataSync()[0]);
+          const [vl, vce, vh, vl1] = (await Promise.all([value, ...parts].map((p) => p.data()))).map((d) => d[0]);
           loss += vl / t.gradAccum;
           ce += vce / t.gradAccum;
           h += vh / t.gradAccum;
@@ -274,7 +274,7 @@ export class TrainingRun {
         }
         if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${s + 1}: try a lower learning rate (train.lr) or gradient clipping (train.gradClip)`);
         if (t.gradAccum > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, t.gradAccum)) as tf.Tensor), g.dispose();
-        const clipped = clipByGlobalNorm(acc!, t.gradClip);
+        const clipped = await clipByGlobalNorm(acc!, t.gradClip);
         this.opt.apply(clipped.grads, lr);
         tf.dispose([...acc!.values(), ...clipped.grads.values()]);
         this.step = s + 1;
@@ -284,12 +284,12 @@ export class TrainingRun {
         const rec: StepRecord = { type: 'step', step: this.step, time: Date.now(), loss, crossEntropy: ce, entropy: h, l1, lambdaEntropy: lamH, lambdaL1: lamL1, lr, tokensPerSec };
         this.emit(events, rec);
         if (kept.length) {
-          this.emit(events, this.maskStats(kept, events));
+          this.emit(events, await this.maskStats(kept, events));
           tf.dispose(kept);
           kept = [];
         }
         const evalNow = this.step % t.evalInterval === 0 || this.step === t.steps;
-        if (evalNow) this.emit(events, this.evaluate());
+        if (evalNow) this.emit(events, await this.evaluate());
         const elapsed = (performance.now() - started) / 1000;
         const rate = (this.step - startStep) / Math.max(elapsed, 1e-9);
         events.progress?.({ step: this.step, totalSteps: t.steps, loss, tokensPerSec, etaSeconds: (t.steps - this.step) / Math.max(rate, 1e-9) });
@@ -322,8 +322,8 @@ export class TrainingRun {
       shape: this.shape,
       config: this.config,
       tokenizer: this.tokenizer.toJSON(),
-      weights: this.model.weights(),
-      optimizer: this.opt.state(),
+      weights: await this.model.weights(),
+      optimizer: await this.opt.state(),
       rng: this.rng.state(),
       bestValLoss: this.bestValLoss,
       valLoss: this.lastValLoss,
@@ -337,10 +337,10 @@ export class TrainingRun {
   }
 
   /** Mean cross-entropy on evalBatches batches of each split, from an RNG of its own (training's is untouched). */
-  private evaluate(): EvalRecord {
+  private async evaluate(): Promise<EvalRecord> {
     const t = this.config.train, T = this.shape.blockSize;
     const rng = new Rng((t.seed ^ 0x9e3779b9 ^ this.step) >>> 0);
-    const est = (split: 'train' | 'val') => {
+    const est = async (split: 'train' | 'val') => {
       let sum = 0;
       for (let i = 0; i < t.evalBatches; i++) {
         const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
@@ -348,22 +348,24 @@ export class TrainingRun {
           const r = this.model.loss(tf.tensor2d(x, [t.batchSize, T], 'int32'), tf.tensor2d(y, [t.batchSize, T], 'int32'), 0, 0, { training: false, wantMasks: false });
           return r.crossEntropy;
         });
-        sum += v.dataSync()[0];
+        sum += (await v.data())[0];
         v.dispose();
       }
       return sum / t.evalBatches;
     };
-    const trainLoss = est('train');
-    const valLoss = est('val');
+    const trainLoss = await est('train');
+    const valLoss = await est('val');
     this.lastValLoss = valLoss;
     if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
     return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss };
   }
 
   /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
-  private maskStats(masks: tf.Tensor[], events: TrainEvents): StatsRecord {
+  private async maskStats(masks: tf.Tensor[], events: TrainEvents): Promise<StatsRecord> {
+    const data = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
+    const abData = new Map(await Promise.all(this.model.sites.flatMap((site) => ['A', 'B'].map(async (n) => [`${site.name}.${n}`, await this.model.params.get(`${site.name}.${n}`)!.data()] as const))));
     const sites: SiteStats[] = this.model.sites.map((site, k) => {
-      const m = masks[k].dataSync() as Float32Array;
+      const m = data[k];
       const shape = masks[k].shape;
       let sum = 0, low = 0, high = 0, active = 0, count = 0, rows = 0;
       if (site.kind === 'attention') {
@@ -394,7 +396,7 @@ export class TrainingRun {
         rows = m.length / site.units;
       }
       const ab = (n: string) => {
-        const a = this.model.params.get(`${site.name}.${n}`)!.dataSync();
+        const a = abData.get(`${site.name}.${n}`)!;
         let mu = 0;
         for (const v of a) mu += v;
         mu /= a.length;

@@ -76,18 +76,21 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
       grads.forEach((g) => g.dispose());
     });
 
-    await t.test('weights after five AdamW steps (warmup + cosine, clipping)', () => {
+    // The op-by-op runs also take the optimizer's tensor path, the one GPU backends use.
+    await t.test(`weights after five AdamW steps (warmup + cosine, clipping; moments ${fused ? 'in JS arrays' : 'as tensors'})`, async () => {
       const o = spec.optimizer;
       const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? o.weightDecay : 0, kind: 'adamw' }), {
         betas: o.betas,
         eps: o.eps,
+        onDevice: !fused,
       });
+      assert.equal(opt.onDevice, !fused);
       for (let step = 0; step < 5; step++) {
         const lr = lrAt(step, o);
         assert.ok(Math.abs(lr - spec.trainLrs[step]) < 1e-12, `lr at ${step}`);
         const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
         assert.ok(Math.abs(value.dataSync()[0] - spec.trainLosses[step]) <= 1e-4 * spec.trainLosses[step], `loss at step ${step}`);
-        const clipped = clipByGlobalNorm(grads, o.gradClip);
+        const clipped = await clipByGlobalNorm(grads, o.gradClip);
         opt.apply(clipped.grads, lr);
         value.dispose();
         for (const g of [...grads.values(), ...clipped.grads.values()]) g.dispose();
@@ -97,6 +100,9 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
         const e = relErr(p.dataSync(), after.get(name)!.data);
         assert.ok(e <= 1e-4, `weights ${name} after 5 steps: relative error ${e}`);
       }
+      const st = await opt.state();
+      assert.equal(st.step, 5);
+      assert.ok([...st.v.values()].every((v) => v.some((x) => x > 0)), 'second moments were updated');
       opt.dispose();
     });
     model.dispose();

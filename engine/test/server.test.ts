@@ -17,7 +17,7 @@ import {
 import * as P from '../src/protocol';
 import { cliPath, smallCorpus, tempDir, TINY_OVERRIDES } from './helpers';
 
-const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 const scratchDirs: string[] = [];
 /** A temporary folder, removed when the file's tests are done. */

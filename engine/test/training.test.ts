@@ -24,7 +24,7 @@ test('resume is exact: 20 steps straight = 10 + resume + 10', async () => {
   const data = corpusFile(30_000);
   const straight = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: SMALL }, backend);
   assert.equal((await straight.run()).status, 'completed');
-  const want = straight.model.weights();
+  const want = await straight.model.weights();
   straight.dispose();
 
   const first = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: SMALL }, backend);
@@ -34,7 +34,7 @@ test('resume is exact: 20 steps straight = 10 + resume + 10', async () => {
   const second = await TrainingRun.resume(first.dir, backend);
   assert.equal(second.step, 10);
   assert.equal((await second.run()).status, 'completed');
-  for (const [name, w] of want) assert.deepEqual(second.model.weights().get(name), w, `${name} differs after resume`);
+  for (const [name, w] of want) assert.deepEqual((await second.model.weights()).get(name), w, `${name} differs after resume`);
   second.dispose();
 
   // metrics.jsonl holds every step once, in order

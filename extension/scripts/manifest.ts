@@ -56,10 +56,11 @@ const configuration = {
     },
     'ldlens.engine.backend': {
       type: 'string',
-      enum: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+      enum: ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
       enumDescriptions: [
-        'The fastest that loads: tensorflow-gpu, then tensorflow, then wasm, then cpu.',
+        'The fastest that loads: tensorflow-gpu, then webgpu, then tensorflow, then wasm, then cpu.',
         'Native TensorFlow with CUDA (`@tensorflow/tfjs-node-gpu`; see "LearnedDropout: Install GPU Backend").',
+        'WebGPU through Dawn on the GPU\'s Vulkan, Metal or D3D12 driver (`webgpu` + `@tensorflow/tfjs-backend-webgpu`; see "LearnedDropout: Install GPU Backend").',
         'Native TensorFlow on the CPU (`@tensorflow/tfjs-node`).',
         'WebAssembly (bundled; no installation).',
         'Plain JavaScript (bundled; slowest).',
