@@ -204,6 +204,13 @@ async function loadWebGpu(): Promise<string | null> {
   return null;
 }
 
+/** LDLENS_TFJS_FLAGS='{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":64}': tfjs flags, for measurements. */
+function setTfjsFlags(): void {
+  const json = process.env.LDLENS_TFJS_FLAGS;
+  if (!json) return;
+  for (const [k, v] of Object.entries(JSON.parse(json) as Record<string, number | boolean>)) tf.env().set(k, v);
+}
+
 let wasmReady = false;
 async function tryBackend(name: BackendName): Promise<string | null> {
   switch (name) {
@@ -222,6 +229,7 @@ async function tryBackend(name: BackendName): Promise<string | null> {
     case 'webgpu': {
       const err = await loadWebGpu();
       if (err) return err;
+      setTfjsFlags();
       if (!(await tf.setBackend('webgpu'))) return 'the webgpu backend failed to initialize';
       return null;
     }

@@ -1,5 +1,6 @@
-// Install GPU Backend: `npm install @tensorflow/tfjs-node-gpu` (or `tfjs-node`, the native CPU
-// build) into the extension's storage, which the engine loads through LDLENS_NATIVE_MODULES.
+// Install GPU Backend: `npm install` WebGPU (Dawn + tfjs's webgpu backend), `@tensorflow/tfjs-node-gpu`
+// or `tfjs-node` (the native CPU build) into the extension's storage, which the engine loads
+// through LDLENS_NATIVE_MODULES.
 // Says plainly why it cannot where it cannot (platform, no NVIDIA driver, no npm, no network).
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -30,22 +31,23 @@ export async function installGpuBackendCommand(s: Services): Promise<boolean> {
   const plan = backendPlan({ platform: process.platform, arch: process.arch, gpu: gpu ?? undefined, npm: !!npm, tfjsVersion });
   const dir = nativeModulesDir(s.context);
   s.log.info(`install backend: ${plan.summary}`);
-  if (plan.packages.length === 0) {
+  if (plan.options.length === 0) {
     void vscode.window.showWarningMessage(plan.summary, { modal: true, detail: plan.detail });
     return false;
   }
   const choice = await vscode.window.showInformationMessage(
     plan.summary,
-    { modal: true, detail: `${plan.detail}\n\nIt will be installed with npm into:\n${dir}\n\nThis downloads about 300 MB (npm registry, and TensorFlow's native library from Google's storage).` },
-    ...plan.packages.map((p) => `Install ${p}`),
+    { modal: true, detail: `${plan.detail}\n\nIt will be installed with npm into:\n${dir}\n\nWebGPU downloads about 140 MB from the npm registry; the TensorFlow packages about 300 MB (npm registry, and TensorFlow's native library from Google's storage).` },
+    ...plan.options.map((o) => `Install ${o.name}`),
   );
   if (!choice) return false;
-  const pkg = plan.packages.find((p) => choice === `Install ${p}`)!;
+  const option = plan.options.find((o) => choice === `Install ${o.name}`)!;
+  const pkg = option.name;
   fs.mkdirSync(dir, { recursive: true });
   if (!fs.existsSync(path.join(dir, 'package.json'))) fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "ldlens-native-backends", "private": true }\n');
   const ok = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Installing ${pkg}`, cancellable: true }, (progress, token) =>
     new Promise<boolean>((resolve) => {
-      const child = spawn(npm!, ['install', '--no-audit', '--no-fund', '--omit=dev', `${pkg}@${tfjsVersion}`], { cwd: dir, shell: process.platform === 'win32', windowsHide: true });
+      const child = spawn(npm!, ['install', '--no-audit', '--no-fund', '--omit=dev', ...option.specs], { cwd: dir, shell: process.platform === 'win32', windowsHide: true });
       token.onCancellationRequested(() => child.kill());
       const tail: string[] = [];
       const onData = (b: Buffer) => {

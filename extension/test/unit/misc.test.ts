@@ -43,19 +43,25 @@ describe('engine runtime choice', () => {
 
 describe('GPU backend plan', () => {
   const base = { npm: true, tfjsVersion: '4.22.0' };
-  it('offers tfjs-node-gpu on Linux x64 with an NVIDIA GPU', () => {
-    assert.deepEqual(backendPlan({ ...base, platform: 'linux', arch: 'x64', gpu: 'NVIDIA H100, 550.54' }).packages, ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+  const names = (p: ReturnType<typeof backendPlan>) => p.options.map((o) => o.name);
+  it('offers WebGPU first, then tfjs-node-gpu, on Linux x64 with an NVIDIA GPU', () => {
+    const p = backendPlan({ ...base, platform: 'linux', arch: 'x64', gpu: 'NVIDIA H100, 550.54' });
+    assert.deepEqual(names(p), ['WebGPU', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    assert.deepEqual(p.options[0].specs, ['webgpu@0.6.2', '@tensorflow/tfjs-backend-webgpu@4.22.0'], 'the webgpu backend matches tfjs-core');
+    assert.deepEqual(p.options[1].specs, ['@tensorflow/tfjs-node-gpu@4.22.0']);
+    assert.match(p.summary, /NVIDIA H100/);
   });
-  it('recommends the native CPU build without a GPU, and explains', () => {
+  it('without an NVIDIA GPU: WebGPU (other GPUs) and the native CPU build, never tfjs-node-gpu', () => {
     const p = backendPlan({ ...base, platform: 'linux', arch: 'x64' });
-    assert.equal(p.packages[0], '@tensorflow/tfjs-node');
+    assert.deepEqual(names(p), ['WebGPU', '@tensorflow/tfjs-node']);
     assert.match(p.summary, /No NVIDIA GPU/);
   });
   it('explains where nothing can be installed', () => {
-    assert.deepEqual(backendPlan({ ...base, platform: 'linux', arch: 'arm64' }).packages, []);
-    assert.match(backendPlan({ ...base, platform: 'linux', arch: 'arm64' }).summary, /No native TensorFlow backend exists for linux\/arm64/);
+    assert.deepEqual(backendPlan({ ...base, platform: 'freebsd', arch: 'x64' }).options, []);
+    assert.match(backendPlan({ ...base, platform: 'freebsd', arch: 'x64' }).summary, /No GPU or native backend exists for freebsd\/x64/);
     assert.match(backendPlan({ ...base, npm: false, platform: 'linux', arch: 'x64' }).summary, /npm was not found/);
-    assert.deepEqual(backendPlan({ ...base, platform: 'darwin', arch: 'arm64' }).packages, ['@tensorflow/tfjs-node']);
+    assert.deepEqual(names(backendPlan({ ...base, platform: 'darwin', arch: 'arm64' })), ['WebGPU', '@tensorflow/tfjs-node']);
+    assert.deepEqual(names(backendPlan({ ...base, platform: 'linux', arch: 'arm64' })), ['WebGPU']);
   });
 });
 
