@@ -71,7 +71,9 @@ export class Views implements vscode.Disposable {
     const heat = uri ? this.heatmap.get(uri) : this.heatmap.current();
     const panel = MaskExplorerPanel.show(this.context.extensionUri, this.host);
     if (!heat) return false;
-    panel.setAnalysis(heat.view.analysis, { uri: heat.uri, runDir: heat.runDir });
+    // The text itself, not one rebuilt from the tokens: characters the tokenizer skipped (CR, tabs,
+    // emoji) would come back as spaces, and the scrubber's re-analysis would see other tokens.
+    panel.setAnalysis(heat.view.analysis, { uri: heat.uri, runDir: heat.runDir, ...(heat.text !== undefined ? { text: heat.text } : {}) });
     try {
       panel.setCheckpoints(await this.checkpoints.checkpointsOf(heat.runDir));
     } catch (e) {

@@ -48,7 +48,7 @@ export async function sampleCommand(s: Services, args?: SampleArgs): Promise<boo
           // text lands at the insertion point (the prompt's tokens fall before it and are dropped).
           const docText = ed.document.getText();
           const analysis = { ...r.analysis, tokens: r.analysis.tokens.map((t) => (t.start >= prompt.length ? t : { ...t, start: 0, end: 0 })) };
-          s.heatmap.setAnalysis(ed.document, analysis, { docText, base: at - prompt.length, kind: 'sample', runDir: ck.runDir });
+          s.heatmap.setAnalysis(ed.document, analysis, { docText, base: at - prompt.length, kind: 'sample', runDir: ck.runDir, text: prompt + r.text });
         } else {
           const doc = await vscode.workspace.openTextDocument({ content: prompt + r.text, language: 'plaintext' });
           await vscode.window.showTextDocument(doc, { preview: false });

@@ -21,6 +21,8 @@ export interface DocHeat {
   kind: HeatKind;
   /** Offset of the analyzed text in the document when it was analyzed. */
   base: number;
+  /** The analyzed text itself (the Mask Explorer re-analyzes exactly this at other checkpoints). */
+  text?: string;
   runDir: string;
   /** Ranges for `version`, built on first paint. */
   ranges?: (vscode.Range | undefined)[];
@@ -125,19 +127,21 @@ export class HeatmapController implements vscode.Disposable {
   /**
    * Paints an analysis of the slice at `base` of `docText` (the document's text when the slice
    * was taken); `edits` are the changes made to the document since, so the spans land on the
-   * current text.
+   * current text. The analyzed text is `docText` from `base`, `analysis.textLength` long, unless
+   * `text` says otherwise.
    */
   setAnalysis(
     document: vscode.TextDocument,
     analysis: AnalysisResult,
-    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string },
+    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string },
   ): DocHeat {
     const t0 = performance.now();
     const uri = document.uri.toString();
     const view = new AnalysisView(analysis);
     const spans = paintSpans(opts.docText, analysis.tokens, opts.base);
     if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
-    const heat: DocHeat = { uri, view, starts: spans.starts, ends: spans.ends, version: document.version, kind: opts.kind, base: opts.base, runDir: opts.runDir, painted: 0 };
+    const text = opts.text ?? (opts.base >= 0 && opts.base + analysis.textLength <= opts.docText.length ? opts.docText.slice(opts.base, opts.base + analysis.textLength) : undefined);
+    const heat: DocHeat = { uri, view, starts: spans.starts, ends: spans.ends, version: document.version, kind: opts.kind, base: opts.base, text, runDir: opts.runDir, painted: 0 };
     this.heats.set(uri, heat);
     for (const ed of vscode.window.visibleTextEditors) if (ed.document.uri.toString() === uri) this.paintEditor(ed, t0);
     this.updateContext();

@@ -22,6 +22,9 @@ export interface ExplorerHost {
   log: vscode.LogOutputChannel;
 }
 
+/** Longer analyzed texts are not posted to the view (nor kept in its restore state). */
+const POST_TEXT_LIMIT = 200_000;
+
 export class MaskExplorerPanel {
   static readonly viewType = 'ldlens.maskExplorer';
   static current: MaskExplorerPanel | undefined;
@@ -30,6 +33,8 @@ export class MaskExplorerPanel {
   /** The view posted `ready` and has not been torn down since: messages reach it. */
   private ready = false;
   private pinnedTokens: number[] = [];
+  /** The analyzed text (the scrubber re-analyzes exactly this), kept here even when too long to post. */
+  private sourceText: string | undefined;
   private readonly inflight = new Set<vscode.CancellationTokenSource>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -103,9 +108,13 @@ export class MaskExplorerPanel {
   /** Shows an analysis; kept and replayed whenever the view is (re)built. */
   setAnalysis(analysis: AnalysisResult, source: { uri: string; runDir: string; text?: string }): void {
     const sourceChanged = this.snapshot.source?.runDir !== source.runDir;
+    this.sourceText = source.text;
+    // A long text stays here (the view keeps its restore state small and leaves it out then).
+    const { text, ...rest } = source;
+    const posted = text !== undefined && text.length <= POST_TEXT_LIMIT ? { ...rest, text } : rest;
     this.snapshot.analysis = analysis;
-    this.snapshot.source = { ...source };
-    this.post({ type: 'analysis', analysis, source: { ...source } });
+    this.snapshot.source = posted;
+    this.post({ type: 'analysis', analysis, source: { ...posted } });
     if (sourceChanged) void this.refreshCheckpoints(source.runDir);
   }
 
@@ -125,6 +134,9 @@ export class MaskExplorerPanel {
   liveUpdate(analysis: AnalysisResult): void {
     this.snapshot.analysis = analysis;
     this.snapshot.live = true;
+    // The watched text, not the one set before: the scrubber rebuilds it from the tokens.
+    this.sourceText = undefined;
+    if (this.snapshot.source?.text !== undefined) this.snapshot.source = { uri: this.snapshot.source.uri, runDir: this.snapshot.source.runDir };
     const ref = analysis.checkpoint;
     if (!this.snapshot.checkpoints.some((c) => c.dir === ref.dir)) {
       this.setCheckpoints([...this.snapshot.checkpoints, { ...ref, time: new Date().toISOString(), valLoss: null }]);
@@ -191,7 +203,7 @@ export class MaskExplorerPanel {
     const cts = new vscode.CancellationTokenSource();
     this.inflight.add(cts);
     try {
-      const result = await this.host.analyze(checkpointDir, source.text ?? textOf(analysis), cts.token);
+      const result = await this.host.analyze(checkpointDir, this.sourceText ?? source.text ?? textOf(analysis), cts.token);
       this.post({ type: 'scrubAnalysis', requestId, checkpointDir, analysis: result });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

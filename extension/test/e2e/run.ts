@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, Session } from './driver';
-import { SCENARIOS, prepareWorkspace, userSettings } from './scenarios';
+import { JOURNEY, journeyScreenshot, stopJourney } from './journey';
+import { SCENARIOS, type Scenario, prepareWorkspace, userSettings } from './scenarios';
 
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
@@ -21,23 +22,36 @@ async function main(): Promise<number> {
     console.log(m);
   };
   const session = new Session({ tmp, workspace, userSettings: userSettings(), screenshots: out, log });
+  // The development-mode session runs SCENARIOS; the journey (journey.ts) installs the VSIX into
+  // sessions of its own, after them.
+  const chosen = (list: Scenario[]) => list.filter((sc) => !only.length || only.some((o) => sc.name.includes(o)));
+  const planned = [...chosen(SCENARIOS).map((sc) => ({ sc, dev: true })), ...chosen(JOURNEY).map((sc) => ({ sc, dev: false }))];
   let passed = 0;
   let failed = 0;
   // A hard stop so that a wedged browser cannot hold CI forever.
+  const minutes = planned.some((p) => !p.dev) ? 45 : 25;
   const watchdog = setTimeout(() => {
-    console.error('e2e: watchdog fired after 25 minutes');
-    void session.stop().finally(() => {
+    console.error(`e2e: watchdog fired after ${minutes} minutes`);
+    void Promise.all([session.stop(), stopJourney()]).finally(() => {
       console.log(`${passed} passed, ${failed + 1} failed`);
       process.exit(1);
     });
-  }, 25 * 60_000);
+  }, minutes * 60_000);
   watchdog.unref();
   try {
-    const t0 = Date.now();
-    await session.start();
-    log(`workbench ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    for (const sc of SCENARIOS) {
-      if (only.length && !only.some((o) => sc.name.includes(o))) continue;
+    if (planned.some((p) => p.dev)) {
+      const t0 = Date.now();
+      await session.start();
+      log(`workbench ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    let devStopped = false;
+    let devBlocked = false;
+    for (const { sc, dev } of planned) {
+      if (dev && devBlocked) continue;
+      if (!dev && !devStopped) {
+        await session.stop(); // one VS Code at a time on these small machines
+        devStopped = true;
+      }
       const t1 = Date.now();
       log(`▶ ${sc.name}`);
       try {
@@ -47,10 +61,10 @@ async function main(): Promise<number> {
       } catch (e) {
         failed++;
         log(`✖ ${sc.name}: ${(e as Error).stack ?? e}`);
-        await session.screenshot(`FAILED-${sc.name.replace(/\W+/g, '-')}`).catch(() => {});
+        await (dev ? session.screenshot.bind(session) : journeyScreenshot)(`FAILED-${sc.name.replace(/\W+/g, '-')}`).catch(() => {});
         if (sc.critical) {
-          log('  (a scenario the others depend on failed: stopping)');
-          break;
+          log('  (a scenario the others depend on failed: skipping the development-mode scenarios after it)');
+          devBlocked = true;
         }
       }
     }
@@ -59,6 +73,7 @@ async function main(): Promise<number> {
     log(`✖ start: ${(e as Error).stack ?? e}\n${session.serverLogTail()}`);
     await session.screenshot('FAILED-start').catch(() => {});
   } finally {
+    await stopJourney().catch((e) => log(`stopping the journey: ${e}`));
     await session.stop();
     clearTimeout(watchdog);
     writeFileSync(join(out, 'e2e.log'), logLines.join('\n') + '\n');
