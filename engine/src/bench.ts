@@ -8,7 +8,7 @@ import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
 import { analyzeText, type InferenceModel } from './inference';
 import { GPT, initWeights, parameterShapes } from './model';
-import { AdamW, clipByGlobalNorm } from './optim';
+import { AdamW } from './optim';
 import type { BackendChoice } from './protocol';
 import { Rng } from './rng';
 import { buildTokenizer } from './tokenizer';
@@ -70,10 +70,9 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
     const t0 = performance.now();
     const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
     const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
-    const clipped = await clipByGlobalNorm(grads, 1.0);
-    opt.apply(clipped.grads, 1e-3);
+    await opt.update(grads, 1e-3, 1.0);
     lastLoss = (await value.data())[0];
-    tf.dispose([xs, ys, value, ...grads.values(), ...clipped.grads.values()]);
+    tf.dispose([xs, ys, value, ...grads.values()]);
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
   const train = (B * T) / (median(times) / 1000);

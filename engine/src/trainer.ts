@@ -21,7 +21,7 @@ import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
 import { GPT, initWeights } from './model';
-import { AdamW, clipByGlobalNorm } from './optim';
+import { AdamW } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from './protocol';
 import { Rng } from './rng';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
@@ -274,9 +274,8 @@ export class TrainingRun {
         }
         if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${s + 1}: try a lower learning rate (train.lr) or gradient clipping (train.gradClip)`);
         if (t.gradAccum > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, t.gradAccum)) as tf.Tensor), g.dispose();
-        const clipped = await clipByGlobalNorm(acc!, t.gradClip);
-        this.opt.apply(clipped.grads, lr);
-        tf.dispose([...acc!.values(), ...clipped.grads.values()]);
+        await this.opt.update(acc!, lr, t.gradClip);
+        tf.dispose([...acc!.values()]);
         this.step = s + 1;
 
         const dt = (performance.now() - t0) / 1000;
