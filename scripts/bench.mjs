@@ -175,7 +175,7 @@ const wv = result.webview;
 if (wv?.error || wv?.skipped) lines.push(`webview: ${wv.error ?? wv.skipped}`);
 else if (wv?.explorer) {
   const e = wv.explorer, c = wv.charts;
-  const met = Object.values(wv.goals ?? {}).filter(Boolean).length, of = Object.keys(wv.goals ?? {}).length;
+  const met = Object.values(wv.goals ?? {}).filter((g) => g === true || g?.met === true).length, of = Object.keys(wv.goals ?? {}).length;
   lines.push(
     `webview (10,000 tokens; medians): first render ${e.firstRenderMs.median} ms, hover ${e.heatmapHoverMs.median} ms, layer switch ${e.layerSwitchMs.median} ms; ` +
       `charts 2 × 100k points: hover ${c.hoverMs.median} ms, zoom ${c.zoomMs.median} ms; goals met ${met}/${of}`,

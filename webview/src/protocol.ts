@@ -3,6 +3,9 @@
 // hosts in extension/src/webviews. Only type imports from the engine, so nothing from
 // vscode-jsonrpc ends up in the browser bundle.
 import type { AnalysisResult, CheckpointInfo, MetricRecord, RunInfo } from '../../engine/src/protocol';
+import type { MetricColumns } from './metricColumns';
+
+export type { MetricColumns, SiteColumns } from './metricColumns';
 
 export type {
   AnalysisResult,
@@ -111,19 +114,30 @@ export interface ChartsSnapshot {
   runs: RunInfo[];
   /** Run ids overlaid in the charts. */
   selected: string[];
+  /** Chart ids drawn with a log y scale (the view's choice, kept by the host for the replay). */
+  logScale?: string[];
 }
 
 export type ChartsHostMessage =
   | { type: 'state'; state: ChartsSnapshot }
   | { type: 'runs'; runs: RunInfo[] }
-  /** A whole run's metrics (replace: drop what the view holds for it first). */
-  | { type: 'metrics'; runId: string; records: MetricRecord[]; replace: boolean }
+  /**
+   * A run's metrics as columns (metricColumns.ts toColumns; replace: drop what the view holds for
+   * it first, else append). Typed arrays: a structured clone of bytes, not of 100,000 objects.
+   */
+  | { type: 'metrics'; runId: string; columns: MetricColumns; replace: boolean }
   /** One live record while a run trains. */
   | { type: 'metric'; runId: string; record: MetricRecord }
   | { type: 'selection'; selected: string[] }
   | ExportResult;
 
-export type ChartsViewMessage = ReadyMessage | { type: 'selectRuns'; runIds: string[] } | ExportRequest | ViewError;
+export type ChartsViewMessage =
+  | ReadyMessage
+  | { type: 'selectRuns'; runIds: string[] }
+  /** The charts with a log y scale changed (the host replays them in `state`). */
+  | { type: 'logScale'; charts: string[] }
+  | ExportRequest
+  | ViewError;
 
 // ----------------------------------------------------------------------------- dispatch
 

@@ -34,6 +34,21 @@ function keep(name: string, data: string, encoding: string): void {
   writeFileSync(join(dir, name), Buffer.from(data, encoding === 'base64' ? 'base64' : 'utf8'));
 }
 
+/**
+ * Posts a run's metrics as the host does (columns, typed arrays), generated inside the page so the
+ * typed arrays reach it as they would from VS Code.
+ */
+async function sendMetrics(view: ViewPage, runId: string, steps: number, opts: { learned?: boolean; seed?: number; from?: number } = {}, replace = true): Promise<void> {
+  await loadFixtures(view.page);
+  await view.page.evaluate(
+    ({ runId, steps, opts, replace }) => {
+      const f = (window as unknown as TestWindow).ldlensFixtures;
+      window.postMessage({ type: 'metrics', runId, columns: f.toColumns(f.makeMetrics(steps, opts)), replace }, '*');
+    },
+    { runId, steps, opts, replace },
+  );
+}
+
 async function noViolations(view: ViewPage): Promise<void> {
   assert.deepEqual(await view.cspViolations(), [], 'CSP violations');
   assert.deepEqual(
@@ -130,6 +145,30 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         });
         assert.equal(ok, true);
         assert.equal(((await view.page.evaluate(() => (window as unknown as TestWindow).__state)) as { site: number }).site, 3, 'view state saved');
+
+        // The strip's levels are painted on canvas behind the spans: the painted rectangle under
+        // each span is that token's, and its pixel is the level colour over the background.
+        const strip = await view.page.evaluate(() => {
+          const { strip, model } = (window as unknown as TestWindow).ldlensExplorer.debug;
+          const out: { token: number; hit: number | null; alpha: number; level: number }[] = [];
+          const max = model!.maxActive(3);
+          for (const t of [0, 5, 42, 120]) {
+            const r = strip.spanOf(t)!.getClientRects()[0]!;
+            const x = r.left + r.width / 2;
+            const y = r.top + r.height / 2;
+            const chunk = strip.spanOf(t)!.parentElement!;
+            const canvas = chunk.querySelector('canvas.chunk-bg') as HTMLCanvasElement;
+            const box = chunk.getBoundingClientRect();
+            const px = canvas.getContext('2d')!.getImageData(Math.floor(x - box.left), Math.floor(y - box.top), 1, 1).data;
+            out.push({ token: t, hit: strip.tokenAt(x, y), alpha: px[3]!, level: Math.round((model!.active(3)[t]! * 15) / max) });
+          }
+          return { out, painted: strip.lastPaint.chunks };
+        });
+        assert.ok(strip.painted > 0, 'the layer switch repainted the strip');
+        for (const p of strip.out) {
+          assert.equal(p.hit, p.token, `token ${p.token} hit-tests to itself`);
+          assert.ok(Math.abs(p.alpha - Math.round(p.level * 0.05 * 255)) <= 1, `token ${p.token}: alpha ${p.alpha} for level ${p.level}`);
+        }
 
         // Hovering a heatmap cell reads its exact value.
         const c = await view.page.evaluate(() => (window as unknown as TestWindow).ldlensExplorer.debug.heatmap.cellCenter(20, 9)!);
@@ -326,8 +365,8 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 1500 });
       try {
         await view.send({ type: 'state', state: { runs, selected: ['tiny-learned', 'baseline'] } });
-        await view.send({ type: 'metrics', runId: 'tiny-learned', records: makeMetrics(400), replace: true });
-        await view.send({ type: 'metrics', runId: 'baseline', records: makeMetrics(500, { learned: false, seed: 9 }), replace: true });
+        await sendMetrics(view, 'tiny-learned', 400);
+        await sendMetrics(view, 'baseline', 500, { learned: false, seed: 9 });
         await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 2);
         assert.equal(await view.page.locator('.runs-table tr[data-run]').count(), 2);
         assert.match(await view.page.locator('tr[data-run="tiny-learned"]').innerText(), /running[\s\S]*400\/800/);
@@ -370,9 +409,22 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         await view.page.locator('.reset-zoom').click();
         await view.page.waitForFunction(() => (window as unknown as TestWindow).ldlensCharts.debug.state.xDomain === null);
 
-        // Log scale and smoothing are view state.
-        await view.page.locator('.log-toggle').click();
-        await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { log: boolean }).log === true);
+        // Log scale is per chart, view state, and told to the host (which replays it).
+        const before = (await view.posted()).length;
+        await view.page.locator('[data-chart="loss"] .log-toggle').click();
+        await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { logScale: string[] }).logScale.join() === 'loss');
+        assert.deepEqual(await view.waitForPosted('logScale', before), { type: 'logScale', charts: ['loss'] });
+        assert.equal(await view.page.locator('[data-chart="loss"] .log-toggle').getAttribute('aria-pressed'), 'true');
+        assert.equal(await view.page.locator('[data-chart="terms"] .log-toggle').getAttribute('aria-pressed'), 'false');
+        assert.equal(await view.page.locator('[data-chart="loss"]').evaluate((d) => (d as HTMLDetailsElement).open), true, 'the toggle does not fold the chart');
+        // Log ticks: the loss chart's y axis labels are no longer evenly spaced in value.
+        await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders > 0);
+        const yTicks = await view.page.locator('[data-chart="loss"] g.y-axis .tick').count();
+        assert.ok(yTicks > 0);
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned', 'baseline'], logScale: ['terms', 'l1'] } });
+        await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { logScale: string[] }).logScale.join() === 'terms,l1');
+        assert.equal(await view.page.locator('[data-chart="loss"] .log-toggle').getAttribute('aria-pressed'), 'false');
+        assert.equal(await view.page.locator('[data-chart="terms"] .log-toggle').getAttribute('aria-pressed'), 'true');
         await noViolations(view);
       } finally {
         await view.close();
@@ -380,14 +432,16 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
     });
 
     it('tells the host which runs to show', async () => {
-      const view = await openView(browser, 'charts', { theme: 'light', width: 420, height: 900 });
+      // A saved state from before per-chart log scales: `log: true` meant every chart.
+      const view = await openView(browser, 'charts', { theme: 'light', width: 420, height: 900, state: { selected: ['tiny-learned'], log: true } });
       try {
         await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
-        await view.send({ type: 'metrics', runId: 'tiny-learned', records: makeMetrics(300), replace: true });
+        await sendMetrics(view, 'tiny-learned', 300);
         await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 1);
         const before = (await view.posted()).length;
         await view.page.locator('tr[data-run="baseline"] .run-name').click();
         assert.deepEqual(await view.waitForPosted('selectRuns', before), { type: 'selectRuns', runIds: ['tiny-learned', 'baseline'] });
+        assert.equal(await view.page.locator('[data-chart="entropy"] .log-toggle').getAttribute('aria-pressed'), 'true');
         await view.screenshot('charts-light');
       } finally {
         await view.close();
@@ -399,7 +453,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       try {
         const records = makeMetrics(200);
         await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
-        await view.send({ type: 'metrics', runId: 'tiny-learned', records, replace: true });
+        await sendMetrics(view, 'tiny-learned', 200);
         await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 1);
         const files: Record<string, { data: string; requestId: number; encoding: string }> = {};
         for (const kind of ['csv', 'svg', 'png']) {
@@ -412,6 +466,12 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         const rows = parseCsv(files['csv']!.data);
         const expectedRows = records.reduce((n, r) => n + (r.type === 'stats' ? r.sites.length : 1), 0);
         assert.equal(rows.length - 1, expectedRows);
+        // Exact values, from the columns the view received.
+        const header = rows[0]!;
+        const step57 = rows.find((r) => r[header.indexOf('type')] === 'step' && r[header.indexOf('step')] === '57')!;
+        const want = records.find((r) => r.type === 'step' && r.step === 57) as { loss: number; time: number };
+        assert.equal(Number(step57[header.indexOf('loss')]), want.loss);
+        assert.equal(Number(step57[header.indexOf('time')]), want.time);
         const svg = await view.page.evaluate((text) => {
           const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
           return { error: !!doc.querySelector('parsererror'), paths: doc.querySelectorAll('path.raw').length };

@@ -226,3 +226,5 @@ export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: numbe
   }
   return out;
 }
+
+export { toColumns } from '../src/metricColumns';

@@ -3,6 +3,7 @@
 // `ready`; streams live records to it while a run trains.
 import * as vscode from 'vscode';
 import type { MetricRecord, RunInfo } from '../../../engine/src/protocol';
+import { toColumns } from '../../../webview/src/metricColumns';
 import { dispatch, type ChartsHostMessage, type ChartsViewMessage, type Handlers } from '../../../webview/src/protocol';
 import { saveExport } from './exportFiles';
 import { webviewHtml, webviewOptions } from './html';
@@ -13,7 +14,8 @@ export interface ChartsHost {
   log: vscode.LogOutputChannel;
 }
 
-const METRICS_SLICE = 10_000;
+/** Records per `metrics` message (as columns: ~10 MB of Float64Arrays for 100,000 steps). */
+const METRICS_SLICE = 100_000;
 
 interface Loaded {
   records: MetricRecord[];
@@ -28,6 +30,8 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   private ready = false;
   private runs: RunInfo[] = [];
   private selected: string[] = [];
+  /** Charts the view draws with a log y scale (its choice, replayed to a rebuilt view). */
+  private logScale: string[] | undefined;
   /** Runs the user unchecked: a live run does not re-select itself. */
   private readonly deselected = new Set<string>();
   private readonly loaded = new Map<string, Loaded>();
@@ -45,6 +49,9 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
     const handlers: Handlers<ChartsViewMessage> = {
       ready: () => this.onReady(),
       selectRuns: ({ runIds }) => this.select(runIds.filter((id) => typeof id === 'string')),
+      logScale: ({ charts }) => {
+        this.logScale = Array.isArray(charts) ? charts.filter((id) => typeof id === 'string') : undefined;
+      },
       export: async (req) => {
         this.post(await saveExport(req, this.host.log));
       },
@@ -66,6 +73,7 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
 
   setRuns(runs: RunInfo[]): void {
     this.runs = [...runs];
+    const before = this.selected;
     const ids = new Set(runs.map((r) => r.id));
     const kept = this.selected.filter((id) => ids.has(id));
     if (kept.length !== this.selected.length) this.select(kept);
@@ -76,6 +84,9 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
       this.select(running.length ? running : this.deselected.has(newest.id) ? [] : [newest.id]);
     }
     this.post({ type: 'runs', runs: this.runs });
+    // A view that is already up learns the new selection here (only a view that posts `ready`
+    // later gets it in the state replay): without it, the run is listed unticked and not drawn.
+    if (this.selected !== before) this.post({ type: 'selection', selected: this.selected });
   }
 
   appendMetric(runId: string, runDir: string, record: MetricRecord): void {
@@ -108,7 +119,7 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
 
   private onReady(): void {
     this.ready = true;
-    this.post({ type: 'state', state: { runs: this.runs, selected: this.selected } });
+    this.post({ type: 'state', state: { runs: this.runs, selected: this.selected, logScale: this.logScale } });
     for (const id of this.selected) {
       const entry = this.loaded.get(id);
       if (entry && !entry.pending) this.postMetrics(id, entry.records);
@@ -146,13 +157,13 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   }
 
   /**
-   * A run's records in slices: one 100,000-record message would block the view for the whole
-   * structured clone; slices let it draw (and stay responsive) in between.
+   * A run's records as columns (typed arrays: cloned as bytes, not as objects), in slices of
+   * METRICS_SLICE records so that a very long run does not make one huge message.
    */
   private postMetrics(runId: string, records: MetricRecord[]): void {
-    if (records.length === 0) this.post({ type: 'metrics', runId, records, replace: true });
+    if (records.length === 0) this.post({ type: 'metrics', runId, columns: toColumns(records), replace: true });
     for (let i = 0; i < records.length; i += METRICS_SLICE) {
-      this.post({ type: 'metrics', runId, records: records.slice(i, i + METRICS_SLICE), replace: i === 0 });
+      this.post({ type: 'metrics', runId, columns: toColumns(records.slice(i, i + METRICS_SLICE)), replace: i === 0 });
     }
   }
 

@@ -1,5 +1,5 @@
-// The Run charts view: runs list, toolbar (smoothing, log scale, zoom reset, exports) and the
-// charts. Owns the metrics store and the view state; charts only draw.
+// The Run charts view: runs list, toolbar (smoothing, zoom reset, exports) and the charts, each
+// with its own log-scale toggle. Owns the metrics store and the view state; charts only draw.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import { byId, el } from '../common/dom';
@@ -7,7 +7,7 @@ import { safeFileStem, svgToPngBase64 } from '../common/export';
 import { describeExport, ExportClient } from '../common/exportClient';
 import { formatInt } from '../common/format';
 import type { Channel } from '../common/vscodeApi';
-import type { ChartsViewMessage, ExportKind, ExportResult, MetricRecord, RunInfo } from '../protocol';
+import type { ChartsViewMessage, ExportKind, ExportResult, MetricColumns, MetricRecord, RunInfo } from '../protocol';
 import { CHARTS, type SeriesData } from './definitions';
 import { chartsSvg, metricsCsv } from './exporter';
 import { LineChart } from './lineChart';
@@ -17,12 +17,20 @@ import { MetricsStore } from './store';
 export interface ChartsViewState {
   selected: string[];
   smoothing: number;
-  log: boolean;
+  /** Chart ids drawn with a log y scale. */
+  logScale: string[];
   xDomain: [number, number] | null;
   closed: string[];
 }
 
-const DEFAULT_STATE: ChartsViewState = { selected: [], smoothing: 0.6, log: false, xDomain: null, closed: ['lambda', 'lr', 'a', 'b'] };
+const DEFAULT_STATE: ChartsViewState = { selected: [], smoothing: 0.6, logScale: [], xDomain: null, closed: ['lambda', 'lr', 'a', 'b'] };
+
+/** A saved state from before per-chart log scales (`log: true` applied to every chart). */
+function migrate(saved: Partial<ChartsViewState> & { log?: unknown }): Partial<ChartsViewState> {
+  const { log, ...rest } = saved;
+  if (rest.logScale === undefined && log === true) rest.logScale = CHARTS.map((c) => c.id);
+  return rest;
+}
 /** Live records arrive up to hundreds per second; the charts redraw at most this often. */
 const LIVE_REDRAW_MS = 250;
 
@@ -44,7 +52,7 @@ export class ChartsApp {
   private hoverFrame = 0;
 
   constructor(private readonly channel: Channel<ChartsViewMessage, ChartsViewState>) {
-    this.state = { ...DEFAULT_STATE, ...channel.getState() };
+    this.state = { ...DEFAULT_STATE, ...migrate(channel.getState()) };
     this.exports = new ExportClient((m) => channel.post(m));
     const root = byId('app');
     root.classList.add('charts-view');
@@ -60,12 +68,6 @@ export class ChartsApp {
       this.smoothingLabel.textContent = this.state.smoothing.toFixed(2);
       this.redraw();
     });
-    const log = el('vscode-checkbox', 'log-toggle', undefined, { label: 'Log y' }) as HTMLElement & { checked: boolean };
-    log.checked = this.state.log;
-    log.addEventListener('change', () => {
-      this.save({ log: log.checked });
-      this.redraw();
-    });
     const reset = el('vscode-button', 'reset-zoom', 'Reset zoom', { secondary: '', title: 'Show every step (or double-click a chart)' });
     reset.addEventListener('click', () => this.setDomain(null));
     this.zoomLabel = el('span', 'zoom-label muted');
@@ -77,7 +79,7 @@ export class ChartsApp {
       b.addEventListener('click', () => void this.export(kind));
       exportGroup.append(b);
     }
-    toolbar.append(smoothingGroup, log, reset, this.zoomLabel, exportGroup);
+    toolbar.append(smoothingGroup, reset, this.zoomLabel, exportGroup);
 
     const chartsEl = el('div', 'charts');
     this.charts = CHARTS.map(
@@ -87,6 +89,7 @@ export class ChartsApp {
           {
             brush: (domain) => this.setDomain(domain),
             hover: (step, source) => this.hover(step, source),
+            log: (on) => this.setLogScale(def.id, on),
           },
           !this.state.closed.includes(def.id),
           (open) => this.save({ closed: open ? this.state.closed.filter((c) => c !== def.id) : [...new Set([...this.state.closed, def.id])] }),
@@ -114,9 +117,16 @@ export class ChartsApp {
     this.redraw(true);
   }
 
-  setMetrics(runId: string, records: MetricRecord[], replace: boolean): void {
-    if (replace) this.store.replace(runId, records);
-    else for (const r of records) this.store.append(runId, r);
+  /** A run's metrics as columns (the `metrics` message). */
+  setMetrics(runId: string, columns: MetricColumns, replace: boolean): void {
+    this.store.setColumns(runId, columns, replace);
+    this.redraw(true);
+  }
+
+  /** The host's copy of the log-scale choice (replayed after `ready`); absent: keep the view's. */
+  setLogScales(charts: string[] | undefined): void {
+    if (!charts || sameSet(charts, this.state.logScale)) return;
+    this.save({ logScale: [...charts] });
     this.redraw(true);
   }
 
@@ -146,6 +156,15 @@ export class ChartsApp {
     const selected = on ? [...new Set([...this.state.selected, runId])] : this.state.selected.filter((id) => id !== runId);
     this.setSelection(selected);
     this.channel.post({ type: 'selectRuns', runIds: selected });
+  }
+
+  private setLogScale(chartId: string, on: boolean): void {
+    const logScale = on ? [...new Set([...this.state.logScale, chartId])] : this.state.logScale.filter((id) => id !== chartId);
+    this.save({ logScale });
+    this.channel.post({ type: 'logScale', charts: logScale });
+    // Only that chart's y scale changed: redraw it alone (in the next frame).
+    const chart = this.charts.find((c) => c.def.id === chartId);
+    requestAnimationFrame(() => this.render(chart ? [chart] : this.charts));
   }
 
   private setDomain(domain: [number, number] | null): void {
@@ -179,20 +198,20 @@ export class ChartsApp {
     });
   }
 
-  private render(): void {
+  private render(charts: LineChart[] = this.charts): void {
     const started = performance.now();
     const runNames = new Map(this.runs.map((r) => [r.id, r.name]));
     const selectedRuns = this.state.selected.map((id) => this.store.get(id)).filter((r) => r !== undefined);
-    for (const chart of this.charts) {
+    for (const chart of charts) {
       const series: SeriesData[] = [];
       const multiRun = selectedRuns.length > 1;
       for (const run of selectedRuns) {
         const style = { index: this.state.selected.indexOf(run.runId), name: runNames.get(run.runId) ?? run.runId, multiRun };
         series.push(...chart.def.series(run, style));
       }
-      chart.update({ series, xDomain: this.state.xDomain, log: this.state.log, smoothing: this.state.smoothing, runNames });
+      chart.update({ series, xDomain: this.state.xDomain, log: this.state.logScale.includes(chart.def.id), smoothing: this.state.smoothing, runNames });
     }
-    if (this.hoverStep !== null) for (const c of this.charts) c.showHover(this.hoverStep, c === this.hoverSource);
+    if (this.hoverStep !== null) for (const c of charts) c.showHover(this.hoverStep, c === this.hoverSource);
     const d = this.state.xDomain;
     this.zoomLabel.textContent = d ? `steps ${formatInt(d[0])}–${formatInt(d[1])}` : '';
     const points = selectedRuns.reduce((n, r) => n + r.steps.length, 0);
@@ -249,6 +268,10 @@ export class ChartsApp {
   get debug(): { charts: LineChart[]; store: MetricsStore; state: ChartsViewState } {
     return { charts: this.charts, store: this.store, state: this.state };
   }
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 function legendText(c: LineChart): string {

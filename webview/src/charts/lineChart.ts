@@ -1,18 +1,20 @@
 // One line chart (d3, SVG): scales rebuilt on every update from the visible data, lines joined
-// per series, min/max decimation to a few points per pixel for drawing while hover reads the
-// exact points, TensorBoard-like smoothing (raw line faint underneath), brush to zoom the step
+// per series, min/max decimation to a few points per pixel for drawing (read from a min/max
+// pyramid per column, so 100,000 points cost what a few thousand would) while hover reads the
+// exact points, its own linear/log y toggle, TensorBoard-like smoothing (raw line faint underneath), brush to zoom the step
 // axis, and a tooltip inside the SVG (so it exports, and needs no inline styles).
 import { axisBottom, axisLeft, brushX, format, scaleLinear, scaleLog, select, type BrushBehavior, type ScaleContinuousNumeric } from 'd3';
-import { lowerBound, minMaxIndices, nearestIndex } from '../common/aggregate';
+import { lowerBound, minMaxIndicesFast, nearestIndex } from '../common/aggregate';
 import { el } from '../common/dom';
 import { formatValue } from '../common/format';
 import { DASHES, PALETTE_SIZE, type ChartDef, type SeriesData } from './definitions';
-import { smoothedColumn } from './smoothCache';
+import { columnPyramid, smoothedColumn, smoothedPyramid } from './smoothCache';
 
 export interface ChartInput {
   series: SeriesData[];
   /** Zoomed step range; null: everything. */
   xDomain: [number, number] | null;
+  /** This chart's y scale is logarithmic. */
   log: boolean;
   smoothing: number;
   runNames: Map<string, string>;
@@ -21,6 +23,8 @@ export interface ChartInput {
 export interface ChartEvents {
   brush(domain: [number, number] | null): void;
   hover(step: number | null, source: LineChart): void;
+  /** The user toggled this chart's log y scale. */
+  log(on: boolean, source: LineChart): void;
 }
 
 const HEIGHT = 150;
@@ -40,6 +44,7 @@ export class LineChart {
   /** Hover rule, dots, tooltip and brush: a layer of their own, so hovering never repaints lines. */
   private readonly overlay: SVGSVGElement;
   private readonly legend: HTMLElement;
+  private readonly logToggle: HTMLButtonElement;
   private input: ChartInput | null = null;
   private x: ScaleContinuousNumeric<number, number> = scaleLinear();
   private y: ScaleContinuousNumeric<number, number> = scaleLinear();
@@ -58,6 +63,17 @@ export class LineChart {
     this.element = el('details', 'chart', undefined, { 'data-chart': def.id });
     this.element.open = open;
     const summary = el('summary', 'chart-title', def.title);
+    this.logToggle = el('button', 'log-toggle', 'log y', {
+      type: 'button',
+      'aria-pressed': 'false',
+      title: def.positive ? 'Logarithmic y scale for this chart' : 'Logarithmic y scale for this chart (values ≤ 0 are left out)',
+    });
+    this.logToggle.addEventListener('click', (e) => {
+      e.preventDefault(); // inside <summary>: do not fold the chart
+      e.stopPropagation();
+      this.events.log(this.logToggle.getAttribute('aria-pressed') !== 'true', this);
+    });
+    summary.append(this.logToggle);
     this.legend = el('div', 'chart-legend');
     this.svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     this.svg.classList.add('chart-svg');
@@ -95,12 +111,22 @@ export class LineChart {
     brushG.on('dblclick', () => this.events.brush(null));
   }
 
+  /** The log toggle (tests). */
+  get logButton(): HTMLButtonElement {
+    return this.logToggle;
+  }
+
   get isOpen(): boolean {
     return this.element.open;
   }
 
   update(input: ChartInput, width = this.element.clientWidth || this.width): void {
     this.input = input;
+    const pressed = String(input.log);
+    if (this.logToggle.getAttribute('aria-pressed') !== pressed) {
+      this.logToggle.setAttribute('aria-pressed', pressed);
+      this.logToggle.classList.toggle('on', input.log);
+    }
     if (!this.element.open) {
       this.dirty = true;
       return;
@@ -128,7 +154,7 @@ export class LineChart {
       const n = s.xs.length;
       const i0 = Math.max(0, lowerBound(s.xs.data, n, xDomain[0]) - 1);
       const i1 = Math.min(n, lowerBound(s.xs.data, n, xDomain[1]) + 1);
-      const idx = minMaxIndices(s.ys.data, i0, i1, buckets);
+      const idx = minMaxIndicesFast(s.ys.data, columnPyramid(s.ys), i0, i1, buckets);
       const ys = s.ys.data;
       const spreads = s.band?.spread.data;
       for (let k = 0; k < idx.length; k++) {
@@ -161,7 +187,7 @@ export class LineChart {
     const drawn: Drawn[] = ranges.map(({ s, i0, i1, idx }) => {
       const smooth = input.smoothing > 0 ? smoothedColumn(s.ys, input.smoothing) : null;
       const raw = linePath(s.xs.data, s.ys.data, idx, x, y, input.log);
-      const smoothed = smooth ? linePath(s.xs.data, smooth, minMaxIndices(smooth, i0, i1, buckets), x, y, input.log) : '';
+      const smoothed = smooth ? linePath(s.xs.data, smooth, minMaxIndicesFast(smooth, smoothedPyramid(s.ys, input.smoothing), i0, i1, buckets), x, y, input.log) : '';
       const band = s.band ? bandPath(s.xs.data, s.ys.data, s.band.spread.data, idx, x, y, input.log) : '';
       return { s, smooth, raw, smoothed, band };
     });

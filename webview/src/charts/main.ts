@@ -7,11 +7,12 @@ import { ChartsApp, type ChartsViewState } from './app';
 let app: ChartsApp | undefined;
 const channel = connect<ChartsHostMessage, ChartsViewMessage, ChartsViewState>({
   state: ({ state }) => {
+    app!.setLogScales(state.logScale);
     app!.setRuns(state.runs);
     app!.setSelection(state.selected);
   },
   runs: ({ runs }) => app!.setRuns(runs),
-  metrics: ({ runId, records, replace }) => app!.setMetrics(runId, records, replace),
+  metrics: ({ runId, columns, replace }) => app!.setMetrics(runId, columns, replace),
   metric: ({ runId, record }) => app!.appendMetric(runId, record),
   selection: ({ selected }) => app!.setSelection(selected),
   exportResult: (result) => app!.exportResult(result),

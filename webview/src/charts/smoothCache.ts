@@ -1,5 +1,6 @@
 // Smoothed copies of columns, extended incrementally as records stream in (EMA is a running
 // state, so appending k points costs k steps, not a pass over 100,000).
+import { MinMaxPyramid } from '../common/aggregate';
 import { Ema } from '../common/smoothing';
 import type { Column } from './store';
 
@@ -29,4 +30,26 @@ export function smoothedColumn(col: Column, weight: number): Float64Array {
   for (let i = e.length; i < col.length; i++) e.out[i] = e.ema.next(src[i]!);
   e.length = col.length;
   return e.out;
+}
+
+const pyramids = new WeakMap<object, { generation: string; pyramid: MinMaxPyramid }>();
+
+/** The min/max pyramid of a column (extended as it grows, rebuilt after a cut). */
+export function columnPyramid(col: Column): MinMaxPyramid {
+  return pyramidFor(col, col.data, col.length, String(col.cuts));
+}
+
+/** The min/max pyramid of a column's smoothed copy (smoothedColumn) at `weight`. */
+export function smoothedPyramid(col: Column, weight: number): MinMaxPyramid {
+  const smooth = smoothedColumn(col, weight);
+  return pyramidFor(cache.get(col)!, smooth, col.length, `${col.cuts}:${weight}`);
+}
+
+function pyramidFor(key: object, ys: Float64Array, length: number, generation: string): MinMaxPyramid {
+  let e = pyramids.get(key);
+  if (!e || e.generation !== generation) {
+    e = { generation, pyramid: new MinMaxPyramid() };
+    pyramids.set(key, e);
+  }
+  return e.pyramid.update(ys, length);
 }

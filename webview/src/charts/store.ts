@@ -1,8 +1,11 @@
-// Metrics of every loaded run, as growable typed columns (100,000 steps per run stay cheap),
-// plus the raw records for a lossless CSV export. Appends are O(1); a record whose step is not
+// Metrics of every loaded run, as growable typed columns (100,000 steps per run stay cheap).
+// Whole runs arrive as columns (metricColumns.ts) and are adopted without a per-record pass;
+// live records are appended one by one. The columns hold every field (time included), so the
+// records come back exactly from them (CSV export). Appends are O(1); a record whose step is not
 // after the last one (a resumed run rewinding, or an overlap between a loaded file and live
 // records) first cuts the table back to before that step.
 import { lowerBound } from '../common/aggregate';
+import { fromColumns, type ColumnSet, type MetricColumns } from '../metricColumns';
 import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '../protocol';
 
 export class Column {
@@ -12,12 +15,31 @@ export class Column {
     this.buf = new Float64Array(capacity);
   }
   push(v: number): void {
-    if (this.length === this.buf.length) {
-      const next = new Float64Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
+    if (this.length === this.buf.length) this.grow(this.length + 1);
     this.buf[this.length++] = v;
+  }
+  /**
+   * Appends many values at once. An empty column adopts `values` itself (no copy): pass arrays
+   * nothing else writes to (a received message's) and never the same array to two columns.
+   */
+  pushAll(values: Float64Array): void {
+    if (this.length === 0 && values.length > this.buf.length) {
+      this.buf = values;
+      this.length = values.length;
+      return;
+    }
+    if (this.length + values.length > this.buf.length) this.grow(this.length + values.length);
+    this.buf.set(values, this.length);
+    this.length += values.length;
+  }
+  private grow(min: number): void {
+    const next = new Float64Array(Math.max(min, this.buf.length * 2));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  /** The values, as a view (no copy). */
+  values(): Float64Array {
+    return this.buf.subarray(0, this.length);
   }
   /** Bumped when values are cut off (caches of derived arrays must start over). */
   cuts = 0;
@@ -56,6 +78,19 @@ export class Table<K extends string> {
     this.step.push(step);
     for (const f of this.fields) this.cols[f].push(values[f]);
   }
+  /** Appends columns (same fields, plus `step`); cuts back first when they start at or before the last step. */
+  pushColumns(cols: { step: Float64Array } & Partial<Record<K, Float64Array>>): void {
+    if (cols.step.length === 0) return;
+    this.cutFrom(cols.step[0]!);
+    this.step.pushAll(cols.step);
+    for (const f of this.fields) this.cols[f].pushAll(cols[f] ?? new Float64Array(cols.step.length).fill(NaN));
+  }
+  /** The columns as exact-length views. */
+  view(): { step: Float64Array } & Record<K, Float64Array> {
+    const out = { step: this.step.values() } as { step: Float64Array } & Record<K, Float64Array>;
+    for (const f of this.fields) (out as Record<string, Float64Array>)[f] = this.cols[f].values();
+    return out;
+  }
 }
 
 export const STEP_FIELDS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec', 'penaltyEntropy', 'penaltyL1'] as const;
@@ -63,6 +98,7 @@ export type StepField = (typeof STEP_FIELDS)[number];
 export const EVAL_FIELDS = ['trainLoss', 'valLoss'] as const;
 export type EvalField = (typeof EVAL_FIELDS)[number];
 export const SITE_FIELDS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
+const TIME = ['time'] as const;
 export type SiteField = (typeof SITE_FIELDS)[number];
 
 export interface SiteInfo {
@@ -76,8 +112,12 @@ export class RunMetrics {
   readonly evals = new Table<EvalField>(EVAL_FIELDS);
   /** One table per site (stats records), in first-seen order. */
   readonly sites = new Map<string, { info: SiteInfo; table: Table<SiteField> }>();
-  readonly stuck = new Column();
-  private records: MetricRecord[] = [];
+  /** Per stats record: its time and whether the run was stuck (1) then. */
+  readonly stats = new Table<'time' | 'stuck'>(['time', 'stuck']);
+  /** Times of the step and eval records (kept apart: charts never read them). */
+  private readonly stepTimes = new Table<'time'>(TIME);
+  private readonly evalTimes = new Table<'time'>(TIME);
+  private readonly siteTimes = new Map<string, Table<'time'>>();
   /** Bumped on every change; charts cache their decimation against it. */
   version = 0;
 
@@ -85,20 +125,57 @@ export class RunMetrics {
 
   add(r: MetricRecord): void {
     this.version++;
-    this.cutRecords(r);
-    this.records.push(r);
     if (r.type === 'step') this.addStep(r);
-    else if (r.type === 'eval') this.evals.push(r.step, { trainLoss: r.trainLoss, valLoss: r.valLoss });
-    else this.addStats(r);
+    else if (r.type === 'eval') {
+      this.evals.push(r.step, { trainLoss: r.trainLoss, valLoss: r.valLoss });
+      this.evalTimes.push(r.step, { time: r.time });
+    } else this.addStats(r);
   }
 
-  /** The records in order, as the engine wrote them (export). */
+  /** A whole run (or a slice of one) as columns: each table takes its arrays in one go. */
+  addColumns(c: MetricColumns): void {
+    this.version++;
+    const s = c.steps;
+    this.steps.pushColumns({
+      ...s,
+      penaltyEntropy: product(s.lambdaEntropy, s.entropy),
+      penaltyL1: product(s.lambdaL1, s.l1),
+    });
+    // The time tables copy their step column: two columns must never share one buffer.
+    this.stepTimes.pushColumns({ step: s.step.slice(), time: s.time });
+    this.evals.pushColumns(c.evals);
+    this.evalTimes.pushColumns({ step: c.evals.step.slice(), time: c.evals.time });
+    this.stats.pushColumns({ step: c.stats.step, time: c.stats.time, stuck: Float64Array.from(c.stats.stuck) });
+    for (const site of c.sites) {
+      this.siteEntry(site.site, site.layer, site.kind).table.pushColumns(site.cols);
+      this.siteTimes.get(site.site)!.pushColumns({ step: site.cols.step.slice(), time: site.cols.time });
+    }
+  }
+
+  /** Every table as exact-length column views (no copy). */
+  columns(): MetricColumns {
+    const steps = this.steps.view();
+    const stats = this.stats.view();
+    return {
+      steps: { ...steps, time: this.stepTimes.view().time } as ColumnSet<StepField>,
+      evals: { ...this.evals.view(), time: this.evalTimes.view().time },
+      stats: { step: stats.step, time: stats.time, stuck: Uint8Array.from(stats.stuck) },
+      sites: [...this.sites].map(([name, { info, table }]) => ({
+        site: name,
+        layer: info.layer,
+        kind: info.kind,
+        cols: { ...table.view(), time: this.siteTimes.get(name)!.view().time },
+      })),
+    };
+  }
+
+  /** The records in order, exactly as the engine wrote them (export), rebuilt from the columns. */
   all(): readonly MetricRecord[] {
-    return this.records;
+    return fromColumns(this.columns());
   }
 
   private addStep(r: StepRecord): void {
-    // Column by column, without an intermediate object: 100,000-record loads are GC-bound.
+    // Column by column, without an intermediate object.
     const t = this.steps;
     t.cutFrom(r.step);
     t.step.push(r.step);
@@ -114,30 +191,32 @@ export class RunMetrics {
     // The two penalty terms as they enter the loss.
     c.penaltyEntropy.push(r.lambdaEntropy * r.entropy);
     c.penaltyL1.push(r.lambdaL1 * r.l1);
+    this.stepTimes.push(r.step, { time: r.time });
+  }
+
+  private siteEntry(site: string, layer: number, kind: SiteKind): { info: SiteInfo; table: Table<SiteField> } {
+    let entry = this.sites.get(site);
+    if (!entry) {
+      entry = { info: { site, layer, kind }, table: new Table<SiteField>(SITE_FIELDS) };
+      this.sites.set(site, entry);
+      this.siteTimes.set(site, new Table<'time'>(TIME));
+    }
+    return entry;
   }
 
   private addStats(r: StatsRecord): void {
+    this.stats.push(r.step, { time: r.time, stuck: r.stuck ? 1 : 0 });
     for (const s of r.sites) {
-      let entry = this.sites.get(s.site);
-      if (!entry) {
-        entry = { info: { site: s.site, layer: s.layer, kind: s.kind }, table: new Table<SiteField>(SITE_FIELDS) };
-        this.sites.set(s.site, entry);
-      }
-      entry.table.push(r.step, s);
+      this.siteEntry(s.site, s.layer, s.kind).table.push(r.step, s);
+      this.siteTimes.get(s.site)!.push(r.step, { time: r.time });
     }
-  }
-
-  /** Keeps `records` consistent with the tables' cut-back rule (per record type). */
-  private cutRecords(r: MetricRecord): void {
-    const last = lastOfType(this.records, r.type);
-    if (last === undefined || last.step < r.step) return;
-    this.records = this.records.filter((x) => x.type !== r.type || x.step < r.step);
   }
 }
 
-function lastOfType(records: MetricRecord[], type: MetricRecord['type']): MetricRecord | undefined {
-  for (let i = records.length - 1; i >= 0; i--) if (records[i]!.type === type) return records[i];
-  return undefined;
+function product(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! * b[i]!;
+  return out;
 }
 
 export class MetricsStore {
@@ -151,6 +230,17 @@ export class MetricsStore {
     const run = new RunMetrics(runId);
     for (const r of records) run.add(r);
     this.runs.set(runId, run);
+    return run;
+  }
+
+  /** A run's metrics as columns: replacing what the view holds for it, or appended to it. */
+  setColumns(runId: string, columns: MetricColumns, replace: boolean): RunMetrics {
+    let run = this.runs.get(runId);
+    if (replace || !run) {
+      run = new RunMetrics(runId);
+      this.runs.set(runId, run);
+    }
+    run.addColumns(columns);
     return run;
   }
 

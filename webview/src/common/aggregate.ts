@@ -108,3 +108,149 @@ export function lowerBound(xs: ArrayLike<number>, length: number, x: number): nu
   }
   return lo;
 }
+
+/**
+ * Min/max pyramid over a growing array: level k holds, per block of 2^(k+1) points, the index of
+ * its smallest and of its largest finite value (−1: none finite; ties keep the earliest). A range
+ * query reads O(log n) blocks, so bucketing 100,000 points into a few hundred pixel columns costs
+ * the same as bucketing a few thousand. Appends extend it incrementally (`update`).
+ */
+export class MinMaxPyramid {
+  private mins: Int32Array[] = [];
+  private maxs: Int32Array[] = [];
+  private ys: Float64Array = new Float64Array(0);
+  length = 0;
+
+  /** Brings the pyramid up to `ys[0..length)` (values before the old length must be unchanged). */
+  update(ys: Float64Array, length: number): this {
+    this.ys = ys;
+    if (length < this.length) {
+      this.mins = [];
+      this.maxs = [];
+      this.length = 0;
+    }
+    if (length === this.length) return this;
+    const from = this.length;
+    this.length = length;
+    let n = length >> 1;
+    let start = from >> 1;
+    let k = 0;
+    while (n > 0) {
+      const { mins, maxs } = this.level(k, n);
+      if (k === 0) {
+        // Blocks of two leaves, straight from the values.
+        for (let b = start; b < n; b++) {
+          const l = 2 * b;
+          const a = ys[l]!;
+          const c = ys[l + 1]!;
+          const fa = Number.isFinite(a);
+          const fc = Number.isFinite(c);
+          if (fa && fc) {
+            mins[b] = c < a ? l + 1 : l;
+            maxs[b] = c > a ? l + 1 : l;
+          } else {
+            const only = fa ? l : fc ? l + 1 : -1;
+            mins[b] = only;
+            maxs[b] = only;
+          }
+        }
+      } else {
+        const pm = this.mins[k - 1]!;
+        const px = this.maxs[k - 1]!;
+        for (let b = start; b < n; b++) {
+          const l = 2 * b;
+          const a = pm[l]!;
+          const c = pm[l + 1]!;
+          mins[b] = a < 0 ? c : c < 0 ? a : ys[c]! < ys[a]! ? c : a;
+          const x = px[l]!;
+          const y = px[l + 1]!;
+          maxs[b] = x < 0 ? y : y < 0 ? x : ys[y]! > ys[x]! ? y : x;
+        }
+      }
+      n >>= 1;
+      start >>= 1;
+      k++;
+    }
+    this.mins.length = k;
+    this.maxs.length = k;
+    return this;
+  }
+
+  /** Level k's arrays, grown (keeping their contents) to hold n blocks. */
+  private level(k: number, n: number): { mins: Int32Array; maxs: Int32Array } {
+    let mins = this.mins[k];
+    let maxs = this.maxs[k];
+    if (!mins || !maxs || mins.length < n) {
+      const cap = Math.max(n, (mins?.length ?? 0) * 2, 16);
+      const m = new Int32Array(cap);
+      const x = new Int32Array(cap);
+      if (mins && maxs) {
+        m.set(mins);
+        x.set(maxs);
+      }
+      mins = this.mins[k] = m;
+      maxs = this.maxs[k] = x;
+    }
+    return { mins, maxs };
+  }
+
+  /** Indices of the smallest and largest finite value in [lo, hi) (−1 when none). */
+  range(lo: number, hi: number): [number, number] {
+    const ys = this.ys;
+    const levels = this.mins.length;
+    let mn = -1;
+    let mx = -1;
+    // Aligned blocks taken left to right (ties keep the earliest index): at each position the
+    // largest block that starts there and fits, found in O(1) from the bits of i and hi − i.
+    let i = lo;
+    while (i < hi) {
+      const align = i === 0 ? 31 : 31 - Math.clz32(i & -i); // trailing zeros of i
+      const fit = 31 - Math.clz32(hi - i); // floor(log2(hi − i))
+      const k = Math.min(align, fit, levels) - 1; // level k: blocks of 2^(k+1)
+      let a: number;
+      let b: number;
+      if (k < 0) {
+        a = b = Number.isFinite(ys[i]!) ? i : -1;
+        i++;
+      } else {
+        const block = i >> (k + 1);
+        a = this.mins[k]![block]!;
+        b = this.maxs[k]![block]!;
+        i += 2 << k;
+      }
+      if (a >= 0 && (mn < 0 || ys[a]! < ys[mn]!)) mn = a;
+      if (b >= 0 && (mx < 0 || ys[b]! > ys[mx]!)) mx = b;
+    }
+    return [mn, mx];
+  }
+}
+
+/**
+ * minMaxIndices (same points: per bucket the first, min, max and last finite point, in index
+ * order) with the min and max read from a pyramid: O(buckets · log n) instead of O(n).
+ */
+export function minMaxIndicesFast(ys: Float64Array, pyramid: MinMaxPyramid, start: number, end: number, buckets: number): Int32Array {
+  const n = end - start;
+  if (n <= buckets * 4) return minMaxIndices(ys, start, end, buckets);
+  const out = new Int32Array(buckets * 4);
+  let o = 0;
+  for (let b = 0; b < buckets; b++) {
+    const lo = start + Math.floor((b * n) / buckets);
+    const hi = start + Math.floor(((b + 1) * n) / buckets);
+    const [min, max] = pyramid.range(lo, hi);
+    if (min < 0) continue;
+    // First and last finite points (almost always lo and hi − 1).
+    let first = lo;
+    while (!Number.isFinite(ys[first]!)) first++;
+    let last = hi - 1;
+    while (!Number.isFinite(ys[last]!)) last--;
+    // first ≤ min, max ≤ last: only the middle two may need swapping; duplicates dropped.
+    const a = min < max ? min : max;
+    const c = min < max ? max : min;
+    out[o++] = first;
+    if (a !== first) out[o++] = a;
+    if (c !== a) out[o++] = c;
+    if (last !== c) out[o++] = last;
+  }
+  return out.slice(0, o);
+}

@@ -51,3 +51,21 @@ export function whenIdle(fn: () => void): void {
   if ('requestIdleCallback' in window) window.requestIdleCallback(() => fn(), { timeout: 500 });
   else setTimeout(fn, 16);
 }
+
+/**
+ * Runs `fn` once after the next frame is painted (a task queued from requestAnimationFrame), however
+ * often it is requested before then: secondary panels catch up one frame after the main response.
+ */
+export function afterPaint(fn: () => void): () => void {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        pending = false;
+        fn();
+      }, 0),
+    );
+  };
+}

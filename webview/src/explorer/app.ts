@@ -6,7 +6,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { byId, el, frameThrottle, whenIdle } from '../common/dom';
+import { afterPaint, byId, el, frameThrottle, whenIdle } from '../common/dom';
 import { canvasToPngBase64, safeFileStem, svgToPngBase64 } from '../common/export';
 import { describeExport, ExportClient } from '../common/exportClient';
 import { formatInt, formatValue } from '../common/format';
@@ -84,6 +84,17 @@ export class ExplorerApp {
   private readonly liveBadge: HTMLElement;
   private readonly legend: HTMLElement;
   private readonly scheduleMultiples = frameThrottle(() => this.renderMultiples());
+  /**
+   * The tab panels (token types chart and table, unit filter histogram) follow a layer switch one
+   * frame later: the heatmap and strip answer the click first, in a frame of their own.
+   */
+  private readonly schedulePanels = afterPaint(() => {
+    const model = this.shown;
+    if (!model) return;
+    this.types.setSite(this.state.site);
+    this.filters.render();
+    window.dispatchEvent(new CustomEvent('ldlens:panels'));
+  });
 
   constructor(private readonly channel: Channel<ExplorerViewMessage, ExplorerViewState>) {
     this.state = { ...DEFAULT_STATE, ...channel.getState() };
@@ -189,6 +200,7 @@ export class ExplorerApp {
     onThemeChange(() => {
       this.palette = readPalette();
       this.heatmap.readColours();
+      this.strip.readColours();
       this.renderSite();
     });
     this.renderAll();
@@ -337,8 +349,8 @@ export class ExplorerApp {
     this.levels = activeLevels(model.active(site), model.maxActive(site));
     // The small multiples show every site already; only their highlight moves.
     this.renderSite(true, false);
-    this.types.setSite(site);
-    this.filters.setModel(model, site);
+    this.filters.setModel(model, site, false);
+    this.schedulePanels();
     this.applyFilters();
     if (this.state.diffWith) void this.applyDiff();
     this.renderMarks();
@@ -373,14 +385,23 @@ export class ExplorerApp {
     this.multiples.render(this.shown, t0, t1, this.palette.heat);
   }
 
+  /** Legend parts, built once and updated in place (a layer switch changes only their text). */
+  private legendParts: { title: HTMLElement; cells: HTMLElement[] } | null = null;
+
   private renderLegend(model: AnalysisModel, site: number, diffMax?: number): void {
     const max = diffMax ?? model.maxActive(site);
     const what = diffMax === undefined ? 'active units per token' : 'flipped units per token (diff)';
-    const items: HTMLElement[] = [el('span', 'muted', `${siteLabel(model.sites[site]!)}: ${what}`)];
-    for (let l = 0; l < LEVELS; l += 3) items.push(el('span', `tok lv${l} legend-cell`, String(Math.round((l / (LEVELS - 1)) * max))));
-    items.push(el('span', `tok lv${LEVELS - 1} legend-cell`, String(max)));
-    items.push(el('span', 'muted', '· click: select & reveal · Alt+click: pin to compare'));
-    this.legend.replaceChildren(...items);
+    if (!this.legendParts) {
+      const title = el('span', 'muted');
+      const cells: HTMLElement[] = [];
+      for (let l = 0; l < LEVELS; l += 3) cells.push(el('span', `tok lv${l} legend-cell`));
+      cells.push(el('span', `tok lv${LEVELS - 1} legend-cell`));
+      this.legend.replaceChildren(title, ...cells, el('span', 'muted', '· click: select & reveal · Alt+click: pin to compare'));
+      this.legendParts = { title, cells };
+    }
+    const { title, cells } = this.legendParts;
+    setText(title, `${siteLabel(model.sites[site]!)}: ${what}`);
+    cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(((k * 3) / (LEVELS - 1)) * max))));
   }
 
   private setHover(token: number | null): void {
@@ -550,7 +571,7 @@ export class ExplorerApp {
     const f = flips(a, b);
     let maxFlips = 0;
     for (const v of f.perToken) maxFlips = Math.max(maxFlips, v);
-    this.strip.setLevels(activeLevels(Array.from(f.perToken), maxFlips));
+    this.strip.setLevels(activeLevels(Array.from(f.perToken), maxFlips), '--ld-diff-off');
     this.root.classList.add('diff-mode');
     this.renderLegend(model, site, maxFlips);
     const rows: FlipSummary[] = model.sites.map((st, i) => {
@@ -612,6 +633,10 @@ export class ExplorerApp {
   get debug(): { heatmap: Heatmap; strip: TokenStrip; model: AnalysisModel | null; state: ExplorerViewState; palette: Palette } {
     return { heatmap: this.heatmap, strip: this.strip, model: this.shown, state: this.state, palette: this.palette };
   }
+}
+
+function setText(e: HTMLElement, text: string): void {
+  if (e.textContent !== text) e.textContent = text;
 }
 
 function sameTokens(a: AnalysisModel, b: AnalysisModel): boolean {

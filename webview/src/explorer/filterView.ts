@@ -58,10 +58,12 @@ export class FilterView {
     this.element.append(unitRow, this.unitResult, rangeRow, this.histogram);
   }
 
-  setModel(model: AnalysisModel | null, site: number): void {
+  /** `draw` false: only the model and site change now (dimming); render() draws later. */
+  setModel(model: AnalysisModel | null, site: number, draw = true): void {
     this.model = model;
     this.site = site;
-    this.render();
+    if (draw) this.render();
+    else this.dirty = true;
   }
 
   setVisible(visible: boolean): void {
@@ -100,7 +102,7 @@ export class FilterView {
     this.render();
   }
 
-  private render(): void {
+  render(): void {
     if (!this.visible) {
       this.dirty = true;
       return;

@@ -196,7 +196,14 @@ export class Heatmap {
     this.bitmapFor(d, t0, t1, (this.x(t1) - this.x(t0)) * this.size.dpr, this.size.height * this.size.dpr);
   }
 
+  /** What the axes were last drawn for: a layer switch with the same window and units skips them. */
+  private axesKey = '';
+
   private renderAxes(width: number, height: number, units: number): void {
+    const [d0, d1] = this.x.domain() as [number, number];
+    const key = `${width}:${height}:${units}:${d0}:${d1}`;
+    if (key === this.axesKey) return;
+    this.axesKey = key;
     const xa = select(this.xAxis).attr('width', width + 1).attr('height', 22);
     xa.selectAll<SVGGElement, null>('g.ticks')
       .data([null])
