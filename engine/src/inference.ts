@@ -57,6 +57,7 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
   const quant = sites.map((s) => new Uint8Array(n * s.units));
   const active = sites.map(() => new Array<number>(n).fill(0));
   const mean = sites.map(() => new Array<number>(n).fill(0));
+  const keys = sites.map((s) => (s.kind === 'attention' ? new Array<number>(n).fill(0) : undefined));
   const surprisal: (number | null)[] = new Array(n).fill(null);
   let ceSum = 0, ceCount = 0;
 
@@ -120,6 +121,7 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
             }
             active[k][i] = act;
             mean[k][i] = cnt ? sum / cnt : 0;
+            if (keys[k]) keys[k]![i] = cnt;
           });
         }
       }
@@ -130,6 +132,7 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
     masks: Buffer.from(quant[k].buffer, quant[k].byteOffset, quant[k].byteLength).toString('base64'),
     active: active[k],
     mean: mean[k].map((v) => Math.round(v * 1e5) / 1e5),
+    ...(keys[k] ? { keys: keys[k] } : {}),
   }));
   return {
     checkpoint: im.checkpoint,

@@ -49,6 +49,12 @@ export interface SiteMasks {
   active: number[];
   /** Per token: mean of m over its units (attention: over causal keys only). */
   mean: number[];
+  /**
+   * Attention sites only: per token, how many mask entries `active` and `mean` are over (heads ×
+   * the causal keys of its window, nh·(t+1)), the denominator of `active`. Absent elsewhere
+   * (there it is the site's `units`).
+   */
+  keys?: number[];
 }
 
 export interface AnalysisResult {

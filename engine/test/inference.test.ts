@@ -42,6 +42,17 @@ test('analysis: offsets, quantized masks and per-token summaries agree', async (
         // m ≥ 0.5 ⇔ round(255·m) ≥ 128 (except exactly at the boundary, vanishingly rare)
         assert.ok(Math.abs(row.filter((b) => b >= 128).length - a.layers[k].active[i]) <= 1);
       }
+    if (s.kind === 'attention') {
+      // The denominator of the attention counts: heads × the token's causal keys in its window.
+      const keys = a.layers[k].keys!;
+      assert.equal(keys.length, a.tokens.length, s.name);
+      const nh = s.units / shape.blockSize;
+      const { starts, owner } = planWindows(a.tokens.length, 16, 8);
+      for (let i = 0; i < a.tokens.length; i++) {
+        assert.equal(keys[i], nh * (i - starts[owner[i]] + 1), `${s.name} token ${i}`);
+        assert.ok(a.layers[k].active[i] <= keys[i]);
+      }
+    } else assert.equal(a.layers[k].keys, undefined);
   });
   assert.equal(a.surprisal[0], null);
   assert.ok(a.surprisal.slice(1).every((v) => v === null || v > 0));

@@ -68,10 +68,12 @@ export class Analyzer implements vscode.Disposable {
         const vs = document.offsetAt(new vscode.Position(first, 0));
         const ve = document.offsetAt(document.lineAt(last).rangeIncludingLineBreak.end);
         if (ve - vs < text.length) {
-          progress.report({ message: `${name}: visible lines first` });
+          progress.report({ message: 'visible lines first' });
+          const tv = Date.now();
           const a = await this.analyzeText(ck.checkpoint, docText.slice(vs, ve), cts.token);
           this.heatmap.setAnalysis(document, a, { docText, base: vs, kind: 'visible', edits: edits.edits, runDir: ck.runDir });
-          progress.report({ message: `${name}: the whole document (${text.length.toLocaleString()} characters)` });
+          this.log.info(`analyzed ${name} lines ${first + 1}–${last + 1} first (the visible range): ${a.tokens.length} tokens in ${Date.now() - tv} ms`);
+          progress.report({ message: `the whole document (${text.length.toLocaleString()} characters)` });
         }
       }
       const t0 = Date.now();

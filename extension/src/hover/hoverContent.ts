@@ -49,16 +49,33 @@ function fmt(v: number): string {
   return Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-/** "▆ 41/64": a site's active units for a token, the block relative to that site over the text. */
+/**
+ * How many mask entries a token's active count at a site is out of: the site's units, or for
+ * attention the heads × causal keys of the token's window (the engine's `keys`; without them, the
+ * site's units).
+ */
+export function activeOf(view: AnalysisView, site: number, token: number): number {
+  return view.analysis.layers[site].keys?.[token] ?? view.sites[site].units;
+}
+
+/** "▆ 41/64": a site's active units for a token (of its units, or of its causal keys × heads for attention), the block relative to that site over the text. */
 function siteCell(view: AnalysisView, site: number, token: number): string {
   const s = view.sites[site];
   const { values, domain } = view.values({ site: { kind: 'site', name: s.name }, metric: 'active', unit: 0, rounded: true });
   const v = values[token];
   const t = domain[1] > domain[0] ? (v - domain[0]) / (domain[1] - domain[0]) : 0.5;
-  return s.kind === 'attention' ? `${blockChar(t)} ${fmt(v)}` : `${blockChar(t)} ${fmt(v)}/${s.units}`;
+  return `${blockChar(t)} ${fmt(v)}/${activeOf(view, site, token)}`;
 }
 
-/** Active units of one token at every site: the embedding, then a compact layer × site table of block characters. */
+/** Space before a right-aligned cell: the hover's tables have no cell padding of their own. */
+const CELL_PAD = '&nbsp;'.repeat(4);
+
+/**
+ * Active units of one token at every site: the embedding, then a compact layer × site table
+ * ("▆ 41/64": the count, of the site's units or of heads × causal keys for attention; the block
+ * relative to that site over the text). The count columns are right-aligned, headers and cells
+ * alike, so each header sits over its numbers.
+ */
 export function sitesTable(view: AnalysisView, token: number): string {
   const sites = view.sites;
   const lines: string[] = [];
@@ -67,12 +84,14 @@ export function sitesTable(view: AnalysisView, token: number): string {
   const cols: MaskSite['kind'][] = ['attention', 'attentionOutput', 'mlp'];
   const present = cols.filter((k) => sites.some((s) => s.kind === k));
   const header = { attention: 'attention', attentionOutput: 'attn out', mlp: 'MLP', embedding: 'embedding' };
-  lines.push(`| active (m ≥ 0.5) | ${present.map((k) => header[k]).join(' | ')} |`);
-  lines.push(`|:--|${present.map(() => ':--').join('|')}|`);
+  const attention = present.includes('attention') ? ' (attention: of heads × causal keys)' : '';
+  lines.push(`Active units (m ≥ 0.5) per layer and site${attention}:`, '');
+  lines.push(`| | ${present.map((k) => CELL_PAD + header[k]).join(' | ')} |`);
+  lines.push(`|:--|${present.map(() => '--:').join('|')}|`);
   for (const l of layers) {
     const cells = present.map((k) => {
       const i = sites.findIndex((s) => s.layer === l && s.kind === k);
-      return i >= 0 ? siteCell(view, i, token) : '';
+      return i >= 0 ? CELL_PAD + siteCell(view, i, token) : '';
     });
     lines.push(`| layer ${l} | ${cells.join(' | ')} |`);
   }
@@ -89,8 +108,12 @@ export function unitStrip(view: AnalysisView, site: number, token: number, round
   const rowLen = s.kind === 'attention' ? Math.max(1, Math.round(s.units / Math.max(1, Math.round(s.units / 64)))) : 32;
   const shownLen = Math.min(rowLen, 64);
   const rows: string[] = [];
+  // The count the table shows: for attention, over the causal keys only (the rest of a head's row
+  // multiplies attention probabilities that are zero).
   let on = 0;
-  for (let u = 0; u < s.units; u++) if (masks[off + u] >= 128) on++;
+  const keys = view.analysis.layers[site].keys?.[token];
+  if (s.kind === 'attention' && keys !== undefined) on = view.analysis.layers[site].active[token];
+  else for (let u = 0; u < s.units; u++) if (masks[off + u] >= 128) on++;
   for (let r = 0; r * rowLen < s.units && rows.length < maxRows; r++) {
     let row = '';
     for (let u = r * rowLen; u < Math.min(s.units, r * rowLen + shownLen); u++) {
@@ -101,7 +124,8 @@ export function unitStrip(view: AnalysisView, site: number, token: number, round
   }
   const more = s.units - Math.min(s.units, rows.length * rowLen);
   const tail = more > 0 ? `\n… ${more} more units` : '';
-  return '```text\n' + rows.join('\n') + tail + '\n```\n' + `${on} of ${s.units} units on`;
+  const of = s.kind === 'attention' && keys !== undefined ? `${keys} (heads × causal keys)` : `${s.units} units`;
+  return '```text\n' + rows.join('\n') + tail + '\n```\n' + `${on} of ${of} on`;
 }
 
 export function buildHoverMarkdown(input: HoverInput): string {

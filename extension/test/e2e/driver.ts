@@ -147,6 +147,36 @@ export class Session {
     return file;
   }
 
+  /** A screenshot of one element (e.g. the hover), numbered with the page screenshots. */
+  async screenshotOf(selector: string, name: string): Promise<string> {
+    mkdirSync(this.o.screenshots, { recursive: true });
+    const file = join(this.o.screenshots, `${String(++this.shot).padStart(2, '0')}-${name}.png`);
+    await this.page.locator(selector).first().screenshot({ path: file });
+    this.o.log(`  screenshot ${file}`);
+    return file;
+  }
+
+  /** The extension's log (its LogOutputChannel "LearnedDropout", as VS Code writes it to disk). */
+  extensionLog(): string {
+    const logs = join(this.o.tmp, 'user-data/logs');
+    if (!existsSync(logs)) return '';
+    let out = '';
+    for (const session of readdirSync(logs).sort()) {
+      const dir = join(logs, session);
+      for (const host of existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith('exthost')) : []) {
+        const f = join(dir, host, 'ldlens.learneddropout-lens/LearnedDropout.log');
+        if (existsSync(f)) out += readFileSync(f, 'utf8');
+      }
+    }
+    return out;
+  }
+
+  /** Line numbers shown in the active editor's gutter (the rendered, i.e. visible, lines). */
+  async visibleLineNumbers(): Promise<number[]> {
+    const t = await this.page.locator('.editor-group-container.active .monaco-editor .margin-view-overlays .line-numbers').allInnerTexts();
+    return t.map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n > 0).sort((a, b) => a - b);
+  }
+
   // ------------------------------------------------------------------------- workbench helpers
 
   async closeQuickInput(): Promise<void> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, Session } from './driver';
 import { JOURNEY, journeyScreenshot, stopJourney } from './journey';
-import { SCENARIOS, type Scenario, prepareWorkspace, userSettings } from './scenarios';
+import { SCENARIOS, type Scenario, prepareLongDocument, prepareWorkspace, userSettings } from './scenarios';
 
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
@@ -16,6 +16,7 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(join(tmpdir(), 'ldlens-e2e-'));
   const workspace = join(tmp, 'workspace');
   prepareWorkspace(workspace);
+  prepareLongDocument(workspace);
   const logLines: string[] = [];
   const log = (m: string) => {
     logLines.push(m);

@@ -53,6 +53,16 @@ export function prepareWorkspace(ws: string): void {
   );
 }
 
+/**
+ * long.txt for the visible-range-first scenario: 3,000 short lines (~55k characters) from the
+ * corpus, so that the whole-document pass takes seconds and the visible lines (±30) well under one.
+ */
+export function prepareLongDocument(ws: string): void {
+  const src = readFileSync(join(ws, 'corpus.txt'), 'utf8').split('\n').map((l) => l.trim().slice(0, 20)).filter((l) => l.length > 3);
+  const lines = Array.from({ length: 3000 }, (_, i) => src[i % src.length]);
+  writeFileSync(join(ws, 'long.txt'), lines.join('\n') + '\n');
+}
+
 function runsDir(ws: string): string {
   return join(ws, '.ldlens/runs');
 }
@@ -170,6 +180,81 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'pin a token from its hover: the next hover compares with it; Unpin removes it',
+    async run(s, { log }) {
+      // The painted metric (layer 1 · MLP active units, chosen above) of the first token ...
+      const value = (hover: string) => Number(/active units \(m ≥ 0\.5\): ([\d.]+) ·/.exec(hover)?.[1]);
+      const a = await s.hover('proceed', 0, 2); // "o"
+      const va = value(a);
+      assert.ok(Number.isFinite(va), `the hover shows the painted value\n${a}`);
+      assert.doesNotMatch(a, /Pinned/);
+      await s.page.locator('.monaco-hover:not(.hidden) a', { hasText: 'Pin for comparison' }).first().click();
+      const msg = await s.statusItem(/pinned “o” for comparison in hovers/, 10_000);
+      log(`  status bar: ${msg}`);
+      await s.screenshot('token-pinned');
+      // ... shows up in the hover of another token, with the difference.
+      const b = await s.hover('further', 0, 1); // "u"
+      const vb = value(b);
+      const m = /Pinned o: ([\d.]+) \(this token ([+−])([\d.]+)\)/.exec(b);
+      assert.ok(m, `the hover compares with the pinned token\n${b}`);
+      log(`  hover of "u": ${m[0]} (u: ${vb}, o: ${va})`);
+      assert.equal(Number(m[1]), va, 'the pinned value is the one its own hover showed');
+      assert.equal((m[2] === '−' ? -1 : 1) * Number(m[3]), vb - va, 'the difference is this token minus the pinned one');
+      await sleep(600);
+      await s.screenshot('hover-compares-with-pinned');
+      await s.screenshotOf('.monaco-hover:not(.hidden)', 'hover-compares-with-pinned-closeup');
+      // The layer × site table: each header sits over its column (same alignment as the body).
+      const cols = await s.page.evaluate(() => {
+        const table = document.querySelector('.monaco-hover:not(.hidden) table');
+        if (!table) return null;
+        const rows = Array.from(table.querySelectorAll('tr')).map((tr) =>
+          Array.from(tr.querySelectorAll('th,td')).map((c) => {
+            // The rectangle of the visible text (leading no-break spaces left out).
+            const r = document.createRange();
+            r.selectNodeContents(c);
+            const walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+            for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+              const i = (n.textContent ?? '').search(/\S/);
+              if (i >= 0) {
+                r.setStart(n, i);
+                break;
+              }
+            }
+            const t = r.getBoundingClientRect();
+            return { text: (c.textContent ?? '').trim(), tag: c.tagName, align: getComputedStyle(c).textAlign, tl: t.left, tr: t.right };
+          }),
+        );
+        return rows;
+      });
+      assert.ok(cols && cols.length >= 3, 'the hover has the layer × site table');
+      log('  table: ' + cols.map((r) => r.map((c) => c.text || '·').join(' | ')).join(' / '));
+      assert.deepEqual(cols[0].map((c) => c.text), ['', 'attention', 'attn out', 'MLP']);
+      for (let j = 1; j < cols[0].length; j++) {
+        // Right-aligned, headers and counts alike: the texts end at the same x.
+        for (const row of cols) {
+          assert.equal(row[j].align.replace('-webkit-', ''), 'right', `column ${j} is right-aligned (${row[j].tag} "${row[j].text}")`);
+          assert.ok(Math.abs(row[j].tr - cols[0][j].tr) <= 1, `"${row[j].text}" ends under its header "${cols[0][j].text}" (${row[j].tr} vs ${cols[0][j].tr})`);
+        }
+        // Space between the columns: each header starts clear of the previous column's widest text.
+        const prevRight = Math.max(...cols.map((r) => r[j - 1].tr));
+        assert.ok(cols[0][j].tl - prevRight >= 8, `a gap before "${cols[0][j].text}" (${(cols[0][j].tl - prevRight).toFixed(1)} px)`);
+      }
+      // Every site's count has its denominator: attention's is heads (2) × the causal keys (≤ 32).
+      for (const row of cols.slice(1)) for (const c of row.slice(1)) assert.match(c.text, /^. \d+\/\d+$/, `cell "${c.text}"`);
+      const [, attnActive, attnOf] = /(\d+)\/(\d+)/.exec(cols[1][1].text)!.map(Number);
+      assert.ok(attnOf % 2 === 0 && attnOf >= 2 && attnOf <= 64 && attnActive <= attnOf, `attention ${cols[1][1].text}`);
+      assert.match(b, /Active units \(m ≥ 0\.5\) per layer and site \(attention: of heads × causal keys\):/);
+      // Unpin from the palette (it is there only while a token is pinned).
+      await s.page.mouse.move(5, 400);
+      await s.page.keyboard.press('Escape');
+      await s.palette('LearnedDropout: Unpin Compared Token');
+      const c = await s.hover('further', 0, 1);
+      assert.doesNotMatch(c, /Pinned/, 'unpinned: no comparison');
+      await s.page.mouse.move(5, 400);
+      await s.page.keyboard.press('Escape');
+    },
+  },
+  {
     name: 'the Mask Explorer opens from the hover with heatmap pixels',
     async run(s, { log }) {
       await s.hover('further', 0, 1);
@@ -196,6 +281,77 @@ export const SCENARIOS: Scenario[] = [
       await sleep(1000);
       await s.screenshot('mask-explorer');
       await s.palette('View: Close All Editors');
+    },
+  },
+  {
+    name: 'visible range first: a long document is painted where it is scrolled to, then everywhere',
+    async run(s, { workspace, log }) {
+      // long.txt (prepareLongDocument, written before VS Code starts: Quick Open caches the file list).
+      const all = readFileSync(join(workspace, 'long.txt'), 'utf8');
+      const lines = all.split('\n').slice(0, -1);
+      const total = all.length;
+      s.writeUserSettings({ 'ldlens.analysis.visibleRangeFirst': 5000 });
+      try {
+        await sleep(1500); // VS Code picks up the settings file
+        await s.openFile('long.txt', lines[0]);
+        // Scroll to the middle: Go to Line 1500 (revealed in the centre).
+        await s.page.keyboard.press('Control+G');
+        await s.page.locator('.quick-input-widget .quick-input-box input').fill(':1500');
+        await s.page.keyboard.press('Enter');
+        const shown = await waitFor('line 1500 on screen', async () => {
+          const n = await s.visibleLineNumbers();
+          return n.includes(1500) ? n : undefined;
+        }, 10_000);
+        const lo = shown[0], hi = shown[shown.length - 1];
+        log(`  long.txt: ${lines.length} lines, ${total} characters; lines ${lo}–${hi} on screen`);
+        const logBefore = s.extensionLog().length;
+        const newLog = () => s.extensionLog().slice(logBefore);
+        const t0 = Date.now();
+        await s.palette('LearnedDropout: Analyze Document');
+        // The visible lines are painted while the whole-document pass is still running (its
+        // progress notification says so and the whole pass has not logged yet).
+        const first = await waitFor('decorations in the viewport while the whole document is analyzed', async () => {
+          const dec = (await s.decorationColours()).length;
+          if (dec < 20) return undefined;
+          const toasts = (await s.page.locator('.notifications-toasts .notification-toast').allInnerTexts()).join(' ').replace(/\s+/g, ' ');
+          return { dec, toasts, whole: /analyzed long\.txt: \d+ tokens/.test(newLog()), ms: Date.now() - t0 };
+        }, 60_000, 100);
+        log(`  first paint after ${first.ms} ms: ${first.dec} painted elements; notification "${first.toasts}"`);
+        assert.ok(!first.whole, 'the viewport was painted before the whole document was analyzed');
+        assert.match(first.toasts, /the whole document \([\d,]+ characters\)/, 'the whole-document pass is in progress');
+        await s.screenshot('visible-range-painted-first');
+        // Meanwhile the top of the document is not painted yet (only the visible lines ±30 were analyzed).
+        await s.page.keyboard.press('Control+Home');
+        await waitFor('line 1 on screen', async () => (await s.visibleLineNumbers()).includes(1), 5000, 50);
+        await sleep(150);
+        const topDuring = (await s.decorationColours()).length;
+        const stillRunning = !/analyzed long\.txt: \d+ tokens/.test(newLog());
+        log(`  top of the document during the whole pass: ${topDuring} painted elements (whole pass ${stillRunning ? 'still running' : 'already done'})`);
+        if (stillRunning) assert.equal(topDuring, 0, 'only the visible range is painted before the whole pass ends');
+        if (stillRunning) await s.screenshot('visible-range-top-not-yet');
+        const whole = await waitFor('the whole-document pass', async () => /analyzed long\.txt: (\d+) tokens[^\n]*/.exec(newLog())?.[0], 90_000, 200);
+        log(`  ${whole} (${Date.now() - t0} ms after the command)`);
+        // The log: the visible range first, around the lines that were on screen, then the whole document.
+        const text = newLog();
+        const vis = /analyzed long\.txt lines (\d+)–(\d+) first \(the visible range\): (\d+) tokens in (\d+) ms/.exec(text);
+        assert.ok(vis, `the visible range is analyzed first\n${text}`);
+        log(`  ${vis[0]}`);
+        assert.ok(text.indexOf(vis[0]) < text.indexOf(whole), 'visible range before the whole document');
+        const [vlo, vhi, vtok] = [Number(vis[1]), Number(vis[2]), Number(vis[3])];
+        assert.ok(vlo <= lo && vhi >= hi, `the analyzed range ${vlo}–${vhi} holds the lines on screen ${lo}–${hi}`);
+        assert.ok(vhi - vlo < 200, 'only the visible lines and a margin');
+        assert.ok(vtok * 10 < Number(/(\d+) tokens/.exec(whole)![1]), 'the first pass is a small part of the document');
+        // The whole document ends up painted: top, middle and bottom.
+        await waitFor('the top painted', async () => (await s.decorationColours()).length > 20, 10_000);
+        await s.screenshot('visible-range-then-top-painted');
+        await s.page.keyboard.press('Control+End');
+        await waitFor('the last line on screen', async () => (await s.visibleLineNumbers()).includes(3000), 5000);
+        await waitFor('the bottom painted', async () => (await s.decorationColours()).length > 20, 10_000);
+        await s.screenshot('visible-range-then-bottom-painted');
+      } finally {
+        s.writeUserSettings();
+        await s.palette('View: Close All Editors').catch(() => {});
+      }
     },
   },
   {

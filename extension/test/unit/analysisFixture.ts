@@ -27,6 +27,7 @@ export function makeAnalysis(text: string, opts: { nEmbd?: number; nHead?: numbe
     const bytes = new Uint8Array(tokens.length * s.units);
     const active: number[] = [];
     const mean: number[] = [];
+    const keys: number[] = [];
     for (let t = 0; t < tokens.length; t++) {
       // Token-id dependent, so the same character has similar masks (type averages mean something).
       const bias = (tokens[t].id % 5) / 5;
@@ -45,8 +46,9 @@ export function makeAnalysis(text: string, opts: { nEmbd?: number; nHead?: numbe
       }
       active.push(on);
       mean.push(sum / valid);
+      keys.push(valid);
     }
-    return { site: s.name, masks: Buffer.from(bytes).toString('base64'), active, mean };
+    return { site: s.name, masks: Buffer.from(bytes).toString('base64'), active, mean, ...(s.kind === 'attention' ? { keys } : {}) };
   });
   return {
     checkpoint: { runDir: '/runs/r1', dir: '/runs/r1/checkpoints/step-000060', step: 60 },

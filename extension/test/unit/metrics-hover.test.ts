@@ -62,7 +62,9 @@ describe('hover content', () => {
     const md = buildHoverMarkdown({ view, index: 4, choice: mlp0, uri: 'file:///w/a.txt' });
     assert.match(md, /\*\*`c`\*\* token 5 of \d+ · id \d+/);
     assert.match(md, /surprisal [\d.]+ nats/);
-    assert.match(md, /\| layer 0 \| . \d+ \| . \d+\/64 \| . \d+\/64 \|/);
+    assert.match(md, /Active units \(m ≥ 0\.5\) per layer and site \(attention: of heads × causal keys\):\n\n\| \| (&nbsp;)+attention \| (&nbsp;)+attn out \| (&nbsp;)+MLP \|\n\|:--\|--:\|--:\|--:\|\n/);
+    // Attention counts are out of heads × the token's causal keys (4 heads, token 5: 4 × 5), the others out of the units.
+    assert.match(md, /\| layer 0 \| (&nbsp;)+. \d+\/20 \| (&nbsp;)+. \d+\/64 \| (&nbsp;)+. \d+\/64 \|/);
     assert.match(md, /Embedding: . \d+\/64 active/);
     assert.match(md, /Units at \*\*layer 0 · MLP\*\*/);
     assert.match(md, /```text\n[█░]{32}\n[█░]{32}\n```\n\d+ of 64 units on/);
@@ -88,11 +90,19 @@ describe('hover content', () => {
     assert.match(strip, /^```text\n[▁▂▃▄▅▆▇█]{32}\n/);
   });
 
-  it('shows attention units one row per head', () => {
+  it('shows attention units one row per head, counted over the causal keys as in the table', () => {
     const strip = unitStrip(view, 1, 10, true);
     const rows = strip.split('\n').slice(1, 5);
     assert.equal(rows.length, 4);
     for (const r of rows) assert.equal([...r].length, 64);
+    assert.match(strip, new RegExp(`\\n${a.layers[1].active[10]} of 44 \\(heads × causal keys\\) on$`));
+    const md = buildHoverMarkdown({ view, index: 10, choice: { ...mlp0, site: { kind: 'site', name: 'transformer.h.0.attn.attn_dropout' } }, uri: 'u' });
+    assert.match(md, new RegExp(`\\| layer 0 \\| (&nbsp;)+. ${a.layers[1].active[10]}/44 \\|`));
+  });
+
+  it('keeps the units as the attention denominator for analyses without causal key counts', () => {
+    const old = new AnalysisView({ ...a, layers: a.layers.map(({ keys: _, ...l }) => l) });
+    assert.match(buildHoverMarkdown({ view: old, index: 4, choice: mlp0, uri: 'u' }), /\| layer 0 \| (&nbsp;)+. \d+\/256 \|/);
   });
 });
 
