@@ -10,7 +10,7 @@ import { parseCsv } from '../src/common/export';
 import { ACTIVE_Q, AnalysisModel, overlap } from '../src/common/masks';
 import type { AnalysisResult, ExplorerSnapshot } from '../src/protocol';
 import { buildWebview, chromiumAvailable, launch, loadFixtures, openView, OUTPUT_DIR, type TestWindow, type ViewPage } from './browser/harness';
-import { chartedSteps, exportVia, heatmapMismatches, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
+import { chartedSteps, exportVia, heatmapMismatches, pngSize, svgClipping, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
 import { makeAnalysis, makeCheckpoints, makeMetrics, makeRun, sampleText, SMALL_SHAPE } from './fixtures';
 
 const skip = chromiumAvailable() ? false : 'no Chromium at /usr/bin/chromium (set CHROMIUM_PATH)';
@@ -151,7 +151,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         const strip = await view.page.evaluate(() => {
           const { strip, model } = (window as unknown as TestWindow).ldlensExplorer.debug;
           const out: { token: number; hit: number | null; alpha: number; level: number }[] = [];
-          const max = model!.maxActive(3);
+          const [min, max] = model!.activeRange(3);
           for (const t of [0, 5, 42, 120]) {
             const r = strip.spanOf(t)!.getClientRects()[0]!;
             const x = r.left + r.width / 2;
@@ -160,7 +160,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
             const canvas = chunk.querySelector('canvas.chunk-bg') as HTMLCanvasElement;
             const box = chunk.getBoundingClientRect();
             const px = canvas.getContext('2d')!.getImageData(Math.floor(x - box.left), Math.floor(y - box.top), 1, 1).data;
-            out.push({ token: t, hit: strip.tokenAt(x, y), alpha: px[3]!, level: Math.round((model!.active(3)[t]! * 15) / max) });
+            out.push({ token: t, hit: strip.tokenAt(x, y), alpha: px[3]!, level: Math.round(((model!.active(3)[t]! - min) * 15) / (max - min)) });
           }
           return { out, painted: strip.lastPaint.chunks };
         });
@@ -320,6 +320,53 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       }
     });
 
+    for (const theme of ['dark', 'light'] as const) {
+      it(`exports the view at half an editor's width with nothing clipped (${theme})`, async () => {
+        // At ~550 px the heatmap is narrower than the title: the document must grow to hold it, and
+        // tick labels at the axes' ends ("0") must not be cut.
+        const view = await openView(browser, 'explorer', { theme, width: 550, height: 900 });
+        try {
+          await view.send({ type: 'state', state: snapshot(analysis) });
+          await waitForExplorer(view.page);
+          const files: Record<string, { filename: string; data: string; encoding: string; requestId: number }> = {};
+          for (const kind of ['svg', 'png']) {
+            const before = (await view.posted()).length;
+            await view.page.locator(`.export-${kind}`).click();
+            files[kind] = (await view.waitForPosted('export', before)) as never;
+            keep(`explorer-narrow-${theme}.${kind}`, files[kind]!.data, files[kind]!.encoding);
+            await view.send({ type: 'exportResult', requestId: files[kind]!.requestId, path: `/tmp/out/${files[kind]!.filename}` });
+          }
+          const title = await view.page.locator('.source-label').innerText();
+          const svg = await svgClipping(view.page, files['svg']!.data);
+          assert.deepEqual(svg.clipped, [], 'nothing drawn outside the viewBox');
+          assert.ok(svg.texts.includes(title), `the whole title is in the SVG: ${title}`);
+          assert.ok(svg.texts.some((t) => t.startsWith('emb · ') && /tokens 0–299$/.test(t)), 'the whole subtitle');
+          assert.ok(svg.texts.filter((t) => t === '0').length >= 2, 'the 0 ticks of both axes');
+          // The PNG is that SVG at 2×: the same layout, lossless.
+          assert.deepEqual(pngSize(files['png']!.data), { width: svg.width * 2, height: svg.height * 2 });
+          // Token types at this width: "mean ± std" with one decimal, each on one line.
+          const cells = await view.page.evaluate(() =>
+            [...document.querySelectorAll<HTMLElement>('.types-table tr[data-id] td.stat')].slice(0, 40).map((td) => ({ text: td.textContent ?? '', lines: td.getClientRects().length, h: td.getBoundingClientRect().height })),
+          );
+          assert.ok(cells.length > 0);
+          for (const c of cells) assert.match(c.text, /^\d+\.\d ± \d+\.\d$/);
+          assert.ok(Math.max(...cells.map((c) => c.h)) < 24, 'one line per cell');
+          // The strip's colours spread over the site's range of counts: the fewest active units
+          // get no colour, the most the strongest level.
+          const levels = await view.page.evaluate(() => {
+            const { model, state } = (window as unknown as TestWindow).ldlensExplorer.debug;
+            const [min, max] = model!.activeRange(state.site);
+            return { min, max, legend: [...document.querySelectorAll('.strip-legend .legend-cell')].map((c) => c.textContent) };
+          });
+          assert.equal(levels.legend[0], String(levels.min));
+          assert.equal(levels.legend.at(-1), String(levels.max));
+          await noViolations(view);
+        } finally {
+          await view.close();
+        }
+      });
+    }
+
     it('passes the checks the end-to-end suite runs inside VS Code', async () => {
       const view = await openView(browser, 'explorer', { theme: 'dark' });
       try {
@@ -425,6 +472,29 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { logScale: string[] }).logScale.join() === 'terms,l1');
         assert.equal(await view.page.locator('[data-chart="loss"] .log-toggle').getAttribute('aria-pressed'), 'false');
         assert.equal(await view.page.locator('[data-chart="terms"] .log-toggle').getAttribute('aria-pressed'), 'true');
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('keeps run names readable in a side-bar-wide view', async () => {
+      const view = await openView(browser, 'charts', { theme: 'dark', width: 300, height: 700 });
+      try {
+        const named = [
+          makeRun('20261128-165338-journey', { name: 'journey', status: 'running', step: 30, totalSteps: 150 }),
+          makeRun('20261127-101500-long', { name: 'shakespeare-char-long-name', step: 12000, totalSteps: 12000 }),
+        ];
+        await view.send({ type: 'state', state: { runs: named, selected: [] } });
+        await view.page.waitForSelector('.runs-table tr[data-run]');
+        const titles = await view.page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('.runs-table .run-title')].map((t) => ({ text: t.textContent, width: t.clientWidth, scroll: t.scrollWidth })),
+        );
+        // The short name shows whole; the long one wraps (no character hidden sideways).
+        for (const t of titles) assert.ok(t.scroll <= t.width + 1 && t.width >= 80, `run name "${t.text}" gets room: ${t.width}px`);
+        assert.match(await view.page.locator('tr[data-run="20261127-101500-long"]').innerText(), /completed[\s\S]*12k\/12k/);
+        assert.match((await view.page.locator('tr[data-run="20261127-101500-long"]').getAttribute('title')) ?? '', /^shakespeare-char-long-name\n/);
+        await view.screenshot('charts-sidebar-runs');
         await noViolations(view);
       } finally {
         await view.close();

@@ -75,3 +75,14 @@ describe('token strip canvas', () => {
     assert.equal(rects.tokenAt(5, 10_000), null);
   });
 });
+
+describe('strip colour levels', () => {
+  it('spread the range of active counts over the levels (min: none, max: the strongest)', async () => {
+    const { activeLevels, LEVELS } = await import('../src/explorer/tokenStrip');
+    // Counts in a narrow band (as a trained model's are): from 0 they would all be strong.
+    assert.deepEqual([...activeLevels([14, 15, 16, 17, 18], 18, 14)], [0, 4, 8, 11, 15]);
+    assert.deepEqual([...activeLevels([14, 18], 18)], [12, 15], 'from 0 without a minimum');
+    assert.deepEqual([...activeLevels([5, 5, 5], 5, 5)], [0, 0, 0], 'all equal: no colour');
+    assert.equal(LEVELS, 16);
+  });
+});

@@ -57,10 +57,15 @@ export function chartsSvg(charts: { title: string; legend: string; svg: SVGSVGEl
   }
   const bg = document.createElementNS(NS, 'rect');
   bg.setAttribute('class', 'export-bg');
-  bg.setAttribute('width', String(width));
-  bg.setAttribute('height', String(y));
   root.append(bg, body);
-  root.setAttribute('viewBox', `0 0 ${width} ${y}`);
   root.classList.add('export-view');
-  return { svg: withStaged(root, () => standaloneSvg(root, { width, height: y })), width, height: y };
+  return withStaged(root, () => {
+    // Titles and legends longer than the charts are wide widen the document instead of being cut.
+    const box = body.getBBox();
+    const w = Math.ceil(Math.max(width, box.x + box.width + 8));
+    bg.setAttribute('width', String(w));
+    bg.setAttribute('height', String(y));
+    root.setAttribute('viewBox', `0 0 ${w} ${y}`);
+    return { svg: standaloneSvg(root, { width: w, height: y }), width: w, height: y };
+  });
 }

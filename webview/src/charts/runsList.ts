@@ -1,5 +1,6 @@
 // The runs list: status, backend, steps and best validation loss of every run; checking runs
 // overlays them in the charts.
+import { format } from 'd3';
 import { el } from '../common/dom';
 import { formatInt, formatValue } from '../common/format';
 import type { RunInfo } from '../protocol';
@@ -21,11 +22,14 @@ export class RunsList {
       return;
     }
     const head = el('tr');
-    for (const h of ['', 'run', 'status', 'steps', 'best val']) head.append(el('th', h === 'steps' || h === 'best val' ? 'num' : undefined, h));
+    // Four columns: the run's name gets what the others (kept compact) leave; status and steps
+    // share one column, on two lines.
+    for (const h of ['', 'run', 'status', 'best val']) head.append(el('th', h === 'best val' ? 'num' : h === 'status' ? 'run-progress' : undefined, h));
     const rows: HTMLElement[] = [head];
     for (const run of runs) {
       const index = selected.indexOf(run.id);
-      const tr = el('tr', index >= 0 ? 'selected' : undefined, undefined, { 'data-run': run.id, title: run.error ? `${run.dir}\n${run.error}` : run.dir });
+      const tip = `${run.name}\n${run.dir}${run.error ? `\n${run.error}` : ''}`;
+      const tr = el('tr', index >= 0 ? 'selected' : undefined, undefined, { 'data-run': run.id, title: tip });
       const box = el('input', 'run-check', undefined, { type: 'checkbox', 'aria-label': `show ${run.name}` });
       box.checked = index >= 0;
       box.addEventListener('change', () => this.onToggle(run.id, box.checked));
@@ -35,15 +39,12 @@ export class RunsList {
       const name = el('td', 'run-name');
       // Second line: what kind of run it is and where it trains.
       name.append(el('div', 'run-title', run.name), el('div', 'muted run-kind', `${run.dropoutKind} · ${run.backend ?? '—'}`));
-      const status = el('td');
-      status.append(el('span', `status status-${run.status}`, run.status));
-      tr.append(
-        first,
-        name,
-        status,
-        el('td', 'num', `${formatInt(run.step)}/${formatInt(run.totalSteps)}`),
-        el('td', 'num', run.bestValLoss === null ? '—' : formatValue(run.bestValLoss)),
+      const status = el('td', 'run-progress');
+      status.append(
+        el('span', `status status-${run.status}`, run.status),
+        el('div', 'muted run-steps', `${compactSteps(run.step)}/${compactSteps(run.totalSteps)}`, { title: `step ${formatInt(run.step)} of ${formatInt(run.totalSteps)}` }),
       );
+      tr.append(first, name, status, el('td', 'num', run.bestValLoss === null ? '—' : formatValue(run.bestValLoss)));
       tr.addEventListener('click', (e) => {
         if (e.target === box) return;
         box.checked = !box.checked;
@@ -53,4 +54,11 @@ export class RunsList {
     }
     this.table.replaceChildren(...rows);
   }
+}
+
+const kilo = format('.3~s');
+
+/** Step counts as the side bar has room for: 950, 9,500, 12k, 1.2M. */
+export function compactSteps(n: number): string {
+  return n < 10_000 ? formatInt(n) : kilo(n);
 }

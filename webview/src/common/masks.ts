@@ -138,9 +138,19 @@ export class AnalysisModel {
   }
   /** Largest active count at a site (the colour scale's top). */
   maxActive(site: number): number {
+    return this.activeRange(site)[1];
+  }
+  /** Smallest and largest active count at a site (the strip's colour scale); [0, 0] when empty. */
+  activeRange(site: number): [number, number] {
+    const active = this.active(site);
+    if (!active.length) return [0, 0];
+    let min = Infinity;
     let max = 0;
-    for (const a of this.active(site)) if (a > max) max = a;
-    return max;
+    for (const a of active) {
+      if (a > max) max = a;
+      if (a < min) min = a;
+    }
+    return [min, max];
   }
 }
 

@@ -297,10 +297,10 @@ export class ExplorerApp {
     this.fillSiteSelect(model);
     const a = model.analysis;
     const run = a.checkpoint.runDir.split(/[\\/]/).filter(Boolean).pop() ?? a.checkpoint.runDir;
-    this.sourceLabel.textContent = `${run} · step ${formatInt(a.checkpoint.step)} · ${formatInt(model.tokenCount)} tokens ${a.crossEntropy === null ? '' : ` · CE ${formatValue(a.crossEntropy)}`}`;
+    this.sourceLabel.textContent = `${run} · step ${formatInt(a.checkpoint.step)} · ${formatInt(model.tokenCount)} tokens${a.crossEntropy === null ? '' : ` · CE ${formatValue(a.crossEntropy)}`}`;
     this.sourceLabel.title = `${a.checkpoint.dir}\nwindow ${a.window}, stride ${a.stride}`;
     const rebuildStrip = newText || !previous || !sameTokens(previous, model);
-    this.levels = activeLevels(model.active(this.state.site), model.maxActive(this.state.site));
+    this.levels = siteLevels(model, this.state.site);
     if (rebuildStrip) this.strip.setTokens(model.tokens, this.levels);
     this.multiples.setModel(model);
     this.renderSite(!rebuildStrip);
@@ -346,7 +346,7 @@ export class ExplorerApp {
     if (!model || site < 0 || site >= model.sites.length) return;
     this.save({ site });
     if (this.siteSelect.value !== String(site)) this.siteSelect.value = String(site);
-    this.levels = activeLevels(model.active(site), model.maxActive(site));
+    this.levels = siteLevels(model, site);
     // The small multiples show every site already; only their highlight moves.
     this.renderSite(true, false);
     this.filters.setModel(model, site, false);
@@ -389,7 +389,7 @@ export class ExplorerApp {
   private legendParts: { title: HTMLElement; cells: HTMLElement[] } | null = null;
 
   private renderLegend(model: AnalysisModel, site: number, diffMax?: number): void {
-    const max = diffMax ?? model.maxActive(site);
+    const [min, max] = diffMax === undefined ? model.activeRange(site) : [0, diffMax];
     const what = diffMax === undefined ? 'active units per token' : 'flipped units per token (diff)';
     if (!this.legendParts) {
       const title = el('span', 'muted');
@@ -401,7 +401,7 @@ export class ExplorerApp {
     }
     const { title, cells } = this.legendParts;
     setText(title, `${siteLabel(model.sites[site]!)}: ${what}`);
-    cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(((k * 3) / (LEVELS - 1)) * max))));
+    cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(min + ((k * 3) / (LEVELS - 1)) * (max - min)))));
   }
 
   private setHover(token: number | null): void {
@@ -633,6 +633,12 @@ export class ExplorerApp {
   get debug(): { heatmap: Heatmap; strip: TokenStrip; model: AnalysisModel | null; state: ExplorerViewState; palette: Palette } {
     return { heatmap: this.heatmap, strip: this.strip, model: this.shown, state: this.state, palette: this.palette };
   }
+}
+
+/** The strip's colour levels at a site: its range of active counts spread over the levels. */
+function siteLevels(model: AnalysisModel, site: number): Uint8Array {
+  const [min, max] = model.activeRange(site);
+  return activeLevels(model.active(site), max, min);
 }
 
 function setText(e: HTMLElement, text: string): void {

@@ -351,9 +351,13 @@ export class TokenStrip {
 /** Opacity of dimmed tokens (explorer.css `.tok.dim`); their background is dimmed alike. */
 const DIM_OPACITY = 0.25;
 
-/** Active count → colour level, relative to the site's largest count. */
-export function activeLevels(active: readonly number[], max: number, out = new Uint8Array(active.length)): Uint8Array {
-  const scale = max > 0 ? (LEVELS - 1) / max : 0;
-  for (let i = 0; i < active.length; i++) out[i] = Math.round(active[i]! * scale);
+/**
+ * Active count → colour level, spread over the site's range of counts: `min` (level 0, no
+ * colour) to `max` (the strongest). Counts usually sit in a narrow band (14–18 of 32 units), and
+ * scaling from 0 painted every token in nearly the same strong colour.
+ */
+export function activeLevels(active: readonly number[], max: number, min = 0, out = new Uint8Array(active.length)): Uint8Array {
+  const scale = max > min ? (LEVELS - 1) / (max - min) : 0;
+  for (let i = 0; i < active.length; i++) out[i] = Math.round(Math.max(0, active[i]! - min) * scale);
   return out;
 }

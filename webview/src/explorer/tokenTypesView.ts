@@ -2,7 +2,6 @@
 // dot-and-whisker chart of the sorted site (the model's "experts per token type", made visible).
 import { axisBottom, max, scaleBand, scaleLinear, select } from 'd3';
 import { el } from '../common/dom';
-import { formatValue } from '../common/format';
 import { siteLabel, type AnalysisModel } from '../common/masks';
 import { displayToken, sortTokenTypes, tokenTypeStats, type TokenTypeSortKey, type TokenTypeStats } from '../common/tokenTypes';
 
@@ -109,7 +108,7 @@ export class TokenTypesView {
       const tokenCell = el('td');
       tokenCell.append(el('span', 'token-chip', displayToken(st.text)));
       tr.append(tokenCell, el('td', 'num', String(st.count)));
-      model.sites.forEach((_, i) => tr.append(el('td', 'num', `${formatValue(st.mean[i]!)} ± ${formatValue(st.std[i]!)}`)));
+      model.sites.forEach((_, i) => tr.append(el('td', 'num stat', meanStd(st.mean[i]!, st.std[i]!))));
       tr.addEventListener('click', () => {
         this.selectedId = this.selectedId === st.id ? null : st.id;
         this.callbacks.select(this.selectedId === null ? null : st);
@@ -125,9 +124,12 @@ export class TokenTypesView {
 
   private renderChart(rows: TokenTypeStats[], model: AnalysisModel): void {
     const site = this.sort.site;
-    const width = 320;
-    const rowH = 14;
-    const margin = { top: 18, right: 12, bottom: 24, left: 48 };
+    const labels = new Map(rows.map((r) => [r.id, chartLabel(r.text)]));
+    // Room for the longest label (10 px monospace: ~6.1 px a character).
+    const labelW = Math.max(24, ...[...labels.values()].map((l) => Math.ceil(l.length * 6.1)));
+    const width = 300 + labelW;
+    const rowH = 16;
+    const margin = { top: 18, right: 12, bottom: 24, left: labelW + 12 };
     const height = margin.top + margin.bottom + rowH * Math.max(rows.length, 1);
     const units = model.sites[site]?.units ?? 1;
     const x = scaleLinear()
@@ -170,6 +172,8 @@ export class TokenTypesView {
       .select('text.type-label')
       .attr('x', margin.left - 6)
       .attr('dy', '0.32em')
+      .text((d) => labels.get(d.id) ?? '')
+      .append('title')
       .text((d) => displayToken(d.text));
     row
       .select('line.whisker')
@@ -177,4 +181,15 @@ export class TokenTypesView {
       .attr('x2', (d) => x(d.mean[site]! + d.std[site]!));
     row.select('circle.dot').attr('cx', (d) => x(d.mean[site]!));
   }
+}
+
+/** "16.6 ± 0.5": one decimal each (counts of units; the table is for reading, not exporting). */
+export function meanStd(mean: number, std: number): string {
+  return `${mean.toFixed(1)} ± ${std.toFixed(1)}`;
+}
+
+/** A token's chart label: at most 12 characters (the full text is in its tooltip). */
+function chartLabel(text: string): string {
+  const d = displayToken(text);
+  return d.length > 12 ? d.slice(0, 11) + '…' : d;
 }

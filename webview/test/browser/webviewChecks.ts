@@ -87,3 +87,53 @@ export async function exportVia(target: Target, kind: 'svg' | 'png' | 'csv' | 'j
   );
   return (await status.textContent()) ?? '';
 }
+
+/**
+ * Lays out an exported SVG document in the page and returns what would be cut off: every text
+ * (and the drawn content as a whole) whose box, in the document's coordinates, reaches past its
+ * viewBox, and every nested <svg> (which clips its content at its own edges). Empty: nothing is
+ * clipped. Also returns the document's size and text.
+ */
+export async function svgClipping(target: Target, svgText: string): Promise<{ clipped: string[]; width: number; height: number; texts: string[] }> {
+  return target.evaluate((text) => {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    if (doc.querySelector('parsererror')) return { clipped: ['not well-formed'], width: 0, height: 0, texts: [] };
+    const svg = document.importNode(doc.documentElement, true) as unknown as SVGSVGElement;
+    const stage = document.createElement('div');
+    stage.className = 'ld-export-stage';
+    stage.append(svg);
+    document.body.append(stage);
+    try {
+      const vb = svg.viewBox.baseVal;
+      const clipped: string[] = [];
+      const texts: string[] = [];
+      const inside = (el: SVGGraphicsElement, what: string): void => {
+        const b = el.getBBox();
+        const m = el.getCTM()!;
+        const corners = [
+          new DOMPoint(b.x, b.y).matrixTransform(m),
+          new DOMPoint(b.x + b.width, b.y + b.height).matrixTransform(m),
+        ];
+        const [x0, x1] = [Math.min(corners[0]!.x, corners[1]!.x), Math.max(corners[0]!.x, corners[1]!.x)];
+        const [y0, y1] = [Math.min(corners[0]!.y, corners[1]!.y), Math.max(corners[0]!.y, corners[1]!.y)];
+        if (x0 < vb.x - 0.5 || y0 < vb.y - 0.5 || x1 > vb.x + vb.width + 0.5 || y1 > vb.y + vb.height + 0.5)
+          clipped.push(`${what}: [${x0.toFixed(1)}, ${y0.toFixed(1)}, ${x1.toFixed(1)}, ${y1.toFixed(1)}] outside viewBox ${vb.width}×${vb.height}`);
+      };
+      for (const t of svg.querySelectorAll('text')) {
+        texts.push(t.textContent ?? '');
+        if ((t.getAttribute('display') ?? '') !== 'none' && (t.textContent ?? '') !== '') inside(t, `text "${t.textContent}"`);
+      }
+      for (const g of svg.children) if (g instanceof SVGGraphicsElement) inside(g, `<${g.nodeName} class="${g.getAttribute('class') ?? ''}">`);
+      for (const nested of svg.querySelectorAll('svg')) if (nested.getAttribute('overflow') !== 'visible') clipped.push(`a nested <svg class="${nested.getAttribute('class') ?? ''}"> clips its content`);
+      return { clipped, width: vb.width, height: vb.height, texts };
+    } finally {
+      stage.remove();
+    }
+  }, svgText);
+}
+
+/** Width and height of a PNG (base64), from its IHDR chunk. */
+export function pngSize(base64: string): { width: number; height: number } {
+  const b = Buffer.from(base64, 'base64');
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
