@@ -122,7 +122,10 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         assert.equal(await rows.count(), model.sites.length);
         for (let s = 0; s < model.sites.length; s++) {
           const cells = await rows.nth(s).locator('td').allInnerTexts();
-          assert.equal(cells[1], `${model.active(s)[token]} / ${model.sites[s]!.units}`, `site ${s}`);
+          // Attention: of heads × causal keys (the engine's `keys`), elsewhere of the site's units.
+          const of = analysis.layers[s]!.keys?.[token] ?? model.sites[s]!.units;
+          assert.equal(analysis.layers[s]!.keys !== undefined, model.sites[s]!.kind === 'attention', `site ${s}: keys on attention sites only`);
+          assert.equal(cells[1], `${model.active(s)[token]} / ${of}`, `site ${s}`);
         }
         const title = await view.page.locator('.details-title').innerText();
         assert.match(title, new RegExp(`#${token}`));

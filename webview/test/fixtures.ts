@@ -90,6 +90,7 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
     const bytes = new Uint8Array(n * site.units);
     const active: number[] = new Array(n);
     const mean: number[] = new Array(n);
+    const keys: number[] = new Array(n);
     // Per-unit A, B like a trained LearnedDropout; a site-specific shift of how sparse it is.
     const a = Float64Array.from({ length: site.units }, () => 1 + rnd() * 3);
     const b = Float64Array.from({ length: site.units }, () => rnd() * Math.PI * 2);
@@ -120,8 +121,10 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
       }
       active[t] = on;
       mean[t] = counted ? sum / counted : 0;
+      keys[t] = counted;
     }
-    return { site: site.name, masks: bytesToBase64(bytes), active, mean };
+    // As the engine: attention sites say how many causal entries each token's counts are over.
+    return { site: site.name, masks: bytesToBase64(bytes), active, mean, ...(site.kind === 'attention' ? { keys } : {}) };
   });
   const runDir = shape.runDir ?? '/runs/tiny-learned';
   const step = shape.step ?? 500;

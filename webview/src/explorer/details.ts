@@ -90,7 +90,8 @@ export class TokenDetails {
     this.rows.forEach((r, i) => {
       const masks = model.siteMasks(i);
       r.row.classList.toggle('current', i === site);
-      r.active.textContent = `${masks.active[t]} / ${model.sites[i]!.units}`;
+      // Attention: of heads × the token's causal keys (what the engine counted over), as the hover.
+      r.active.textContent = `${masks.active[t]} / ${masks.keys?.[t] ?? model.sites[i]!.units}`;
       r.mean.textContent = formatValue(masks.mean[t]!);
       paintRow(r, model.matrix(i).row(t), palette.heat);
     });
