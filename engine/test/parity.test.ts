@@ -33,9 +33,18 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const shape: ModelShape = spec.model;
 const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', entropy: { form: 'shannon' } });
 
-for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], ['cpu', false]] as const) {
+// webgpu runs where its optional packages and a GPU adapter are there (see README, Compute
+// backends; LDLENS_WEBGPU_SOFTWARE=1 with Mesa's lavapipe runs it without a GPU), else it is skipped.
+for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], ['cpu', false], ['webgpu', false]] as const) {
   test(`parity with the PyTorch reference on ${backend}, ${fused ? 'fused LearnedDropout kernel' : 'op-by-op LearnedDropout'}`, async (t) => {
-    await initBackend(backend);
+    if (backend === 'webgpu') {
+      try {
+        await initBackend('webgpu');
+      } catch (e) {
+        t.skip(`webgpu cannot start here: ${(e as Error).message.replace(/^no compute backend could start: /, '')}`);
+        return;
+      }
+    } else await initBackend(backend);
     const weights = new Map([...read('weights.safetensors')].map(([n, v]) => [n, v.data]));
     const expected = read('forward.safetensors');
     const model = GPT.fromWeights(shape, dropout, weights);
@@ -44,33 +53,37 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
     const tgt = tf.tensor2d(spec.targets, undefined, 'int32');
     const { lambdaEntropy, lambdaL1 } = spec;
 
-    await t.test('forward: logits, masks, loss terms', () => {
+    await t.test('forward: logits, masks, loss terms', async () => {
+      let r!: ReturnType<typeof model.loss>;
       tf.tidy(() => {
-        const r = model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true });
-        assert.ok(relErr(r.logits.dataSync(), expected.get('logits')!.data) <= 1e-4, 'logits');
-        assert.equal(r.masks.length, model.sites.length);
-        model.sites.forEach((s, i) => {
-          const want = expected.get('mask:' + s.name)!;
-          assert.deepEqual(r.masks[i].shape, want.shape, s.name);
-          const e = relErr(r.masks[i].dataSync(), want.data);
-          assert.ok(e <= 1e-4, `mask ${s.name}: relative error ${e}`);
-        });
-        const close = (got: number, want: number, what: string) =>
-          assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `${what}: ${got} vs ${want}`);
-        close(r.crossEntropy.dataSync()[0], spec.expected.crossEntropy, 'cross-entropy');
-        close(r.entropy.dataSync()[0], spec.expected.entropy, 'entropy');
-        close(r.l1.dataSync()[0], spec.expected.l1, 'L1');
-        close(r.loss.dataSync()[0], spec.expected.loss, 'loss');
+        r = model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true });
+        return [r.logits, ...r.masks, r.crossEntropy, r.entropy, r.l1, r.loss]; // kept, the rest freed
       });
+      // Asynchronous reads: GPU backends (webgpu) have no synchronous read in Node.
+      assert.ok(relErr(await r.logits.data(), expected.get('logits')!.data) <= 1e-4, 'logits');
+      assert.equal(r.masks.length, model.sites.length);
+      for (const [i, s] of model.sites.entries()) {
+        const want = expected.get('mask:' + s.name)!;
+        assert.deepEqual(r.masks[i].shape, want.shape, s.name);
+        const e = relErr(await r.masks[i].data(), want.data);
+        assert.ok(e <= 1e-4, `mask ${s.name}: relative error ${e}`);
+      }
+      const close = (got: number, want: number, what: string) =>
+        assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `${what}: ${got} vs ${want}`);
+      close((await r.crossEntropy.data())[0], spec.expected.crossEntropy, 'cross-entropy');
+      close((await r.entropy.data())[0], spec.expected.entropy, 'entropy');
+      close((await r.l1.data())[0], spec.expected.l1, 'L1');
+      close((await r.loss.data())[0], spec.expected.loss, 'loss');
+      tf.dispose([r.logits, ...r.masks, r.crossEntropy, r.entropy, r.l1, r.loss]);
     });
 
-    await t.test('every gradient', () => {
+    await t.test('every gradient', async () => {
       const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
       value.dispose();
       for (const name of model.params.keys()) {
         const g = grads.get(name);
         assert.ok(g, `no gradient for ${name}`);
-        const e = relErr(g.dataSync(), expected.get('grad:' + name)!.data);
+        const e = relErr(await g.data(), expected.get('grad:' + name)!.data);
         assert.ok(e <= 1e-4, `grad ${name}: relative error ${e}`);
       }
       grads.forEach((g) => g.dispose());
@@ -89,14 +102,14 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
         const lr = lrAt(step, o);
         assert.ok(Math.abs(lr - spec.trainLrs[step]) < 1e-12, `lr at ${step}`);
         const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
-        assert.ok(Math.abs(value.dataSync()[0] - spec.trainLosses[step]) <= 1e-4 * spec.trainLosses[step], `loss at step ${step}`);
+        assert.ok(Math.abs((await value.data())[0] - spec.trainLosses[step]) <= 1e-4 * spec.trainLosses[step], `loss at step ${step}`);
         await opt.update(grads, lr, o.gradClip);
         value.dispose();
         for (const g of grads.values()) g.dispose();
       }
       const after = read('after-5-steps.safetensors');
       for (const [name, p] of model.params) {
-        const e = relErr(p.dataSync(), after.get(name)!.data);
+        const e = relErr(await p.data(), after.get(name)!.data);
         assert.ok(e <= 1e-4, `weights ${name} after 5 steps: relative error ${e}`);
       }
       const st = await opt.state();
