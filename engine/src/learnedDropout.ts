@@ -8,12 +8,17 @@
 //   P = cH·H(m) + cL1·L1(m)  with H = mean(−m·log2(m + 1e-9)) (or the complement form), L1 = mean(m)
 //   ∂/∂m = dy ⊙ x + ∂P/∂m,   ∂m/∂z = −½·sin z,   dx = dy ⊙ m  (x is detached inside the mask)
 //
+// On the wasm backend the loops run in ldWasm.ts's SIMD module (engine/wasm/ld.wat) when it
+// instantiates: the same float64 arithmetic in the same order, bit-identical outputs. The JS loops
+// below stay for the cpu backend and as its fallback.
+//
 // attentionProbs() fuses the attention site with what precedes it: scale, causal mask, softmax,
 // then LearnedDropout. Above the diagonal the probabilities are exactly 0, so there the mask is
 // ½·cos(B_j) + ½ for key position j whatever the row: those entries are counted in closed form.
 import { tf } from './backend';
 import type { EntropyForm } from './config';
 import * as kernels from './kernels';
+import { ldWasm } from './ldWasm';
 
 // Local bindings: the loops below call these per element, and an imported binding can compile
 // to a property read through a getter (CommonJS interop under tsx).
@@ -89,7 +94,20 @@ export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o:
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
     const complement = coef.form === 'complement';
     let hsum = 0, l1sum = 0;
-    for (let e = 0, j = 0; e < N; e++) {
+    // the wasm SIMD module (ldWasm.ts) when it is there; the JS loop below without it, or when an
+    // argument was too large for its sin/cos reduction (sinCos falls back to Math there)
+    const W = n % 2 === 0 ? ldWasm() : null;
+    let inJs = true;
+    if (W) {
+      W.ex.fwd(xs.byteOffset, a.byteOffset, b.byteOffset, ya.byteOffset, ma ? ma.byteOffset : 0, qa ? qa.byteOffset : 0,
+        ra ? ra.byteOffset : 0, N, n, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, W.tab);
+      if (W.ex.kmax.value <= 1e6) {
+        hsum = W.ex.hsum.value;
+        l1sum = W.ex.l1sum.value;
+        inJs = false;
+      }
+    }
+    if (inJs) for (let e = 0, j = 0; e < N; e++) {
       const xv = xs[e];
       maskElement(a[j] * xv + b[j], gH, gL1, complement, penalties);
       const mv = el.m;
@@ -114,8 +132,20 @@ export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o:
       value: y,
       gradFunc: (dyt, [xs2, m2, q2, r2]) => {
         const dx = empty(xt.shape);
+        const W = n % 2 === 0 ? ldWasm() : null;
+        const sums = W ? W.mod._malloc(16 * n) : 0; // dA then dB, float64, on the heap
         const dy = buf(dyt), xv = buf(xs2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dxa = buf(dx);
-        const dA = new Float64Array(n), dB = new Float64Array(n);
+        let dA: Float64Array, dB: Float64Array;
+        if (W) {
+          new Float64Array(W.mem.buffer, sums, 2 * n).fill(0);
+          W.ex.bwd(dy.byteOffset, xv.byteOffset, mv.byteOffset, qv.byteOffset, rv.byteOffset, dxa.byteOffset, sums, sums + 8 * n, N, n);
+          dA = new Float64Array(W.mem.buffer, sums, n).slice();
+          dB = new Float64Array(W.mem.buffer, sums + 8 * n, n).slice();
+          W.mod._free(sums);
+          return [dx, padTo(dA, at), padTo(dB, bt)];
+        }
+        dA = new Float64Array(n);
+        dB = new Float64Array(n);
         for (let e = 0, j = 0; e < N; e++) {
           const xe = xv[e], g = dy[e];
           const t = g * xe * qv[e] + rv[e];
@@ -159,6 +189,9 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
     const N = st.size, rows = N / T, heads = rows / T;
     const y = empty(st.shape), p = grad ? empty(st.shape) : null;
     const q = grad ? empty(st.shape) : null, r = grad ? empty(st.shape) : null;
+    // the wasm module's scratch, allocated before taking the buffers (an allocation may move the heap)
+    const W = ldWasm();
+    const scratch = W ? W.mod._malloc(12 * T + 8) : 0; // ex: T + 1 float64 (pairs), then m0 as float32
     const sa = buf(st), a = buf(at), b = buf(bt), ya = buf(y);
     const ma = mask ? buf(mask) : null, pa = p ? buf(p) : null, qa = q ? buf(q) : null, ra = r ? buf(r) : null;
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
@@ -176,8 +209,21 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
         l1sum += heads * j * el.m;
       }
     }
+    let jsRows = rows;
+    if (W) {
+      new Float32Array(W.mem.buffer, scratch + 8 * T + 8, T).set(m0);
+      W.ex.attnFwd(sa.byteOffset, a.byteOffset, b.byteOffset, ya.byteOffset, ma ? ma.byteOffset : 0, pa ? pa.byteOffset : 0,
+        qa ? qa.byteOffset : 0, ra ? ra.byteOffset : 0, rows, T, scale, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, W.tab,
+        scratch, scratch + 8 * T + 8, hsum, l1sum);
+      W.mod._free(scratch);
+      if (W.ex.kmax.value <= 1e6) {
+        hsum = W.ex.hsum.value;
+        l1sum = W.ex.l1sum.value;
+        jsRows = 0; // done
+      }
+    }
     const ex = new Float64Array(T);
-    for (let row = 0, o0 = 0; row < rows; row++, o0 += T) {
+    for (let row = 0, o0 = 0; row < jsRows; row++, o0 += T) {
       const i = row % T; // query position: keys 0..i are visible
       let mx = -Infinity;
       for (let j = 0; j <= i; j++) if (sa[o0 + j] > mx) mx = sa[o0 + j];
@@ -218,7 +264,19 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
       value: y,
       gradFunc: (dyt, [p2, m2, q2, r2]) => {
         const ds = empty(st.shape);
+        const W = ldWasm();
+        const sums = W ? W.mod._malloc(24 * (T + 1)) : 0; // dA, dB, dp: T + 1 float64 each
         const dy = buf(dyt), pv = buf(p2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dsa = buf(ds);
+        if (W) {
+          const h = new Float64Array(W.mem.buffer, sums, 3 * (T + 1)).fill(0);
+          for (let j = 0; j < T; j++) h[T + 1 + j] += heads * j * r0[j];
+          W.ex.attnBwd(dy.byteOffset, pv.byteOffset, mv.byteOffset, qv.byteOffset, rv.byteOffset, dsa.byteOffset, sums,
+            sums + 8 * (T + 1), sums + 16 * (T + 1), rows, T, scale);
+          const dA = new Float64Array(W.mem.buffer, sums, T).slice();
+          const dB = new Float64Array(W.mem.buffer, sums + 8 * (T + 1), T).slice();
+          W.mod._free(sums);
+          return [ds, padTo(dA, at), padTo(dB, bt)];
+        }
         const dA = new Float64Array(T), dB = new Float64Array(T);
         // masked entries: t = ∂P/∂m·∂m/∂z there, in rows above the diagonal
         for (let j = 0; j < T; j++) dB[j] += heads * j * r0[j];
