@@ -61,7 +61,10 @@ function maskElement(z: number, gH: number, gL1: number, complement: boolean, pe
   const m = 0.5 * sincos.cos + 0.5;
   el.m = m;
   el.q = -0.5 * sincos.sin;
-  if (!penalties) return;
+  if (!penalties) {
+    el.g = 0; // no penalty gradient (both λ are 0): not the last element's
+    return;
+  }
   const p = complement ? 1 - m : m;
   const v = p + EPS;
   const lg = flog(v);

@@ -86,3 +86,21 @@ test('LearnedDropout in wasm SIMD: bit-identical to the JS loops', async () => {
     }
   }
 });
+
+test('LearnedDropout with both λ = 0 while training: no penalty gradient on either path', async () => {
+  await initBackend('wasm');
+  const x = tf.randomNormal([5, 32], 0, 1, 'float32', 11);
+  const A = tf.randomNormal([32], 0, 2, 'float32', 12), B = tf.randomNormal([32], 0, 2, 'float32', 13);
+  const dy = tf.randomNormal([5, 32], 0, 1, 'float32', 14);
+  const grads = (o: SiteOptions) =>
+    tf.grads((xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
+      const r = fusedLearnedDropout(xx, a, b, o);
+      r.mask?.dispose();
+      return r.y;
+    })([x, A, B], dy);
+  same('site, λ = 0 after a penalized call', () => {
+    tf.dispose(grads(opts('shannon', true))); // leaves a penalty gradient behind in the JS loop's scratch
+    const g = grads({ coef: { entropy: 0, l1: 0, form: 'shannon' }, wantMask: true, wantPenalties: false });
+    return { arrays: g.map((t) => t.dataSync() as Float32Array), numbers: [] };
+  });
+});
