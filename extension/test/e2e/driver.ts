@@ -351,6 +351,22 @@ export class Session {
   }
 }
 
+/** Painted pixels of the Mask Explorer's heatmap canvas in frame `f`, or 0 while it has fewer than 5 colours. */
+export async function heatmapPixels(f: Frame): Promise<number> {
+  return f.evaluate(() => {
+    const c = document.querySelector('canvas.heatmap-cells') as HTMLCanvasElement | null;
+    if (!c || !c.width || !c.height) return 0;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    let nonBlank = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] > 0) nonBlank++;
+      seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    }
+    return seen.size > 4 ? nonBlank : 0;
+  });
+}
+
 /** Descendant pids of `root` whose command line contains every one of `parts`. */
 export function findDescendants(root: number, parts: string[]): number[] {
   const parent = new Map<number, number>();

@@ -13,7 +13,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Frame, chromium } from 'playwright-core';
-import { CODE_SERVER, ROOT, Session, findDescendants, freePort, sleep, waitFor } from './driver';
+import { parseCsv } from '../../../webview/src/common/export';
+import { CODE_SERVER, ROOT, Session, findDescendants, freePort, heatmapPixels, sleep, waitFor } from './driver';
 import { type Scenario, prepareWorkspace, userSettings } from './scenarios';
 
 export const JOURNEY_SHOTS = join(ROOT, 'test-output/e2e/journey');
@@ -244,52 +245,6 @@ async function chartsFrame(): Promise<Frame> {
 
 async function explorerFrame(): Promise<Frame> {
   return journey!.s.webviewFrame('.explorer canvas.heatmap-cells', 60_000);
-}
-
-/** Painted, multi-coloured pixels of the Mask Explorer's heatmap canvas. */
-async function heatmapPixels(f: Frame): Promise<number> {
-  return f.evaluate(() => {
-    const c = document.querySelector('canvas.heatmap-cells') as HTMLCanvasElement | null;
-    if (!c || !c.width || !c.height) return 0;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    let nonBlank = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i + 3] > 0) nonBlank++;
-      seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    }
-    return seen.size > 4 ? nonBlank : 0;
-  });
-}
-
-/** RFC 4180 CSV: quoted fields with doubled quotes, CRLF or LF line ends. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
 }
 
 /** Gives keyboard focus back to the workbench (a focused webview keeps F1 and Ctrl+P to itself). */

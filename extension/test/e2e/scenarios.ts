@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, type Session, findDescendants, sleep, waitFor } from './driver';
+import { ROOT, type Session, findDescendants, heatmapPixels, sleep, waitFor } from './driver';
 
 export interface Ctx {
   workspace: string;
@@ -263,18 +263,7 @@ export const SCENARIOS: Scenario[] = [
       await s.page.keyboard.press('Escape');
       const f = await s.webviewFrame('canvas.heatmap-cells', 60_000);
       const painted = await waitFor('heatmap pixels', async () => {
-        const n = await f.evaluate(() => {
-          const c = document.querySelector('canvas.heatmap-cells') as HTMLCanvasElement | null;
-          if (!c || !c.width || !c.height) return 0;
-          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-          const seen = new Set<number>();
-          let nonBlank = 0;
-          for (let i = 0; i < d.length; i += 4) {
-            if (d[i + 3] > 0) nonBlank++;
-            seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-          }
-          return seen.size > 4 ? nonBlank : 0;
-        });
+        const n = await heatmapPixels(f);
         return n > 100 ? n : undefined;
       }, 60_000);
       log(`  ${painted} painted heatmap pixels`);
