@@ -227,8 +227,12 @@ export class AdamW {
  * Returns new tensors (the caller disposes both sets) and the norm before clipping.
  */
 export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<{ grads: Map<string, tf.Tensor>; norm: number }> {
-  // A chain of adds, not tf.addN: WebGPU binds one storage buffer per addN input, at most 8.
-  const normT = tf.tidy(() => tf.sqrt([...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))));
+  // One addN on the CPU backends; a chain of adds elsewhere: WebGPU binds one storage buffer per
+  // addN input, at most 8 (both sum in the same order).
+  const normT = tf.tidy(() => {
+    const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
+    return tf.sqrt(inPlaceBackend() ? tf.addN(squares) : squares.reduce((a, b) => tf.add(a, b)));
+  });
   const norm = (await normT.data())[0];
   normT.dispose();
   const coef = maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
