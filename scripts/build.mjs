@@ -4,6 +4,7 @@ import * as esbuild from 'esbuild';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildNative } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -67,6 +68,8 @@ if (want('engine')) {
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
     cpSync(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist', f), join(root, 'dist/engine', f));
   }
+  // The native CPU kernels (optional: the engine falls back to wasm without them).
+  buildNative({ strict: process.env.LDLENS_NATIVE_STRICT === '1' });
 }
 
 if (watch) {

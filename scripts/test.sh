@@ -19,11 +19,19 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null && command -v apt-get >/dev/
     echo "python3-torch could not be installed: comparisons with the reference will be skipped"
 fi
 
+# The engine's native CPU kernels: a C compiler to build them, OpenBLAS for their matrix products.
+if { ! command -v cc >/dev/null || ! ls /usr/lib/x86_64-linux-gnu/libopenblas.so.0 >/dev/null 2>&1; } &&
+  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "== installing gcc and OpenBLAS (the engine's native kernels)"
+  (apt-get update -q && apt-get install -y -q gcc libc6-dev libopenblas0-pthread) >/dev/null 2>&1 ||
+    echo "gcc/OpenBLAS could not be installed: the native-kernel tests will fail"
+fi
+
 echo "== typecheck"
 npm run --silent typecheck
 
 echo "== build"
-npm run --silent build
+LDLENS_NATIVE_STRICT=1 npm run --silent build
 
 echo "== unit, parity, engine and integration tests"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec $(ls engine/test/*.test.ts extension/test/unit/*.test.ts webview/test/*.test.ts 2>/dev/null)

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { nativeInfo, nativeKernels } from './native';
 import type { BackendAttempt, BackendChoice, BackendName } from './protocol';
 
 export { tf };
@@ -283,7 +284,10 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       err = (e as Error).message;
     }
     let reason = err ?? (choice === 'auto' ? 'first backend in the auto order that works' : 'requested');
-    if (err === null && name === 'wasm') reason += wasmInfo.threaded ? `; ${wasmInfo.threads} threads` : '; 1 thread';
+    if (err === null && name === 'wasm') {
+      reason += wasmInfo.threaded ? `; ${wasmInfo.threads} threads` : '; 1 thread';
+      reason += nativeInfo.available ? `; native kernels: ${nativeInfo.blas.split(' ').slice(0, 2).join(' ')}, ${nativeInfo.threads} threads` : `; ${nativeInfo.reason}`;
+    }
     if (err === null && name === 'webgpu') reason += `; ${webgpuInfo.adapter}`;
     attempts.push({ name, ok: err === null, reason });
     if (err === null) return { backend: name, attempts };
@@ -311,9 +315,24 @@ export function patchWasmMatMul(): void {
   const orig = k.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo;
   const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo;
   const prod = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  const native = nativeKernels();
   const patched = (args: KernelArgs): tf.TensorInfo => {
     const { inputs, backend, attrs } = args;
     let a = inputs.a, b = inputs.b;
+    if (native && a.dtype === 'float32' && b.dtype === 'float32') {
+      const ra = a.shape.length, rb = b.shape.length;
+      const ta = attrs.transposeA === true, tb = attrs.transposeB === true;
+      const M = a.shape[ra - (ta ? 1 : 2)], K = a.shape[ra - (ta ? 2 : 1)], N = b.shape[rb - (tb ? 2 : 1)];
+      const batchA = prod(a.shape.slice(0, -2)), batchB = prod(b.shape.slice(0, -2)), nb = Math.max(batchA, batchB);
+      if ((batchA === 1 || batchA === nb) && (batchB === 1 || batchB === nb)) {
+        const outer = ra >= rb ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+        const out = backend.makeOutput([...outer, M, N], 'float32');
+        // views after the allocation: it may have grown (moved) the heap
+        native.matmul(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out), nb, M, N, K, ta, tb,
+          batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N);
+        return out;
+      }
+    }
     const tmp: tf.TensorInfo[] = [];
     const swap = (x: tf.TensorInfo) => {
       const r = x.shape.length, perm = [...Array(r).keys()];

@@ -1,0 +1,57 @@
+// The optional native CPU kernels (engine/native/ldnative.c, built by scripts/build-native.mjs into
+// dist/engine/ldnative.node): the wasm backend's matrix products through the system's BLAS
+// (OpenBLAS: FMA, wide SIMD and every core, where wasm has 128-bit SIMD on one thread). They work in
+// place on tfjs-wasm's heap. Absent addon, absent BLAS or LDLENS_NATIVE=0: the wasm kernels run, and
+// `nativeInfo` says why.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export interface NativeKernels {
+  open(path?: string): { ok: boolean; name: string; threads: number; config: string; error: string };
+  /** For i < batch: c[i] (M×N) = op(a[i])·op(b[i]); a[i] starts at i·strideA floats (0: one a for all). */
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, M: number, N: number, K: number,
+         transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+}
+
+export const nativeInfo = { available: false, blas: '', threads: 0, reason: 'not loaded yet' };
+
+let loaded: NativeKernels | null | undefined;
+
+/** Where the addon may be: next to the bundle, or in dist/engine when run from the sources (tsx). */
+function candidates(): string[] {
+  const out: string[] = [];
+  if (process.env.LDLENS_NATIVE_ADDON) out.push(process.env.LDLENS_NATIVE_ADDON);
+  if (typeof __dirname === 'string') {
+    out.push(join(__dirname, 'ldnative.node'));
+    out.push(join(__dirname, '../../dist/engine/ldnative.node'));
+  }
+  return out;
+}
+
+export function nativeKernels(): NativeKernels | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.LDLENS_NATIVE === '0') {
+    nativeInfo.reason = 'disabled by LDLENS_NATIVE=0';
+    return null;
+  }
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) {
+    nativeInfo.reason = 'native kernels not built (scripts/build-native.mjs needs a C compiler)';
+    return null;
+  }
+  try {
+    const k = createRequire(__filename)(path) as NativeKernels;
+    const r = k.open(process.env.LDLENS_BLAS || undefined);
+    if (!r.ok) {
+      nativeInfo.reason = `no BLAS library found (${r.error}); install OpenBLAS (Debian: libopenblas0)`;
+      return null;
+    }
+    Object.assign(nativeInfo, { available: true, blas: r.config || r.name, threads: r.threads, reason: '' });
+    loaded = k;
+  } catch (e) {
+    nativeInfo.reason = `native kernels failed to load: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return loaded;
+}
