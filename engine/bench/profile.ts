@@ -1,5 +1,6 @@
 // Per-kernel time of one training step (tf.profile), to see where a step goes.
-// Usage: npx tsx engine/bench/profile.ts [tiny|small] [backend]   (LDLENS_PROFILE_SHAPES=1: per input shapes)
+// Usage: npx tsx engine/bench/profile.ts [tiny|small] [backend]   (LDLENS_PROFILE_SHAPES=1: per input
+// shapes; LDLENS_PROFILE_INFER=1: the inference benchmark's forward pass instead of a training step)
 import { readFileSync } from 'node:fs';
 import { initBackend, tf } from '../src/backend';
 import { BENCH_SHAPES } from '../src/bench';
@@ -22,7 +23,7 @@ import { buildTokenizer } from '../src/tokenizer';
   const rng = new Rng(0);
   const model = GPT.fromWeights(s, d, initWeights(s, d, rng));
   const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
-  const step = async () => {
+  const train = async () => {
     const { x, y } = ds.batch('train', b.batch, b.block, rng);
     const xs = tf.tensor2d(x, [b.batch, b.block], 'int32'), ys = tf.tensor2d(y, [b.batch, b.block], 'int32');
     const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
@@ -30,6 +31,16 @@ import { buildTokenizer } from '../src/tokenizer';
     await value.data();
     tf.dispose([xs, ys, value, ...grads.values()]);
   };
+  const infer = async () => {
+    const { x } = ds.batch('train', b.batch, b.block, rng);
+    const means = tf.tidy(() => {
+      const r = model.forward(tf.tensor2d(x, [b.batch, b.block], 'int32'), { training: false });
+      return tf.stack([tf.mean(r.logits), ...r.masks.map((m) => tf.mean(m))]);
+    });
+    await means.data();
+    means.dispose();
+  };
+  const step = process.env.LDLENS_PROFILE_INFER === '1' ? infer : train;
   await step();
   const t0 = performance.now();
   const info = await tf.profile(step);

@@ -85,47 +85,145 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// matmul(a, b, c, batch, M, N, K, transA, transB, strideA, strideB): for i < batch,
-// c[i] (M×N) = op(a[i]) · op(b[i]), with a[i] at i·strideA floats (0: broadcast), row-major.
-static napi_value MatMul(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+static int get_ints(napi_env env, napi_value *argv, int32_t *out, int n) {
+  for (int i = 0; i < n; i++)
+    if (napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) return 0;
+  return 1;
+}
+
+// Floats spanned by `rows` rows of `cols` floats `ld` apart (0 when empty).
+static size_t extent(int rows, int cols, int ld) { return rows && cols ? (size_t)(rows - 1) * ld + cols : 0; }
+
+// gemm(a, b, c, M, N, K, transA, transB, lda, ldb, ldc, n1, n2, sa1, sa2, sb1, sb2, sc1, sc2):
+// for i < n1, j < n2: C_ij (M×N, row stride ldc) = op(A_ij)·op(B_ij), where X_ij starts at
+// i·sx1 + j·sx2 floats of its array (0: shared). Strides let attention read its heads straight out
+// of the (B, T, 3C) qkv and write (B, T, C): no split, no transposes.
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 11 || !sgemm) {
-    napi_throw_error(env, NULL, sgemm ? "ldnative.matmul: 11 arguments" : "ldnative.matmul: no BLAS (call open first)");
+  if (argc != 19 || !sgemm) {
+    napi_throw_error(env, NULL, sgemm ? "ldnative.gemm: 19 arguments" : "ldnative.gemm: no BLAS (call open first)");
     return NULL;
   }
   size_t la, lb, lc;
   float *a = f32(env, argv[0], &la), *b = f32(env, argv[1], &lb), *c = f32(env, argv[2], &lc);
-  int32_t n[6];
+  int32_t v[16];
   bool ta, tb;
-  for (int i = 0; i < 4; i++) CHECK(napi_get_value_int32(env, argv[3 + i], &n[i]));
-  CHECK(napi_get_value_bool(env, argv[7], &ta));
-  CHECK(napi_get_value_bool(env, argv[8], &tb));
-  CHECK(napi_get_value_int32(env, argv[9], &n[4]));
-  CHECK(napi_get_value_int32(env, argv[10], &n[5]));
-  int batch = n[0], M = n[1], N = n[2], K = n[3], sa = n[4], sb = n[5];
-  if (!a || !b || !c || batch < 0 || M < 0 || N < 0 || K < 0 || sa < 0 || sb < 0 ||
-      (size_t)(batch - 1) * sa + (size_t)M * K > la || (size_t)(batch - 1) * sb + (size_t)K * N > lb ||
-      (size_t)batch * M * N > lc) {
-    napi_throw_range_error(env, NULL, "ldnative.matmul: operands smaller than their shapes");
+  if (!get_ints(env, argv + 3, v, 3) || napi_get_value_bool(env, argv[6], &ta) != napi_ok ||
+      napi_get_value_bool(env, argv[7], &tb) != napi_ok || !get_ints(env, argv + 8, v + 3, 11)) {
+    napi_throw_type_error(env, NULL, "ldnative.gemm: integer sizes and boolean transposes expected");
     return NULL;
   }
-  if (K == 0) {
-    memset(c, 0, (size_t)batch * M * N * sizeof(float));
+  int M = v[0], N = v[1], K = v[2], lda = v[3], ldb = v[4], ldc = v[5], n1 = v[6], n2 = v[7];
+  int sa1 = v[8], sa2 = v[9], sb1 = v[10], sb2 = v[11], sc1 = v[12], sc2 = v[13];
+  int bad = !a || !b || !c;
+  for (int i = 0; i < 14; i++) bad |= v[i] < 0;
+  if (!bad && n1 > 0 && n2 > 0) {
+    size_t ea = extent(ta ? K : M, ta ? M : K, lda), eb = extent(tb ? N : K, tb ? K : N, ldb), ec = extent(M, N, ldc);
+    size_t oa = (size_t)(n1 - 1) * sa1 + (size_t)(n2 - 1) * sa2, ob = (size_t)(n1 - 1) * sb1 + (size_t)(n2 - 1) * sb2;
+    size_t oc = (size_t)(n1 - 1) * sc1 + (size_t)(n2 - 1) * sc2;
+    bad = (ea && oa + ea > la) || (eb && ob + eb > lb) || (ec && oc + ec > lc) || lda < (ta ? M : K) || ldb < (tb ? K : N) ||
+          ldc < N || lda < 1 || ldb < 1 || ldc < 1;
+  }
+  if (bad) {
+    napi_throw_range_error(env, NULL, "ldnative.gemm: operands smaller than their shapes and strides");
     return NULL;
   }
-  for (int i = 0; i < batch; i++) {
-    sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, a + (size_t)i * sa, ta ? M : K,
-          b + (size_t)i * sb, tb ? K : N, 0.0f, c + (size_t)i * M * N, N);
+  for (int i = 0; i < n1; i++)
+    for (int j = 0; j < n2; j++) {
+      float *cij = c + (size_t)i * sc1 + (size_t)j * sc2;
+      if (K == 0) {
+        for (int r = 0; r < M; r++) memset(cij + (size_t)r * ldc, 0, (size_t)N * sizeof(float));
+        continue;
+      }
+      if (M == 0 || N == 0) continue;
+      sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, a + (size_t)i * sa1 + (size_t)j * sa2, lda,
+            b + (size_t)i * sb1 + (size_t)j * sb2, ldb, 0.0f, cij, ldc);
+    }
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------- GELU (exact, erf)
+// erf by the rational approximation XLA and Eigen use for float32 (abs. error ~1e-7), and e^x by
+// Cody–Waite reduction and a degree-6 polynomial: both branch-free, so the loops vectorize (AVX2
+// clone where the CPU has it).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+static inline float erf_f(float x) {
+  x = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
+  float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return x * p / q;
+}
+
+// e^x for x ≤ 0 (the GELU's density needs only those); underflows to 0 below −87.
+static inline float exp_neg_f(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  float n = (float)(int32_t)(x * 1.44269504088896341f - 0.5f); // round to nearest (x ≤ 0)
+  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union { float f; int32_t i; } s = {.i = ((int32_t)n + 127) << 23};
+  return p * s.f;
+}
+
+VECTOR_CLONES static void gelu_fwd(const float *u, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = 0.5f * u[i] * (1.0f + erf_f(u[i] * 0.70710678118654752f));
+}
+
+// du = dy · (Φ(u) + u·φ(u)),  Φ(u) = ½(1 + erf(u/√2)),  φ(u) = e^(−u²/2)/√(2π)
+VECTOR_CLONES static void gelu_bwd(const float *u, const float *dy, float *du, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float x = u[i];
+    float cdf = 0.5f * (1.0f + erf_f(x * 0.70710678118654752f));
+    float pdf = exp_neg_f(-0.5f * x * x) * 0.39894228040143268f;
+    du[i] = dy[i] * (cdf + x * pdf);
   }
+}
+
+// gelu(u, y) or gelu(u, y, dy): y = GELU(u), or (with dy) y = dy · GELU'(u).
+static napi_value Gelu(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t lu = 0, ly = 0, ld = 0;
+  float *u = argc >= 2 ? f32(env, argv[0], &lu) : NULL, *y = argc >= 2 ? f32(env, argv[1], &ly) : NULL;
+  float *dy = argc == 3 ? f32(env, argv[2], &ld) : NULL;
+  if (!u || !y || (argc == 3 && !dy) || ly != lu || (dy && ld != lu)) {
+    napi_throw_range_error(env, NULL, "ldnative.gelu: (u, y[, dy]) float32 arrays of one length");
+    return NULL;
+  }
+  if (dy) gelu_bwd(u, dy, y, lu);
+  else gelu_fwd(u, y, lu);
   return NULL;
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
-      {"matmul", NULL, MatMul, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"gelu", NULL, Gelu, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

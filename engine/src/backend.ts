@@ -328,8 +328,8 @@ export function patchWasmMatMul(): void {
         const outer = ra >= rb ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
         const out = backend.makeOutput([...outer, M, N], 'float32');
         // views after the allocation: it may have grown (moved) the heap
-        native.matmul(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out), nb, M, N, K, ta, tb,
-          batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N);
+        native.gemm(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out), M, N, K, ta, tb,
+          Math.max(1, ta ? M : K), Math.max(1, tb ? K : N), Math.max(1, N), nb, 1, batchA === 1 ? 0 : M * K, 0, batchB === 1 ? 0 : K * N, 0, M * N, 0);
         return out;
       }
     }

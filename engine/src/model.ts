@@ -5,6 +5,7 @@ import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
 import { inPlaceBackend } from './kernels';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
+import { attentionMix, attentionScores, gelu, nativeOps } from './nativeOps';
 import type { MaskSite, SiteKind } from './protocol';
 import type { Rng } from './rng';
 
@@ -234,12 +235,21 @@ export class GPT {
     let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, out, 0);
     const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
     const hs = C / nh;
+    const native = this.fused && nativeOps() !== null; // the native kernels' ops (wasm backend)
     const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, T, C) → (B, nh, T, hs)
     for (let i = 0; i < this.shape.nLayer; i++) {
       const p = `transformer.h.${i}.`;
       // attention
       const h = this.layerNorm(x, p + 'ln_1.weight');
-      const [q, k, v] = tf.split(this.linear(h, p + 'attn.c_attn.weight'), 3, 2).map(heads); // 3 × (B, nh, T, hs)
+      const qkv = this.linear(h, p + 'attn.c_attn.weight'); // (B, T, 3C)
+      let y: tf.Tensor;
+      if (this.fusedLD && native) {
+        // the same products with the heads read in place from qkv (nativeOps.ts): no split, no transposes
+        const scores = attentionScores(qkv, nh); // (B, nh, T, T)
+        const r = attentionProbs(scores, this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
+        y = attentionMix(this.fusedSite(r, out), qkv, nh); // (B, T, C)
+      } else {
+      const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × (B, nh, T, hs)
       let att: tf.Tensor;
       if (this.fusedLD) {
         // scale, causal mask, softmax and LearnedDropout in one kernel
@@ -250,11 +260,12 @@ export class GPT {
         att = tf.softmax(tf.add(att, causal));
         att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
       }
-      const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
+      y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
+      }
       x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, out, 4 * i + 2));
       // MLP with exact-erf GELU
       const u = this.linear(this.layerNorm(x, p + 'ln_2.weight'), p + 'mlp.c_fc.weight'); // (B, T, 4C)
-      const g = tf.mul(tf.mul(u, 0.5), tf.add(tf.erf(tf.mul(u, Math.SQRT1_2)), 1));
+      const g = native ? gelu(u) : tf.mul(tf.mul(u, 0.5), tf.add(tf.erf(tf.mul(u, Math.SQRT1_2)), 1));
       x = tf.add(x, this.drop(this.linear(g, p + 'mlp.c_proj.weight'), p + 'mlp.dropout', opts, out, 4 * i + 3));
     }
     x = this.layerNorm(x, 'transformer.ln_f.weight');

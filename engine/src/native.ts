@@ -9,9 +9,15 @@ import { join } from 'node:path';
 
 export interface NativeKernels {
   open(path?: string): { ok: boolean; name: string; threads: number; config: string; error: string };
-  /** For i < batch: c[i] (M×N) = op(a[i])·op(b[i]); a[i] starts at i·strideA floats (0: one a for all). */
-  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, M: number, N: number, K: number,
-         transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+  /**
+   * For i < n1, j < n2: C_ij (M×N, rows ldc apart) = op(A_ij)·op(B_ij), X_ij starting i·sx1 + j·sx2
+   * floats into its array (0: one matrix for all). Row-major; op transposes when asked.
+   */
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean,
+       lda: number, ldb: number, ldc: number, n1: number, n2: number, sa1: number, sa2: number, sb1: number, sb2: number,
+       sc1: number, sc2: number): void;
+  /** y = GELU(u) (exact, erf form); with dy: y = dy · GELU'(u). */
+  gelu(u: Float32Array, y: Float32Array, dy?: Float32Array): void;
 }
 
 export const nativeInfo = { available: false, blas: '', threads: 0, reason: 'not loaded yet' };

@@ -58,9 +58,59 @@ test('matrix products on the wasm backend equal the pure-JS cpu kernel', async (
 test('the addon checks its operands instead of reading past them', { skip: disabled && 'LDLENS_NATIVE=0' }, () => {
   const k = nativeKernels()!;
   const a = new Float32Array(6), b = new Float32Array(6), c = new Float32Array(4);
-  k.matmul(a, b, c, 1, 2, 2, 3, false, false, 0, 0); // (2×3)·(3×2): fits
-  assert.throws(() => k.matmul(a, b, c, 1, 2, 2, 4, false, false, 0, 0), RangeError); // K = 4: a is too short
-  assert.throws(() => k.matmul(a, b, c, 2, 2, 2, 3, false, false, 6, 0), RangeError); // two a's of 6 in 6 floats
-  assert.throws(() => k.matmul(a, b, new Float32Array(3), 1, 2, 2, 3, false, false, 0, 0), RangeError);
-  assert.throws(() => (k.matmul as unknown as (...x: unknown[]) => void)(a, b, [0, 0, 0, 0], 1, 2, 2, 3, false, false, 0, 0));
+  const gemm = (K: number, n1: number, sa1: number, cc = c) => k.gemm(a, b, cc, 2, 2, K, false, false, K, 2, 2, n1, 1, sa1, 0, 0, 0, 0, 0);
+  gemm(3, 1, 0); // (2×3)·(3×2): fits
+  assert.throws(() => gemm(4, 1, 0), RangeError); // K = 4: a is too short
+  assert.throws(() => gemm(3, 2, 6), RangeError); // two a's of 6 in 6 floats
+  assert.throws(() => gemm(3, 1, 0, new Float32Array(3)), RangeError);
+  assert.throws(() => k.gemm(a, b, c, 2, 2, 3, false, false, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0), RangeError); // lda < K
+  assert.throws(() => (k.gemm as unknown as (...x: unknown[]) => void)(a, b, [0, 0, 0, 0], 2, 2, 3, false, false, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0));
+  assert.throws(() => k.gelu(a, new Float32Array(5)), RangeError);
+});
+
+/** Largest |a − b| / (1 + |b|). */
+async function worstDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  assert.deepEqual(a.shape, b.shape);
+  const x = await a.data(), y = await b.data();
+  let w = 0;
+  for (let i = 0; i < x.length; i++) w = Math.max(w, Math.abs(x[i] - y[i]) / (1 + Math.abs(y[i])));
+  return w;
+}
+
+test('attention read in place from qkv equals split + transposes + matMul, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
+  const { attentionMix, attentionScores } = await import('../src/nativeOps');
+  const rng = new Rng(3);
+  const [B, T, nh, hs] = [2, 5, 3, 4], C = nh * hs;
+  const qkv = rand([B, T, 3 * C], rng), att = rand([B, nh, T, T], rng);
+  const dS = rand([B, nh, T, T], rng), dY = rand([B, T, C], rng);
+  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, nh, hs]), [0, 2, 1, 3]);
+  const refScores = (x: tf.Tensor) => {
+    const [q, k] = tf.split(x, 3, 2).map(heads);
+    return tf.matMul(q, k, false, true);
+  };
+  const refMix = (p: tf.Tensor, x: tf.Tensor) => tf.reshape(tf.transpose(tf.matMul(p, heads(tf.split(x, 3, 2)[2])), [0, 2, 1, 3]), [B, T, C]);
+  const checks: [string, tf.Tensor, tf.Tensor][] = [
+    ['scores', attentionScores(qkv, nh), refScores(qkv)],
+    ['d qkv of scores', tf.grad((x: tf.Tensor) => tf.sum(tf.mul(attentionScores(x, nh), dS)))(qkv), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(refScores(x), dS)))(qkv)],
+    ['mix', attentionMix(att, qkv, nh), refMix(att, qkv)],
+  ];
+  const [gp, gx] = tf.grads((p: tf.Tensor, x: tf.Tensor) => tf.sum(tf.mul(attentionMix(p, x, nh), dY)))([att, qkv]);
+  const [rp, rx] = tf.grads((p: tf.Tensor, x: tf.Tensor) => tf.sum(tf.mul(refMix(p, x), dY)))([att, qkv]);
+  checks.push(['d att of mix', gp, rp], ['d qkv of mix', gx, rx]);
+  for (const [what, got, want] of checks) {
+    const w = await worstDiff(got, want);
+    assert.ok(w < 1e-5, `${what}: worst relative difference ${w}`);
+  }
+});
+
+test('GELU in one pass equals x·½(1 + erf(x/√2)) in tfjs ops, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
+  const { gelu } = await import('../src/nativeOps');
+  const rng = new Rng(5);
+  // normal draws, scaled to reach the tails (erf saturates, the density underflows), and exact 0
+  const u = tf.concat([tf.mul(rand([3000], rng), 4), tf.tensor1d([0, -30, 30, -9.5, 9.5])]);
+  const ref = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  assert.ok((await worstDiff(gelu(u), ref(u))) < 2e-6, 'values');
+  const dy = rand([3005], rng);
+  const w = await worstDiff(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gelu(x), dy)))(u), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ref(x), dy)))(u));
+  assert.ok(w < 2e-6, `gradients: worst relative difference ${w}`);
 });
