@@ -7,6 +7,10 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -148,7 +152,8 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 // erf by the rational approximation XLA and Eigen use for float32 (abs. error ~1e-7), and e^x by
 // Cody–Waite reduction and a degree-6 polynomial: both branch-free, so the loops vectorize (AVX2
 // clone where the CPU has it).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(VECTOR_CLONES)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VECTOR_CLONES
@@ -219,11 +224,468 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---------------------------------------------------------------------------- LearnedDropout
+// The four loops of learnedDropout.ts (site forward/backward, attention forward/backward), with the
+// same float64 arithmetic in the same order and the same polynomials and tables, so every element
+// it writes is bit-identical to the JS loop's; rows are split over threads, so only the sums (the
+// penalties' H and L1, dA, dB) are added in another order. As there, a sin/cos argument too large
+// for the two-part reduction (|k| > 1e6) is reported and the caller redoes the site in JS.
+
+static double LOG_C[128], INV_C[128], POW2[2200]; // from kernels.ts (ldTables), not recomputed here
+static int tables_set;
+
+#define LOG2E 1.4426950408889634
+#define LN2 0.6931471805599453
+#define TWO_OVER_PI 0.6366197723675814
+#define PIO2_HI 1.5707963267341256
+#define PIO2_LO 6.077100506506192e-11
+#define EPS 1e-9
+
+static inline double flog(double v) {
+  union { float f; int32_t i; } u = {.f = (float)v};
+  int32_t b = u.i, i = (b >> 16) & 127;
+  double t = (1 + (double)(b & 0x7fffff) * 1.1920928955078125e-7) * INV_C[i] - 1;
+  return (double)((b >> 23) - 127) * LN2 + LOG_C[i] + t * (1 - t * (0.5 - t * (1.0 / 3 - t * 0.25)));
+}
+
+static inline double fexp(double x) {
+  if (x != x) return x; // NaN in, NaN out (as the JS: POW2[NaN] is undefined)
+  if (x < -745) return 0;
+  double t = x * LOG2E, n = floor(t + 0.5), f = (t - n) * LN2;
+  double p = 1 + f * (1 + f * (0.5 + f * (1.0 / 6 + f * (1.0 / 24 + f * (1.0 / 120 + f * (1.0 / 720 + f * (1.0 / 5040)))))));
+  return p * POW2[(int)n + 1100];
+}
+
+typedef struct { double gH, gL1; int complement, penalties; } Coef;
+
+// Per element of a span: the mask m, ∂m/∂z (q), the entropy term h and the penalties' gradient g
+// (maskElement in learnedDropout.ts; h and g are 0 without penalties). Written branch-free, the
+// quadrant signs by arithmetic instead of a table (±1 either way: the same products), so that it
+// vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
+// (comp and pen are constants in each of mask_span's four calls: a select on a loop-invariant
+// condition would keep gcc from vectorizing.)
+static inline __attribute__((always_inline)) int mask_span_impl(const double *z, size_t n, double gH, double gL1, const int comp,
+                                                                  const int pen, double *m, double *q, double *h, double *g) {
+  int bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    double zz = z[j];
+    double k = floor(zz * TWO_OVER_PI + 0.5);
+    int big = !(fabs(k) <= 1e6); // NaN too
+    bad |= big;
+    k = big ? 0 : k;
+    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
+    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
+    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
+    int32_t ki = (int32_t)k, qd = ki & 3;
+    double odd = (double)(ki & 1);
+    double ssign = (double)(1 - 2 * (qd >> 1)), csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1)); // Q_SIN[qd], Q_COS[qd]
+    double sinz = ssign * (odd * cs + (1 - odd) * sn), cosz = csign * (odd * sn + (1 - odd) * cs);
+    double mv = 0.5 * cosz + 0.5;
+    m[j] = mv;
+    q[j] = -0.5 * sinz;
+    double p = comp ? 1 - mv : mv, v = p + EPS, lg = flog(v);
+    double dh = -(lg + p / v);
+    h[j] = pen ? -p * lg : 0;
+    g[j] = pen ? gH * (comp ? -dh : dh) + gL1 : 0;
+  }
+  return bad;
+}
+VECTOR_CLONES static int mask_span(const double *z, size_t n, const Coef *c, double *m, double *q, double *h, double *g) {
+  if (c->complement)
+    return c->penalties ? mask_span_impl(z, n, c->gH, c->gL1, 1, 1, m, q, h, g) : mask_span_impl(z, n, c->gH, c->gL1, 1, 0, m, q, h, g);
+  return c->penalties ? mask_span_impl(z, n, c->gH, c->gL1, 0, 1, m, q, h, g) : mask_span_impl(z, n, c->gH, c->gL1, 0, 0, m, q, h, g);
+}
+
+// Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
+// float32 rows for outputs the caller did not ask for.
+typedef struct { double *z, *m, *q, *h, *g, *pp; float *f1, *f2, *f3; } Row;
+static int row_alloc(Row *w, size_t n) {
+  double *d = malloc(n * (6 * sizeof(double) + 3 * sizeof(float)));
+  if (!d) return 0;
+  float *f = (float *)(d + 6 * n);
+  *w = (Row){d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 5 * n, f, f + n, f + 2 * n};
+  return 1;
+}
+
+// ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 others
+#define MAX_THREADS 8
+static int n_threads = 1;
+typedef struct Task Task;
+typedef void (*RowFn)(Task *t, size_t r0, size_t r1);
+struct Task {
+  RowFn fn;
+  const void *args;
+  size_t r0, r1;
+  double hsum, l1sum, kmax;
+  double *dA, *dB; // per-thread partial sums (backward)
+};
+static void *run_task(void *p) {
+  Task *t = p;
+  t->fn(t, t->r0, t->r1);
+  return NULL;
+}
+// Runs fn over rows [0, rows) in up to n_threads chunks (one when the work is small); sums the
+// threads' partial sums in thread order. width: floats per row, to judge "small".
+static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, size_t n_sums, double *out3, double *dA, double *dB) {
+  int nt = n_threads;
+  if (rows * width < 65536 || rows < 2) nt = 1;
+  if ((size_t)nt > rows) nt = (int)rows;
+  Task tasks[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  double *scratch = NULL;
+  if (n_sums && nt > 1) {
+    scratch = calloc((size_t)(nt - 1) * 2 * n_sums, sizeof(double));
+    if (!scratch) nt = 1;
+  }
+  for (int i = 0; i < nt; i++) {
+    Task *t = &tasks[i];
+    t->fn = fn;
+    t->args = args;
+    t->r0 = rows * i / nt;
+    t->r1 = rows * (i + 1) / nt;
+    t->hsum = t->l1sum = t->kmax = 0;
+    t->dA = i == 0 ? dA : scratch + (size_t)(i - 1) * 2 * n_sums;
+    t->dB = i == 0 ? dB : scratch + (size_t)(i - 1) * 2 * n_sums + n_sums;
+  }
+  int started = 1;
+  for (int i = 1; i < nt; i++, started++)
+    if (pthread_create(&tid[i], NULL, run_task, &tasks[i]) != 0) break;
+  // threads that did not start: their rows run here
+  for (int i = started; i < nt; i++) run_task(&tasks[i]);
+  run_task(&tasks[0]);
+  for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+  double h = 0, l = 0, k = 0;
+  for (int i = 0; i < nt; i++) {
+    h += tasks[i].hsum;
+    l += tasks[i].l1sum;
+    if (tasks[i].kmax > k) k = tasks[i].kmax;
+    if (i > 0 && n_sums)
+      for (size_t j = 0; j < n_sums; j++) {
+        dA[j] += tasks[i].dA[j];
+        dB[j] += tasks[i].dB[j];
+      }
+  }
+  free(scratch);
+  if (out3) {
+    out3[0] += h;
+    out3[1] += l;
+    out3[2] = k;
+  }
+  return nt;
+}
+
+// ---- site forward: y = x ⊙ m over rows of n, m = ½cos(A⊙x + B) + ½
+typedef struct {
+  const float *x, *a, *b;
+  float *y, *m, *q, *r;
+  size_t n;
+  Coef c;
+} FwdArgs;
+VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
+  const FwdArgs *A = t->args;
+  const size_t n = A->n;
+  Row w;
+  if (!row_alloc(&w, n)) {
+    t->kmax = 1e300; // cannot run: the caller redoes the site in JS
+    return;
+  }
+  double hsum = 0, l1sum = 0;
+  int bad = 0;
+  for (size_t row = r0; row < r1; row++) {
+    const size_t e = row * n;
+    const float *x = A->x + e;
+    float *y = A->y + e, *m = A->m ? A->m + e : w.f1, *q = A->q ? A->q + e : w.f2, *r = A->r ? A->r + e : w.f3;
+    for (size_t j = 0; j < n; j++) w.z[j] = (double)A->a[j] * (double)x[j] + (double)A->b[j];
+    bad |= mask_span(w.z, n, &A->c, w.m, w.q, w.h, w.g);
+    for (size_t j = 0; j < n; j++) {
+      y[j] = (float)((double)x[j] * w.m[j]);
+      m[j] = (float)w.m[j];
+      q[j] = (float)w.q[j];
+      r[j] = (float)(w.q[j] * w.g[j]);
+    }
+    if (A->c.penalties)
+      for (size_t j = 0; j < n; j++) {
+        hsum += w.h[j];
+        l1sum += w.m[j];
+      }
+  }
+  free(w.z);
+  t->hsum = hsum;
+  t->l1sum = l1sum;
+  t->kmax = bad ? 1e300 : 0;
+}
+
+// ---- site backward: t = dy·x·q + r; dA += t·x, dB += t; dx = dy·m
+typedef struct {
+  const float *dy, *x, *m, *q, *r;
+  float *dx;
+  size_t n;
+} BwdArgs;
+VECTOR_CLONES static void site_bwd_rows(Task *t, size_t r0, size_t r1) {
+  const BwdArgs *A = t->args;
+  const size_t n = A->n;
+  double *dA = t->dA, *dB = t->dB;
+  for (size_t row = r0; row < r1; row++) {
+    const size_t e = row * n;
+    const float *dy = A->dy + e, *x = A->x + e, *m = A->m + e, *q = A->q + e, *r = A->r + e;
+    float *dx = A->dx + e;
+    for (size_t j = 0; j < n; j++) {
+      double xe = x[j], g = dy[j];
+      double tt = g * xe * (double)q[j] + (double)r[j];
+      dA[j] += tt * xe;
+      dB[j] += tt;
+      dx[j] = (float)(g * (double)m[j]);
+    }
+  }
+}
+
+// ---- attention forward: p = softmax(scale·s) over visible keys, y = p ⊙ m (rows of T; row i mod T)
+typedef struct {
+  const float *s, *a, *b;
+  float *y, *m, *p, *q, *r;
+  const double *m0;
+  size_t T;
+  double scale;
+  Coef c;
+} AttnFwdArgs;
+VECTOR_CLONES static void exp_span(const float *s, double mx, double scale, double *ex, size_t n) {
+  for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
+}
+VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
+  const AttnFwdArgs *A = t->args;
+  const size_t T = A->T;
+  Row w;
+  if (!row_alloc(&w, T)) {
+    t->kmax = 1e300;
+    return;
+  }
+  double hsum = 0, l1sum = 0;
+  int bad = 0;
+  for (size_t row = r0; row < r1; row++) {
+    const size_t i = row % T, o0 = row * T, len = i + 1;
+    const float *sr = A->s + o0;
+    float *y = A->y + o0, *m = A->m ? A->m + o0 : w.f1, *p = A->p ? A->p + o0 : w.f2, *q = A->q ? A->q + o0 : w.f3;
+    float *r = A->r ? A->r + o0 : w.f3;
+    double mx = -INFINITY;
+    for (size_t j = 0; j < len; j++)
+      if (sr[j] > mx) mx = sr[j];
+    exp_span(sr, mx, A->scale, w.pp, len);
+    double sum = 0;
+    for (size_t j = 0; j < len; j++) sum += w.pp[j]; // in order: the probabilities depend on it
+    const double inv = 1 / sum;
+    for (size_t j = 0; j < len; j++) {
+      w.pp[j] = w.pp[j] * inv;
+      w.z[j] = (double)A->a[j] * w.pp[j] + (double)A->b[j];
+    }
+    bad |= mask_span(w.z, len, &A->c, w.m, w.q, w.h, w.g);
+    for (size_t j = 0; j < len; j++) {
+      y[j] = (float)(w.pp[j] * w.m[j]);
+      p[j] = (float)w.pp[j];
+      m[j] = (float)w.m[j];
+      q[j] = (float)w.q[j];
+      r[j] = (float)(w.q[j] * w.g[j]);
+    }
+    if (A->c.penalties)
+      for (size_t j = 0; j < len; j++) {
+        hsum += w.h[j];
+        l1sum += w.m[j];
+      }
+    for (size_t j = len; j < T; j++) {
+      y[j] = 0;
+      m[j] = (float)A->m0[j];
+    }
+  }
+  free(w.z);
+  t->hsum = hsum;
+  t->l1sum = l1sum;
+  t->kmax = bad ? 1e300 : 0;
+}
+
+// ---- attention backward: through the mask and the softmax; dS = 0 above the diagonal
+typedef struct {
+  const float *dy, *p, *m, *q, *r;
+  float *ds;
+  size_t T;
+  double scale;
+} AttnBwdArgs;
+VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
+  const AttnBwdArgs *A = t->args;
+  const size_t T = A->T;
+  double *dA = t->dA, *dB = t->dB;
+  double *dp = malloc(2 * T * sizeof(double)), *dx = dp + T;
+  if (!dp) return; // cannot happen in practice; the rows stay unwritten
+  for (size_t row = r0; row < r1; row++) {
+    const size_t i = row % T, o0 = row * T, len = i + 1;
+    const float *dy = A->dy + o0, *p = A->p + o0, *m = A->m + o0, *q = A->q + o0, *r = A->r + o0;
+    float *ds = A->ds + o0;
+    for (size_t j = 0; j < len; j++) {
+      double x = p[j], g = dy[j];
+      double tt = g * x * (double)q[j] + (double)r[j];
+      dA[j] += tt * x;
+      dB[j] += tt;
+      double d = g * (double)m[j];
+      dp[j] = d;
+      dx[j] = d * x;
+    }
+    double dot = 0;
+    for (size_t j = 0; j < len; j++) dot += dx[j]; // in order, as the JS
+    for (size_t j = 0; j < len; j++) ds[j] = (float)(A->scale * (double)p[j] * (dp[j] - dot));
+    for (size_t j = len; j < T; j++) ds[j] = 0;
+  }
+  free(dp);
+}
+
+// ---- N-API glue
+static int opt_f32(napi_env env, napi_value v, float **out, size_t want) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *out = NULL;
+    return 1;
+  }
+  size_t len;
+  *out = f32(env, v, &len);
+  return *out && len == want;
+}
+static double *f64(napi_env env, napi_value v, size_t want) {
+  napi_typedarray_type type;
+  void *data;
+  size_t len;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, NULL, NULL) != napi_ok || type != napi_float64_array || len != want) return NULL;
+  return data;
+}
+static int get_f64s(napi_env env, napi_value *argv, double *out, int n) {
+  for (int i = 0; i < n; i++)
+    if (napi_get_value_double(env, argv[i], &out[i]) != napi_ok) return 0;
+  return 1;
+}
+#define ARGS(n)                                                                        \
+  size_t argc = n;                                                                     \
+  napi_value argv[n];                                                                  \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                         \
+  if (argc != n || !tables_set) {                                                      \
+    napi_throw_error(env, NULL, tables_set ? "ldnative: " #n " arguments expected" : "ldnative: ldTables first"); \
+    return NULL;                                                                       \
+  }
+#define BAD(what)                                                                      \
+  do {                                                                                 \
+    napi_throw_range_error(env, NULL, "ldnative." what ": arguments do not match their shapes"); \
+    return NULL;                                                                       \
+  } while (0)
+
+// ldTables(LOG_C[128] ‖ INV_C[128] ‖ POW2[2200] as one Float64Array), threads
+static napi_value LdTables(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double *tab = argc == 2 ? f64(env, argv[0], 2456) : NULL;
+  int32_t threads;
+  if (!tab || napi_get_value_int32(env, argv[1], &threads) != napi_ok || threads < 1) BAD("ldTables");
+  memcpy(LOG_C, tab, sizeof LOG_C);
+  memcpy(INV_C, tab + 128, sizeof INV_C);
+  memcpy(POW2, tab + 256, sizeof POW2);
+  n_threads = threads > MAX_THREADS ? MAX_THREADS : threads;
+  tables_set = 1;
+  return NULL;
+}
+
+// ldFwd(x, a, b, y, m?, q?, r?, n, gH, gL1, complement, penalties, out: Float64Array[3] = hsum, l1sum, kmax)
+static napi_value LdFwd(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  size_t N;
+  int32_t n, flags[2];
+  double g[2];
+  FwdArgs A;
+  float *x = f32(env, argv[0], &N);
+  if (!x || napi_get_value_int32(env, argv[7], &n) != napi_ok || n < 1 || N % n || !get_f64s(env, argv + 8, g, 2) ||
+      !get_ints(env, argv + 10, flags, 2))
+    BAD("ldFwd");
+  A.x = x;
+  A.n = n;
+  A.c = (Coef){g[0], g[1], flags[0], flags[1]};
+  float *a, *b, *y;
+  double *out = f64(env, argv[12], 3);
+  if (!opt_f32(env, argv[1], &a, n) || !a || !opt_f32(env, argv[2], &b, n) || !b || !opt_f32(env, argv[3], &y, N) || !y ||
+      !opt_f32(env, argv[4], &A.m, N) || !opt_f32(env, argv[5], &A.q, N) || !opt_f32(env, argv[6], &A.r, N) || !out ||
+      (!A.q != !A.r))
+    BAD("ldFwd");
+  A.a = a, A.b = b, A.y = y;
+  out[0] = out[1] = out[2] = 0;
+  parallel_rows(site_fwd_rows, &A, N / n, n, 0, out, NULL, NULL);
+  return NULL;
+}
+
+// ldBwd(dy, x, m, q, r, dx, dA: Float64Array[n], dB: Float64Array[n], n): dA, dB are added to
+static napi_value LdBwd(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  size_t N;
+  int32_t n;
+  BwdArgs A;
+  float *dy = f32(env, argv[0], &N);
+  if (!dy || napi_get_value_int32(env, argv[8], &n) != napi_ok || n < 1 || N % n) BAD("ldBwd");
+  float *x, *m, *q, *r, *dx;
+  double *dA = f64(env, argv[6], n), *dB = f64(env, argv[7], n);
+  if (!opt_f32(env, argv[1], &x, N) || !x || !opt_f32(env, argv[2], &m, N) || !m || !opt_f32(env, argv[3], &q, N) || !q ||
+      !opt_f32(env, argv[4], &r, N) || !r || !opt_f32(env, argv[5], &dx, N) || !dx || !dA || !dB)
+    BAD("ldBwd");
+  A = (BwdArgs){dy, x, m, q, r, dx, (size_t)n};
+  parallel_rows(site_bwd_rows, &A, N / n, n, n, NULL, dA, dB);
+  return NULL;
+}
+
+// attnFwd(s, a, b, y, m?, p?, q?, r?, T, scale, gH, gL1, complement, penalties, m0: Float64Array[T], out[3])
+static napi_value AttnFwd(napi_env env, napi_callback_info info) {
+  ARGS(16);
+  size_t N;
+  int32_t T, flags[2];
+  double g[3];
+  AttnFwdArgs A;
+  float *s = f32(env, argv[0], &N);
+  if (!s || napi_get_value_int32(env, argv[8], &T) != napi_ok || T < 1 || N % T || !get_f64s(env, argv + 9, g, 3) ||
+      !get_ints(env, argv + 12, flags, 2))
+    BAD("attnFwd");
+  float *a, *b, *y;
+  double *m0 = f64(env, argv[14], T), *out = f64(env, argv[15], 3);
+  if (!opt_f32(env, argv[1], &a, T) || !a || !opt_f32(env, argv[2], &b, T) || !b || !opt_f32(env, argv[3], &y, N) || !y ||
+      !opt_f32(env, argv[4], &A.m, N) || !opt_f32(env, argv[5], &A.p, N) || !opt_f32(env, argv[6], &A.q, N) ||
+      !opt_f32(env, argv[7], &A.r, N) || !m0 || !out || (!A.p != !A.q) || (!A.q != !A.r))
+    BAD("attnFwd");
+  A.s = s, A.a = a, A.b = b, A.y = y, A.m0 = m0, A.T = T, A.scale = g[0];
+  A.c = (Coef){g[1], g[2], flags[0], flags[1]};
+  out[0] = out[1] = out[2] = 0;
+  parallel_rows(attn_fwd_rows, &A, N / T, T, 0, out, NULL, NULL);
+  return NULL;
+}
+
+// attnBwd(dy, p, m, q, r, ds, dA: Float64Array[T], dB: Float64Array[T], T, scale): dA, dB are added to
+static napi_value AttnBwd(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  size_t N;
+  int32_t T;
+  double scale;
+  float *dy = f32(env, argv[0], &N);
+  if (!dy || napi_get_value_int32(env, argv[8], &T) != napi_ok || T < 1 || N % T || napi_get_value_double(env, argv[9], &scale) != napi_ok)
+    BAD("attnBwd");
+  float *p, *m, *q, *r, *ds;
+  double *dA = f64(env, argv[6], T), *dB = f64(env, argv[7], T);
+  if (!opt_f32(env, argv[1], &p, N) || !p || !opt_f32(env, argv[2], &m, N) || !m || !opt_f32(env, argv[3], &q, N) || !q ||
+      !opt_f32(env, argv[4], &r, N) || !r || !opt_f32(env, argv[5], &ds, N) || !ds || !dA || !dB)
+    BAD("attnBwd");
+  AttnBwdArgs A = {dy, p, m, q, r, ds, (size_t)T, scale};
+  parallel_rows(attn_bwd_rows, &A, N / T, T, T, NULL, dA, dB);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
       {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
       {"gelu", NULL, Gelu, NULL, NULL, NULL, napi_default, NULL},
+      {"ldTables", NULL, LdTables, NULL, NULL, NULL, napi_default, NULL},
+      {"ldFwd", NULL, LdFwd, NULL, NULL, NULL, napi_default, NULL},
+      {"ldBwd", NULL, LdBwd, NULL, NULL, NULL, napi_default, NULL},
+      {"attnFwd", NULL, AttnFwd, NULL, NULL, NULL, napi_default, NULL},
+      {"attnBwd", NULL, AttnBwd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

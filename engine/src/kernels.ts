@@ -72,7 +72,7 @@ export function op<I extends tf.Tensor[]>(
 
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
-const POW2 = new Float64Array(2200).map((_, i) => 2 ** (i - 1100)); // 2^n by table, no bit tricks
+export const POW2 = new Float64Array(2200).map((_, i) => 2 ** (i - 1100)); // 2^n by table, no bit tricks
 
 /** e^x for x ≤ ~709 (underflows to 0 below −745). */
 export function fexp(x: number): number {
@@ -87,8 +87,8 @@ export function fexp(x: number): number {
 const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
 // ln of 1 + i/128 and its reciprocal, for the top 7 bits of a float32's mantissa
-const LOG_C = new Float64Array(128).map((_, i) => Math.log(1 + i / 128));
-const INV_C = new Float64Array(128).map((_, i) => 1 / (1 + i / 128));
+export const LOG_C = new Float64Array(128).map((_, i) => Math.log(1 + i / 128));
+export const INV_C = new Float64Array(128).map((_, i) => 1 / (1 + i / 128));
 /**
  * ln v for a positive normal float32 v: v = 2^e·c·(1 + t) with c = 1 + i/128 from the mantissa's
  * top bits (tables), 0 ≤ t < 1/128, and ln(1 + t) by its series. No branch, no division.

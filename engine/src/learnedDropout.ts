@@ -19,6 +19,7 @@ import { tf } from './backend';
 import type { EntropyForm } from './config';
 import * as kernels from './kernels';
 import { ldWasm } from './ldWasm';
+import { nativeLD } from './nativeOps';
 
 // Local bindings: the loops below call these per element, and an imported binding can compile
 // to a property read through a getter (CommonJS interop under tsx).
@@ -99,9 +100,18 @@ export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o:
     let hsum = 0, l1sum = 0;
     // the wasm SIMD module (ldWasm.ts) when it is there; the JS loop below without it, or when an
     // argument was too large for its sin/cos reduction (sinCos falls back to Math there)
-    const W = n % 2 === 0 ? ldWasm() : null;
+    const NK = nativeLD();
+    const W = !NK && n % 2 === 0 ? ldWasm() : null;
     let inJs = true;
-    if (W) {
+    if (NK) {
+      const out = new Float64Array(3);
+      NK.ldFwd(xs, a, b, ya, ma, qa, ra, n, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, out);
+      if (out[2] <= 1e6) {
+        hsum = out[0];
+        l1sum = out[1];
+        inJs = false;
+      }
+    } else if (W) {
       W.ex.fwd(xs.byteOffset, a.byteOffset, b.byteOffset, ya.byteOffset, ma ? ma.byteOffset : 0, qa ? qa.byteOffset : 0,
         ra ? ra.byteOffset : 0, N, n, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, W.tab);
       if (W.ex.kmax.value <= 1e6) {
@@ -135,6 +145,12 @@ export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o:
       value: y,
       gradFunc: (dyt, [xs2, m2, q2, r2]) => {
         const dx = empty(xt.shape);
+        const NK = nativeLD();
+        if (NK) {
+          const dA = new Float64Array(n), dB = new Float64Array(n);
+          NK.ldBwd(buf(dyt), buf(xs2), buf(m2), buf(q2), buf(r2), buf(dx), dA, dB, n);
+          return [dx, padTo(dA, at), padTo(dB, bt)];
+        }
         const W = n % 2 === 0 ? ldWasm() : null;
         const sums = W ? W.mod._malloc(16 * n) : 0; // dA then dB, float64, on the heap
         const dy = buf(dyt), xv = buf(xs2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dxa = buf(dx);
@@ -193,7 +209,8 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
     const y = empty(st.shape), p = grad ? empty(st.shape) : null;
     const q = grad ? empty(st.shape) : null, r = grad ? empty(st.shape) : null;
     // the wasm module's scratch, allocated before taking the buffers (an allocation may move the heap)
-    const W = ldWasm();
+    const NK = nativeLD();
+    const W = NK ? null : ldWasm();
     const scratch = W ? W.mod._malloc(12 * T + 8) : 0; // ex: T + 1 float64 (pairs), then m0 as float32
     const sa = buf(st), a = buf(at), b = buf(bt), ya = buf(y);
     const ma = mask ? buf(mask) : null, pa = p ? buf(p) : null, qa = q ? buf(q) : null, ra = r ? buf(r) : null;
@@ -213,7 +230,15 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
       }
     }
     let jsRows = rows;
-    if (W) {
+    if (NK) {
+      const out = new Float64Array(3);
+      NK.attnFwd(sa, a, b, ya, ma, pa, qa, ra, T, scale, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, m0, out);
+      if (out[2] <= 1e6) {
+        hsum += out[0];
+        l1sum += out[1];
+        jsRows = 0; // done
+      }
+    } else if (W) {
       new Float32Array(W.mem.buffer, scratch + 8 * T + 8, T).set(m0);
       W.ex.attnFwd(sa.byteOffset, a.byteOffset, b.byteOffset, ya.byteOffset, ma ? ma.byteOffset : 0, pa ? pa.byteOffset : 0,
         qa ? qa.byteOffset : 0, ra ? ra.byteOffset : 0, rows, T, scale, gH, gL1, complement ? 1 : 0, penalties ? 1 : 0, W.tab,
@@ -267,6 +292,13 @@ export function attentionProbs(scores: tf.Tensor, A: tf.Tensor, B: tf.Tensor, sc
       value: y,
       gradFunc: (dyt, [p2, m2, q2, r2]) => {
         const ds = empty(st.shape);
+        const NK = nativeLD();
+        if (NK) {
+          const dA = new Float64Array(T), dB = new Float64Array(T);
+          for (let j = 0; j < T; j++) dB[j] += heads * j * r0[j];
+          NK.attnBwd(buf(dyt), buf(p2), buf(m2), buf(q2), buf(r2), buf(ds), dA, dB, T, scale);
+          return [ds, padTo(dA, at), padTo(dB, bt)];
+        }
         const W = ldWasm();
         const sums = W ? W.mod._malloc(24 * (T + 1)) : 0; // dA, dB, dp: T + 1 float64 each
         const dy = buf(dyt), pv = buf(p2), mv = buf(m2), qv = buf(q2), rv = buf(r2), dsa = buf(ds);

@@ -18,6 +18,19 @@ export interface NativeKernels {
        sc1: number, sc2: number): void;
   /** y = GELU(u) (exact, erf form); with dy: y = dy · GELU'(u). */
   gelu(u: Float32Array, y: Float32Array, dy?: Float32Array): void;
+  // LearnedDropout's loops (learnedDropout.ts has the JS they match): first the tables and threads
+  ldTables(logC_invC_pow2: Float64Array, threads: number): void;
+  /** out = [H sum, L1 sum, largest |k| of the sin/cos reduction (> 1e6: redo in JS)]. */
+  ldFwd(x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array, m: Float32Array | null, q: Float32Array | null,
+        r: Float32Array | null, n: number, gH: number, gL1: number, complement: number, penalties: number, out: Float64Array): void;
+  /** dA, dB (length n) are added to. */
+  ldBwd(dy: Float32Array, x: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, dx: Float32Array,
+        dA: Float64Array, dB: Float64Array, n: number): void;
+  attnFwd(s: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array, m: Float32Array | null, p: Float32Array | null,
+          q: Float32Array | null, r: Float32Array | null, T: number, scale: number, gH: number, gL1: number, complement: number,
+          penalties: number, m0: Float64Array, out: Float64Array): void;
+  attnBwd(dy: Float32Array, p: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, ds: Float32Array,
+          dA: Float64Array, dB: Float64Array, T: number, scale: number): void;
 }
 
 export const nativeInfo = { available: false, blas: '', threads: 0, reason: 'not loaded yet' };

@@ -4,12 +4,34 @@
 // instead of six element-wise kernels. Each is a tf.customGrad op over the tensors' heap buffers,
 // and GPT's tfjs-op path stays the readable reference (engine/test/native.test.ts compares them).
 import { tf } from './backend';
-import { buf, empty, op } from './kernels';
+import os from 'node:os';
+import { buf, empty, INV_C, LOG_C, op, POW2 } from './kernels';
 import { nativeKernels, type NativeKernels } from './native';
 
 /** The native kernels when the backend can use them in place (wasm), else null. */
 export function nativeOps(): NativeKernels | null {
   return tf.getBackend() === 'wasm' ? nativeKernels() : null;
+}
+
+let ldReady: NativeKernels | null = null;
+/**
+ * The native LearnedDropout loops (wasm backend), given kernels.ts's own tables so that every
+ * element comes out bit-identical to the JS loops; null without the native kernels or with
+ * LDLENS_LD_NATIVE=0 (then the wasm SIMD module or the JS loops run).
+ */
+export function nativeLD(): NativeKernels | null {
+  if (process.env.LDLENS_LD_NATIVE === '0') return null;
+  const k = nativeOps();
+  if (k && ldReady !== k) {
+    const tab = new Float64Array(2456);
+    tab.set(LOG_C, 0);
+    tab.set(INV_C, 128);
+    tab.set(POW2, 256);
+    const env = Number(process.env.LDLENS_NATIVE_THREADS); // (LDLENS_THREADS is the wasm backend's)
+    k.ldTables(tab, Number.isInteger(env) && env >= 1 ? env : Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
+    ldReady = k;
+  }
+  return k;
 }
 
 /** Zeroes columns [from, to) of every row of a (rows × width) buffer. */

@@ -1,5 +1,5 @@
-// The LearnedDropout loops in wasm SIMD (ldWasm.ts, engine/wasm/ld.wat) against the JS loops they
-// replace: the same float64 arithmetic in the same order, so every output is bit-identical —
+// The LearnedDropout loops in wasm SIMD (ldWasm.ts, engine/wasm/ld.wat) and in the native kernels
+// (engine/native/ldnative.c) against the JS loops they replace: the same float64 arithmetic in the same order, so every output is bit-identical —
 // forward and backward, both entropy forms, odd and even attention lengths, training and inference,
 // and a site whose arguments are too large for the sin/cos reduction (the JS loop takes over).
 import assert from 'node:assert/strict';
@@ -7,30 +7,56 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/learnedDropout';
 import { ldWasm } from '../src/ldWasm';
+import { nativeInfo } from '../src/native';
+import { nativeLD } from '../src/nativeOps';
 
 type Out = { arrays: Float32Array[]; numbers: number[] };
 
-/** Runs f with the module (LDLENS_LD_WASM unset) and without it, and compares every output bit for bit. */
-function same(what: string, f: () => Out): void {
-  const prev = process.env.LDLENS_LD_WASM;
+const ENV = ['LDLENS_LD_WASM', 'LDLENS_LD_NATIVE'] as const;
+function withEnv<T>(env: Partial<Record<(typeof ENV)[number], string>>, f: () => T): T {
+  const prev = ENV.map((k) => process.env[k]);
   try {
-    delete process.env.LDLENS_LD_WASM;
-    assert.ok(ldWasm(), 'the module instantiates on tfjs-wasm');
-    const w = f();
-    process.env.LDLENS_LD_WASM = '0';
-    assert.equal(ldWasm(), null);
-    const j = f();
-    for (let k = 0; k < w.arrays.length; k++) {
-      assert.equal(w.arrays[k].length, j.arrays[k].length);
-      for (let i = 0; i < w.arrays[k].length; i++) {
-        if (!Object.is(w.arrays[k][i], j.arrays[k][i])) assert.fail(`${what}: output ${k}[${i}]: ${w.arrays[k][i]} vs ${j.arrays[k][i]}`);
-      }
+    for (const k of ENV) {
+      if (env[k] === undefined) delete process.env[k];
+      else process.env[k] = env[k];
     }
-    assert.deepEqual(w.numbers, j.numbers, `${what}: penalty sums`);
+    return f();
   } finally {
-    if (prev === undefined) delete process.env.LDLENS_LD_WASM;
-    else process.env.LDLENS_LD_WASM = prev;
+    ENV.forEach((k, i) => (prev[i] === undefined ? delete process.env[k] : (process.env[k] = prev[i])));
   }
+}
+
+/**
+ * Runs f on an accelerated path and on the JS loops, and compares every output bit for bit.
+ * `wasm`: the SIMD module (sums too: same order). `native`: the native kernels (ldnative.c); their
+ * threads add the sums (H, L1, and dA, dB: arrays at `sumArrays`) in another order, so those agree
+ * to rounding, everything else bit for bit.
+ */
+function same(what: string, f: () => Out, path: 'wasm' | 'native' = 'wasm', sumArrays: number[] = []): void {
+  const w = path === 'wasm'
+    ? withEnv({ LDLENS_LD_NATIVE: '0' }, () => {
+        assert.ok(ldWasm(), 'the module instantiates on tfjs-wasm');
+        return f();
+      })
+    : withEnv({}, () => {
+        assert.ok(nativeLD(), `the native kernels load: ${nativeInfo.reason}`);
+        return f();
+      });
+  const j = withEnv({ LDLENS_LD_WASM: '0', LDLENS_LD_NATIVE: '0' }, () => {
+    assert.equal(ldWasm(), null);
+    assert.equal(nativeLD(), null);
+    return f();
+  });
+  for (let k = 0; k < w.arrays.length; k++) {
+    assert.equal(w.arrays[k].length, j.arrays[k].length);
+    const close = path === 'native' && sumArrays.includes(k);
+    for (let i = 0; i < w.arrays[k].length; i++) {
+      const a = w.arrays[k][i], b = j.arrays[k][i];
+      if (close ? !(Math.abs(a - b) <= 2e-6 * Math.abs(b) + 1e-30) : !Object.is(a, b)) assert.fail(`${what} (${path}): output ${k}[${i}]: ${a} vs ${b}`);
+    }
+  }
+  if (path === 'wasm') assert.deepEqual(w.numbers, j.numbers, `${what}: penalty sums`);
+  else w.numbers.forEach((v, i) => assert.ok(Math.abs(v - j.numbers[i]) <= 1e-12 * Math.abs(j.numbers[i]), `${what} (native): sum ${i}: ${v} vs ${j.numbers[i]}`));
 }
 
 const opts = (form: 'shannon' | 'complement', penalties: boolean): SiteOptions => ({
@@ -39,14 +65,17 @@ const opts = (form: 'shannon' | 'complement', penalties: boolean): SiteOptions =
   wantPenalties: penalties,
 });
 
-test('LearnedDropout in wasm SIMD: bit-identical to the JS loops', async () => {
+for (const path of ['wasm', 'native'] as const)
+test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}: bit-identical to the JS loops`, async () => {
   await initBackend('wasm');
-  for (const scaleX of [3, 1e7]) {
-    const x = tf.mul(tf.randomNormal([7, 64], 0, 1, 'float32', 1), scaleX);
-    const A = tf.randomNormal([70], 0, 2, 'float32', 2), B = tf.randomNormal([70], 0, 2, 'float32', 3);
-    const dy = tf.randomNormal([7, 64], 0, 1, 'float32', 4);
+  // [7, 64] runs on one thread; [300, 256] (native) is split over threads
+  for (const [rows, scaleX] of [[7, 3], [7, 1e7], ...(path === 'native' ? [[300, 3]] : [])]) {
+    const n = rows === 7 ? 64 : 256;
+    const x = tf.mul(tf.randomNormal([rows, n], 0, 1, 'float32', 1), scaleX);
+    const A = tf.randomNormal([n + 6], 0, 2, 'float32', 2), B = tf.randomNormal([n + 6], 0, 2, 'float32', 3);
+    const dy = tf.randomNormal([rows, n], 0, 1, 'float32', 4);
     for (const form of ['shannon', 'complement'] as const) {
-      same(`site, ${form}, |x| ~ ${scaleX}`, () => {
+      same(`site [${rows}, ${n}], ${form}, |x| ~ ${scaleX}`, () => {
         let pen: number[] = [];
         const g = tf.grads((xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
           const r = fusedLearnedDropout(xx, a, b, opts(form, true));
@@ -60,15 +89,15 @@ test('LearnedDropout in wasm SIMD: bit-identical to the JS loops', async () => {
           arrays: [...g, inf.y, inf.mask!, plain.y].map((t) => t.dataSync() as Float32Array),
           numbers: [...pen, inf.entropy, inf.l1],
         };
-      });
+      }, path, [1, 2]);
     }
   }
-  for (const T of [6, 37]) {
-    const S = tf.randomNormal([2, 3, T, T], 0, 4, 'float32', 5);
+  for (const [nb, T] of [[2, 6], [2, 37], ...(path === 'native' ? [[6, 64]] : [])]) {
+    const S = tf.randomNormal([nb, 3, T, T], 0, 4, 'float32', 5);
     const A = tf.randomNormal([T + 3], 0, 2, 'float32', 6), B = tf.randomNormal([T + 3], 0, 2, 'float32', 7);
-    const dy = tf.randomNormal([2, 3, T, T], 0, 1, 'float32', 8);
+    const dy = tf.randomNormal([nb, 3, T, T], 0, 1, 'float32', 8);
     for (const form of ['shannon', 'complement'] as const) {
-      same(`attention, T = ${T}, ${form}`, () => {
+      same(`attention [${nb}, 3, ${T}, ${T}], ${form}`, () => {
         let pen: number[] = [];
         const g = tf.grads((s: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
           const r = attentionProbs(s, a, b, 0.3, opts(form, true));
@@ -82,7 +111,7 @@ test('LearnedDropout in wasm SIMD: bit-identical to the JS loops', async () => {
           arrays: [...g, inf.y, inf.mask!, plain.y].map((t) => t.dataSync() as Float32Array),
           numbers: [...pen, inf.entropy, inf.l1],
         };
-      });
+      }, path, [1, 2]);
     }
   }
 });
@@ -98,9 +127,11 @@ test('LearnedDropout with both λ = 0 while training: no penalty gradient on eit
       r.mask?.dispose();
       return r.y;
     })([x, A, B], dy);
-  same('site, λ = 0 after a penalized call', () => {
-    tf.dispose(grads(opts('shannon', true))); // leaves a penalty gradient behind in the JS loop's scratch
-    const g = grads({ coef: { entropy: 0, l1: 0, form: 'shannon' }, wantMask: true, wantPenalties: false });
-    return { arrays: g.map((t) => t.dataSync() as Float32Array), numbers: [] };
-  });
+  for (const path of ['wasm', 'native'] as const) {
+    same('site, λ = 0 after a penalized call', () => {
+      tf.dispose(grads(opts('shannon', true))); // leaves a penalty gradient behind in the JS loop's scratch
+      const g = grads({ coef: { entropy: 0, l1: 0, form: 'shannon' }, wantMask: true, wantPenalties: false });
+      return { arrays: g.map((t) => t.dataSync() as Float32Array), numbers: [] };
+    }, path);
+  }
 });
