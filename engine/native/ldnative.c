@@ -535,6 +535,53 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
   free(dp);
 }
 
+// ---- LayerNorm (weight only, as the model's): y = (x − μ)·rstd·w over rows of C, rstd = 1/√(σ² + ε)
+typedef struct {
+  const float *x, *w, *dy;
+  float *y, *mean, *rstd, *dx;
+  size_t C;
+  double eps;
+} LnArgs;
+VECTOR_CLONES static void ln_fwd_rows(Task *t, size_t r0, size_t r1) {
+  const LnArgs *A = t->args;
+  const size_t C = A->C;
+  for (size_t row = r0; row < r1; row++) {
+    const float *x = A->x + row * C;
+    float *y = A->y + row * C;
+    double s = 0, ss = 0;
+    for (size_t j = 0; j < C; j++) s += x[j];
+    const double mu = s / C;
+    for (size_t j = 0; j < C; j++) ss += ((double)x[j] - mu) * ((double)x[j] - mu);
+    const double rstd = 1 / sqrt(ss / C + A->eps);
+    for (size_t j = 0; j < C; j++) y[j] = (float)(((double)x[j] - mu) * rstd * (double)A->w[j]);
+    A->mean[row] = (float)mu;
+    A->rstd[row] = (float)rstd;
+  }
+}
+// dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w, x̂ = (x − μ)·rstd;  dw += dy·x̂
+VECTOR_CLONES static void ln_bwd_rows(Task *t, size_t r0, size_t r1) {
+  const LnArgs *A = t->args;
+  const size_t C = A->C;
+  double *dw = t->dA;
+  for (size_t row = r0; row < r1; row++) {
+    const float *x = A->x + row * C, *dy = A->dy + row * C;
+    float *dx = A->dx + row * C;
+    const double mu = A->mean[row], rstd = A->rstd[row];
+    double sg = 0, sgx = 0;
+    for (size_t j = 0; j < C; j++) {
+      double xh = ((double)x[j] - mu) * rstd, g = (double)dy[j] * (double)A->w[j];
+      sg += g;
+      sgx += g * xh;
+      dw[j] += (double)dy[j] * xh;
+    }
+    const double a = sg / C, b = sgx / C;
+    for (size_t j = 0; j < C; j++) {
+      double xh = ((double)x[j] - mu) * rstd;
+      dx[j] = (float)(rstd * ((double)dy[j] * (double)A->w[j] - a - xh * b));
+    }
+  }
+}
+
 // ---- N-API glue
 static int opt_f32(napi_env env, napi_value v, float **out, size_t want) {
   napi_valuetype t;
@@ -676,6 +723,40 @@ static napi_value AttnBwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// layerNorm(x, w, y, mean, rstd, eps): forward; mean and rstd (one per row) are for the backward
+static napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  size_t N, C, R;
+  float *x = f32(env, argv[0], &N), *w = f32(env, argv[1], &C), *y, *mean, *rstd;
+  double eps;
+  if (!x || !w || C == 0 || N % C || napi_get_value_double(env, argv[5], &eps) != napi_ok) BAD("layerNorm");
+  R = N / C;
+  if (!opt_f32(env, argv[2], &y, N) || !y || !opt_f32(env, argv[3], &mean, R) || !mean || !opt_f32(env, argv[4], &rstd, R) || !rstd)
+    BAD("layerNorm");
+  LnArgs A = {x, w, NULL, y, mean, rstd, NULL, C, eps};
+  parallel_rows(ln_fwd_rows, &A, R, C, 0, NULL, NULL, NULL);
+  return NULL;
+}
+
+// layerNormBwd(x, w, mean, rstd, dy, dx, dw: Float64Array[C]): dw is added to
+static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  size_t N, C, R;
+  float *x = f32(env, argv[0], &N), *w = f32(env, argv[1], &C), *mean, *rstd, *dy, *dx;
+  if (!x || !w || C == 0 || N % C) BAD("layerNormBwd");
+  R = N / C;
+  double *dw = f64(env, argv[6], C), *scratch;
+  if (!opt_f32(env, argv[2], &mean, R) || !mean || !opt_f32(env, argv[3], &rstd, R) || !rstd || !opt_f32(env, argv[4], &dy, N) || !dy ||
+      !opt_f32(env, argv[5], &dx, N) || !dx || !dw)
+    BAD("layerNormBwd");
+  scratch = calloc(C, sizeof(double)); // parallel_rows sums two arrays; the second is unused here
+  if (!scratch) BAD("layerNormBwd");
+  LnArgs A = {x, w, dy, NULL, mean, rstd, dx, C, 0};
+  parallel_rows(ln_bwd_rows, &A, R, C, C, NULL, dw, scratch);
+  free(scratch);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
@@ -686,6 +767,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"ldBwd", NULL, LdBwd, NULL, NULL, NULL, napi_default, NULL},
       {"attnFwd", NULL, AttnFwd, NULL, NULL, NULL, napi_default, NULL},
       {"attnBwd", NULL, AttnBwd, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormBwd", NULL, LayerNormBwd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

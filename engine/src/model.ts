@@ -5,7 +5,7 @@ import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
 import { inPlaceBackend } from './kernels';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
-import { attentionMix, attentionScores, gelu, nativeOps } from './nativeOps';
+import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
 import type { MaskSite, SiteKind } from './protocol';
 import type { Rng } from './rng';
 
@@ -218,6 +218,7 @@ export class GPT {
   }
 
   private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    if (this.fused && nativeOps()) return nativeLayerNorm(x, this.p(name)); // one pass each way (nativeOps.ts)
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(name));
   }

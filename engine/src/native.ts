@@ -19,7 +19,7 @@ export interface NativeKernels {
   /** y = GELU(u) (exact, erf form); with dy: y = dy · GELU'(u). */
   gelu(u: Float32Array, y: Float32Array, dy?: Float32Array): void;
   // LearnedDropout's loops (learnedDropout.ts has the JS they match): first the tables and threads
-  ldTables(logC_invC_pow2: Float64Array, threads: number): void;
+  ldTables(logC_invC_pow2: Float64Array, threads: number): void; // first: every kernel but gemm and gelu needs it
   /** out = [H sum, L1 sum, largest |k| of the sin/cos reduction (> 1e6: redo in JS)]. */
   ldFwd(x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array, m: Float32Array | null, q: Float32Array | null,
         r: Float32Array | null, n: number, gH: number, gL1: number, complement: number, penalties: number, out: Float64Array): void;
@@ -29,6 +29,10 @@ export interface NativeKernels {
   attnFwd(s: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array, m: Float32Array | null, p: Float32Array | null,
           q: Float32Array | null, r: Float32Array | null, T: number, scale: number, gH: number, gL1: number, complement: number,
           penalties: number, m0: Float64Array, out: Float64Array): void;
+  /** LayerNorm without bias over rows of w.length; mean and rstd (one per row) are for the backward. */
+  layerNorm(x: Float32Array, w: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, eps: number): void;
+  /** dw (float64) is added to. */
+  layerNormBwd(x: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float64Array): void;
   attnBwd(dy: Float32Array, p: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, ds: Float32Array,
           dA: Float64Array, dB: Float64Array, T: number, scale: number): void;
 }

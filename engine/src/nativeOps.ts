@@ -5,33 +5,32 @@
 // and GPT's tfjs-op path stays the readable reference (engine/test/native.test.ts compares them).
 import { tf } from './backend';
 import os from 'node:os';
-import { buf, empty, INV_C, LOG_C, op, POW2 } from './kernels';
+import { buf, empty, fromArray, INV_C, LOG_C, op, POW2 } from './kernels';
 import { nativeKernels, type NativeKernels } from './native';
 
-/** The native kernels when the backend can use them in place (wasm), else null. */
-export function nativeOps(): NativeKernels | null {
-  return tf.getBackend() === 'wasm' ? nativeKernels() : null;
-}
-
-let ldReady: NativeKernels | null = null;
+let ready: NativeKernels | null = null;
 /**
- * The native LearnedDropout loops (wasm backend), given kernels.ts's own tables so that every
- * element comes out bit-identical to the JS loops; null without the native kernels or with
- * LDLENS_LD_NATIVE=0 (then the wasm SIMD module or the JS loops run).
+ * The native kernels when the backend can use them in place (wasm), else null. The first call
+ * hands them kernels.ts's tables (so that the LearnedDropout loops come out bit-identical to the JS
+ * ones) and their thread count (LDLENS_NATIVE_THREADS, else the cores, at most 8).
  */
-export function nativeLD(): NativeKernels | null {
-  if (process.env.LDLENS_LD_NATIVE === '0') return null;
-  const k = nativeOps();
-  if (k && ldReady !== k) {
+export function nativeOps(): NativeKernels | null {
+  const k = tf.getBackend() === 'wasm' ? nativeKernels() : null;
+  if (k && ready !== k) {
     const tab = new Float64Array(2456);
     tab.set(LOG_C, 0);
     tab.set(INV_C, 128);
     tab.set(POW2, 256);
     const env = Number(process.env.LDLENS_NATIVE_THREADS); // (LDLENS_THREADS is the wasm backend's)
     k.ldTables(tab, Number.isInteger(env) && env >= 1 ? env : Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
-    ldReady = k;
+    ready = k;
   }
   return k;
+}
+
+/** The native LearnedDropout loops; null without the native kernels or with LDLENS_LD_NATIVE=0. */
+export function nativeLD(): NativeKernels | null {
+  return process.env.LDLENS_LD_NATIVE === '0' ? null : nativeOps();
 }
 
 /** Zeroes columns [from, to) of every row of a (rows × width) buffer. */
@@ -103,4 +102,24 @@ export function gelu(u: tf.Tensor): tf.Tensor {
       },
     };
   })(u);
+}
+
+/** LayerNorm without bias, (x − mean)/√(var + eps)·w over the last dim, in one pass each way. */
+export function layerNorm(x: tf.Tensor, w: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const K = nativeOps()!;
+  return op<[tf.Tensor, tf.Tensor]>((xt, wt, save) => {
+    const rows = xt.size / wt.size;
+    const y = empty(xt.shape), mean = empty([rows]), rstd = empty([rows]);
+    K.layerNorm(buf(xt), buf(wt), buf(y), buf(mean), buf(rstd), eps);
+    save([xt, wt, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [x2, w2, m2, r2]: tf.Tensor[]) => {
+        const dx = empty(x2.shape);
+        const dw = new Float64Array(w2.size);
+        K.layerNormBwd(buf(x2), buf(w2), buf(m2), buf(r2), buf(dy), buf(dx), dw);
+        return [dx, fromArray(dw, w2.shape)];
+      },
+    };
+  })(x, w);
 }

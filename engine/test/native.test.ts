@@ -114,3 +114,30 @@ test('GELU in one pass equals x·½(1 + erf(x/√2)) in tfjs ops, values and gra
   const w = await worstDiff(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gelu(x), dy)))(u), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ref(x), dy)))(u));
   assert.ok(w < 2e-6, `gradients: worst relative difference ${w}`);
 });
+
+test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
+  const { layerNorm } = await import('../src/nativeOps');
+  const rng = new Rng(9);
+  // [700, 96]: enough rows to be split over threads; an offset mean, as activations have
+  const x = tf.add(rand([700, 96], rng), 3), w = rand([96], rng), dy = rand([700, 96], rng);
+  const ref = (a: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(a, -1, true);
+    return tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), b);
+  };
+  // values against float64 arithmetic (tfjs's float32 ops are themselves ~3e-6 off with this mean)
+  const xs = await x.data(), ws = await w.data(), exact = new Float32Array(xs.length);
+  for (let o = 0; o < xs.length; o += 96) {
+    let mu = 0, v = 0;
+    for (let j = 0; j < 96; j++) mu += xs[o + j] / 96;
+    for (let j = 0; j < 96; j++) v += (xs[o + j] - mu) ** 2 / 96;
+    for (let j = 0; j < 96; j++) exact[o + j] = ((xs[o + j] - mu) / Math.sqrt(v + 1e-5)) * ws[j];
+  }
+  const vw = await worstDiff(layerNorm(x, w), tf.tensor(exact, [700, 96]));
+  assert.ok(vw < 5e-7, `values: worst relative difference ${vw}`);
+  const got = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, b), dy)))([x, w]);
+  const want = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ref(a, b), dy)))([x, w]);
+  for (const i of [0, 1]) {
+    const d = await worstDiff(got[i], want[i]);
+    assert.ok(d < 5e-5, `gradient ${i}: worst relative difference ${d}`);
+  }
+});
