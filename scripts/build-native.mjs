@@ -1,4 +1,5 @@
-// Compiles the native CPU kernels (engine/native/ldnative.c) into dist/engine/ldnative.node with the
+// Compiles the native CPU kernels (engine/native/ldnative.c) into
+// dist/engine/ldnative-<platform>-<arch>.node (the name native.ts looks for) with the
 // system's C compiler and Node-API's headers: no node-gyp, no download. The addon opens BLAS with
 // dlopen at run time, so it links against nothing but libc. Without a compiler the engine runs its
 // wasm kernels (slower) and says so; this script then warns and exits 0.
@@ -13,14 +14,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function buildNative({ strict = false } = {}) {
   const src = join(root, 'engine/native/ldnative.c');
-  const out = join(root, 'dist/engine/ldnative.node');
+  const out = join(root, 'dist/engine', `ldnative-${process.platform}-${process.arch}.node`);
   const fail = (why) => {
     if (strict) throw new Error(`native kernels: ${why}`);
     console.warn(`native kernels not built (${why}): the engine will use its wasm kernels`);
     return false;
   };
   if (process.platform === 'win32') return fail('Windows builds are not set up');
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return true;
+  if (existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs)) return true;
   const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
   if (!cc) return fail('no C compiler: install gcc');
   let include;
@@ -41,7 +42,7 @@ export function buildNative({ strict = false } = {}) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    if (buildNative({ strict: process.argv.includes('--strict') })) console.log('native kernels: dist/engine/ldnative.node');
+    if (buildNative({ strict: process.argv.includes('--strict') })) console.log(`native kernels: dist/engine/ldnative-${process.platform}-${process.arch}.node`);
   } catch (e) {
     console.error(e.message);
     process.exit(1);

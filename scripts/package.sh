@@ -40,6 +40,11 @@ for f in dist/engine/cli.js dist/engine/tfjs-backend-wasm.wasm dist/engine/tfjs-
   [ -f "$f" ] || { echo "package.sh: $f is missing (run without --skip-build)" >&2; exit 1; }
 done
 
+# The native CPU kernels are per platform (built here for this one); without them the engine runs
+# its wasm kernels, slower, and says so.
+native=$(ls dist/engine/ldnative-*.node 2>/dev/null | xargs -r -n1 basename | tr '\n' ' ')
+echo "== native kernels in the package: ${native:-none (no C compiler here: the VSIX will use the wasm kernels)}"
+
 echo "== vsce package → $out"
 mkdir -p "$(dirname "$out")"
 rm -f "$out"

@@ -8,6 +8,7 @@ import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
 import { analyzeText, type InferenceModel } from './inference';
 import { GPT, initWeights, parameterShapes } from './model';
+import { nativeInfo } from './native';
 import { AdamW } from './optim';
 import type { BackendChoice } from './protocol';
 import { Rng } from './rng';
@@ -92,8 +93,9 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   model.dispose();
   opt.dispose();
   return {
-    impl: `tfjs-${tf.version_core}-${report.backend}`,
-    threads: report.backend === 'wasm' ? wasmInfo.threads : 1,
+    impl: `tfjs-${tf.version_core}-${report.backend}${report.backend === 'wasm' && nativeInfo.available ? '+native-openblas' : ''}`,
+    // wasm: its own threads, and the native kernels' (OpenBLAS matmuls, LearnedDropout, LayerNorm)
+    threads: report.backend === 'wasm' ? Math.max(wasmInfo.threads, nativeInfo.available ? nativeInfo.threads : 1) : 1,
     config: s,
     batch: B,
     trainTokensPerSec: Math.round(train * 10) / 10,

@@ -1,8 +1,9 @@
 // The optional native CPU kernels (engine/native/ldnative.c, built by scripts/build-native.mjs into
-// dist/engine/ldnative.node): the wasm backend's matrix products through the system's BLAS
-// (OpenBLAS: FMA, wide SIMD and every core, where wasm has 128-bit SIMD on one thread). They work in
-// place on tfjs-wasm's heap. Absent addon, absent BLAS or LDLENS_NATIVE=0: the wasm kernels run, and
-// `nativeInfo` says why.
+// dist/engine/ldnative-<platform>-<arch>.node): the wasm backend's matrix products through the
+// system's BLAS (OpenBLAS: FMA, wide SIMD and every core, where wasm has 128-bit SIMD on one
+// thread), and LearnedDropout, attention, GELU and LayerNorm loops in C over its threads. They work
+// in place on tfjs-wasm's heap. Absent addon (another platform), absent BLAS or LDLENS_NATIVE=0: the
+// wasm kernels run, and `nativeInfo` says why.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -41,13 +42,16 @@ export const nativeInfo = { available: false, blas: '', threads: 0, reason: 'not
 
 let loaded: NativeKernels | null | undefined;
 
+/** The addon's file name: one per platform, so that a VSIX can carry several. */
+export const ADDON = `ldnative-${process.platform}-${process.arch}.node`;
+
 /** Where the addon may be: next to the bundle, or in dist/engine when run from the sources (tsx). */
 function candidates(): string[] {
   const out: string[] = [];
   if (process.env.LDLENS_NATIVE_ADDON) out.push(process.env.LDLENS_NATIVE_ADDON);
   if (typeof __dirname === 'string') {
-    out.push(join(__dirname, 'ldnative.node'));
-    out.push(join(__dirname, '../../dist/engine/ldnative.node'));
+    out.push(join(__dirname, ADDON));
+    out.push(join(__dirname, '../../dist/engine', ADDON));
   }
   return out;
 }
@@ -61,7 +65,7 @@ export function nativeKernels(): NativeKernels | null {
   }
   const path = candidates().find((p) => existsSync(p));
   if (!path) {
-    nativeInfo.reason = 'native kernels not built (scripts/build-native.mjs needs a C compiler)';
+    nativeInfo.reason = `no native kernels for ${process.platform}-${process.arch} (scripts/build-native.mjs builds them with a C compiler)`;
     return null;
   }
   try {

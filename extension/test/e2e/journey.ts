@@ -47,7 +47,7 @@ function buildAndInstall(tmp: string, log: (m: string) => void): string {
   execFileSync('bash', [join(ROOT, 'scripts/package.sh'), '--skip-build', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
   log(`  packaged ${vsix} (${(statSync(vsix).size / 1048576).toFixed(2)} MB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const files = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter((f) => f.startsWith('extension/'));
-  for (const want of ['extension/dist/engine/cli.js', 'extension/dist/engine/tfjs-backend-wasm-simd.wasm', 'extension/dist/extension/extension.js', 'extension/dist/webview/explorer.js', 'extension/dist/webview/charts.css', 'extension/media/walkthrough/train.md', 'extension/changelog.md'])
+  for (const want of ['extension/dist/engine/cli.js', 'extension/dist/engine/tfjs-backend-wasm-simd.wasm', `extension/dist/engine/ldnative-${process.platform}-${process.arch}.node`, 'extension/dist/extension/extension.js', 'extension/dist/webview/explorer.js', 'extension/dist/webview/charts.css', 'extension/media/walkthrough/train.md', 'extension/changelog.md'])
     assert.ok(files.includes(want), `the VSIX holds ${want}`);
   for (const f of files) assert.ok(!/node_modules|\.ts$|\.map$|\/test\//.test(f), `the VSIX leaves out ${f}`);
   const out = execFileSync(CODE_SERVER, ['--extensions-dir', join(tmp, 'extensions'), '--user-data-dir', join(tmp, 'user-data'), '--install-extension', vsix], { env: homeEnv(tmp), encoding: 'utf8' });
@@ -358,6 +358,10 @@ export const JOURNEY: Scenario[] = [
       const checkpoints = readdirSync(join(run, 'checkpoints')).filter((c) => c.startsWith('step-')).sort();
       log(`  checkpoints: ${checkpoints.join(' ')}`);
       assert.ok(checkpoints.length >= 4, 'several checkpoints to scrub');
+      // the installed engine found the native kernels the VSIX carries (and the system's OpenBLAS)
+      const ready = s.extensionLog().split('\n').find((l) => /engine .* ready: backend/.test(l)) ?? '';
+      log(`  ${ready.replace(/^.*?engine/, 'engine').slice(0, 220)}`);
+      assert.match(ready, /native kernels: OpenBLAS/, 'the engine runs with its native kernels');
       await s.clearNotifications();
 
       step('analyze a file: the heatmap');
