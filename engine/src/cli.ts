@@ -205,7 +205,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const overrides = parseSets(o.set);
     const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
     if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
-    const { backend } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     const run = await TrainingRun.create(
       { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') },
       backend,
@@ -216,7 +217,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async resume(argv) {
     const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' } });
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
-    const { backend } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
     if (!o.json) process.stderr.write(`resuming at step ${run.step} of ${run.totalSteps}\n`);
     return runTraining(run, !!o.json);

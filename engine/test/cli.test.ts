@@ -40,6 +40,8 @@ test('ldlens train --data FILE --preset tiny --steps N --seed S --out DIR writes
   assert.equal(code, 0, stderr);
   assert.equal(stdout, '', 'human output goes to stderr');
   assert.match(stderr, /completed at step 20/);
+  // the bundle found its native kernels next to it (built by `npm test`'s build step)
+  if (process.env.LDLENS_NATIVE !== '0') assert.match(stderr, /^backend wasm \(.*native kernels: OpenBLAS/m);
   assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
 
   assert.deepEqual(readdirSync(runDir).sort(), ['checkpoints', 'config.json', 'metrics.jsonl', 'run.json']);
