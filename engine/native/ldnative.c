@@ -243,7 +243,7 @@ static int tables_set;
 
 static inline double flog(double v) {
   union { float f; int32_t i; } u = {.f = (float)v};
-  int32_t b = u.i, i = (b >> 16) & 127;
+  int32_t b = u.i, i = (b >> 16) & 127; // i < 128: gathered from the tables
   double t = (1 + (double)(b & 0x7fffff) * 1.1920928955078125e-7) * INV_C[i] - 1;
   return (double)((b >> 23) - 127) * LN2 + LOG_C[i] + t * (1 - t * (0.5 - t * (1.0 / 3 - t * 0.25)));
 }
@@ -263,9 +263,11 @@ typedef struct { double gH, gL1; int complement, penalties; } Coef;
 // quadrant signs by arithmetic instead of a table (±1 either way: the same products), so that it
 // vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
 // (comp and pen are constants in each of mask_span's four calls: a select on a loop-invariant
-// condition would keep gcc from vectorizing.)
-static inline __attribute__((always_inline)) int mask_span_impl(const double *z, size_t n, double gH, double gL1, const int comp,
-                                                                  const int pen, double *m, double *q, double *h, double *g) {
+// condition would keep gcc from vectorizing. gcc 12 does not vectorize the log's table lookups
+// either, so with penalties the log runs as a scalar pass in between, over z as scratch.)
+static inline __attribute__((always_inline)) int mask_span_impl(double *restrict z, size_t n, double gH, double gL1,
+                                                                  const int comp, const int pen, double *restrict m,
+                                                                  double *restrict q, double *restrict h, double *restrict g) {
   int bad = 0;
   for (size_t j = 0; j < n; j++) {
     double zz = z[j];
@@ -283,17 +285,36 @@ static inline __attribute__((always_inline)) int mask_span_impl(const double *z,
     double mv = 0.5 * cosz + 0.5;
     m[j] = mv;
     q[j] = -0.5 * sinz;
-    double p = comp ? 1 - mv : mv, v = p + EPS, lg = flog(v);
+    double p = comp ? 1 - mv : mv;
+    g[j] = pen ? p : 0;       // p, for now
+    h[j] = pen ? p + EPS : 0; // p + ε, for now
+  }
+  if (!pen) return bad;
+  for (size_t j = 0; j < n; j++) z[j] = flog(h[j]);
+  for (size_t j = 0; j < n; j++) {
+    double p = g[j], v = h[j], lg = z[j];
     double dh = -(lg + p / v);
-    h[j] = pen ? -p * lg : 0;
-    g[j] = pen ? gH * (comp ? -dh : dh) + gL1 : 0;
+    h[j] = -p * lg;
+    g[j] = gH * (comp ? -dh : dh) + gL1;
   }
   return bad;
 }
-VECTOR_CLONES static int mask_span(const double *z, size_t n, const Coef *c, double *m, double *q, double *h, double *g) {
+// One function per case, each vectorized on its own (with the four inlined into one, gcc
+// vectorized only some of them).
+#define MASK_SPAN(name, comp, pen)                                                                      \
+  VECTOR_CLONES __attribute__((noinline)) static int name(double *z, size_t n, double gH, double gL1, double *m,       \
+                                                          double *q, double *h, double *g) {           \
+    return mask_span_impl(z, n, gH, gL1, comp, pen, m, q, h, g);                                        \
+  }
+MASK_SPAN(mask_span_00, 0, 0)
+MASK_SPAN(mask_span_01, 0, 1)
+MASK_SPAN(mask_span_10, 1, 0)
+MASK_SPAN(mask_span_11, 1, 1)
+// z is overwritten (scratch).
+static int mask_span(double *z, size_t n, const Coef *c, double *m, double *q, double *h, double *g) {
   if (c->complement)
-    return c->penalties ? mask_span_impl(z, n, c->gH, c->gL1, 1, 1, m, q, h, g) : mask_span_impl(z, n, c->gH, c->gL1, 1, 0, m, q, h, g);
-  return c->penalties ? mask_span_impl(z, n, c->gH, c->gL1, 0, 1, m, q, h, g) : mask_span_impl(z, n, c->gH, c->gL1, 0, 0, m, q, h, g);
+    return (c->penalties ? mask_span_11 : mask_span_10)(z, n, c->gH, c->gL1, m, q, h, g);
+  return (c->penalties ? mask_span_01 : mask_span_00)(z, n, c->gH, c->gL1, m, q, h, g);
 }
 
 // Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
@@ -448,8 +469,23 @@ typedef struct {
   double scale;
   Coef c;
 } AttnFwdArgs;
-VECTOR_CLONES static void exp_span(const float *s, double mx, double scale, double *ex, size_t n) {
-  for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
+// ex = fexp((s − mx)·scale) with 2^n made from its bits instead of POW2's table (gcc does not
+// vectorize the lookup; the values are the same powers of two). Exponents below the normal range
+// (x < −708, never seen in softmax rows in practice) redo the span with the table.
+VECTOR_CLONES static void exp_span(const float *restrict s, double mx, double scale, double *restrict ex, size_t n) {
+  int sub = 0;
+  for (size_t j = 0; j < n; j++) {
+    double x = ((double)s[j] - mx) * scale;
+    double t = x * LOG2E, k = floor(t + 0.5), f = (t - k) * LN2;
+    double p = 1 + f * (1 + f * (0.5 + f * (1.0 / 6 + f * (1.0 / 24 + f * (1.0 / 120 + f * (1.0 / 720 + f * (1.0 / 5040)))))));
+    sub |= k < -1022 && !(x < -745);
+    double kc = k < -1022 ? -1022 : k > 1023 ? 1023 : k;
+    union { double d; int64_t i; } u = {.d = kc + (1023 + 6755399441055744.0)}; // low bits: k + 1023
+    u.i <<= 52;                                                                   // 2^k
+    ex[j] = x < -745 ? 0 : p * u.d;
+  }
+  if (sub)
+    for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
 }
 VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnFwdArgs *A = t->args;
