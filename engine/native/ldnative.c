@@ -160,7 +160,8 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 #endif
 
 static inline float erf_f(float x) {
-  x = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
+  x = x < -4.0f ? -4.0f : x; // two selects: gcc if-converts these, not the nested one
+  x = x > 4.0f ? 4.0f : x;
   float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = p * x2 + 2.77068142495902e-08f;
@@ -177,11 +178,13 @@ static inline float erf_f(float x) {
   return x * p / q;
 }
 
-// e^x for x ≤ 0 (the GELU's density needs only those); underflows to 0 below −87.
+// e^x for x ≤ 0 (the GELU's density needs only those); underflows to 0 below −87. k = round(x·log2 e)
+// by adding 1.5·2^23 (no float-to-int conversion: with one after the clamp, gcc 12 does not vectorize).
 static inline float exp_neg_f(float x) {
   x = x < -87.0f ? -87.0f : x;
-  float n = (float)(int32_t)(x * 1.44269504088896341f - 0.5f); // round to nearest (x ≤ 0)
-  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  union { float f; int32_t i; } t = {.f = x * 1.44269504088896341f + 12582912.0f};
+  float k = t.f - 12582912.0f;
+  float r = x - k * 0.693359375f - k * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -189,7 +192,7 @@ static inline float exp_neg_f(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  union { float f; int32_t i; } s = {.i = ((int32_t)n + 127) << 23};
+  union { float f; int32_t i; } s = {.i = (t.i - 0x4b400000 + 127) << 23}; // 2^k: t's low bits hold k
   return p * s.f;
 }
 
@@ -198,7 +201,7 @@ VECTOR_CLONES static void gelu_fwd(const float *u, float *y, size_t n) {
 }
 
 // du = dy · (Φ(u) + u·φ(u)),  Φ(u) = ½(1 + erf(u/√2)),  φ(u) = e^(−u²/2)/√(2π)
-VECTOR_CLONES static void gelu_bwd(const float *u, const float *dy, float *du, size_t n) {
+VECTOR_CLONES static void gelu_bwd(const float *restrict u, const float *restrict dy, float *restrict du, size_t n) {
   for (size_t i = 0; i < n; i++) {
     float x = u[i];
     float cdf = 0.5f * (1.0f + erf_f(x * 0.70710678118654752f));
@@ -584,11 +587,16 @@ VECTOR_CLONES static void ln_fwd_rows(Task *t, size_t r0, size_t r1) {
   for (size_t row = r0; row < r1; row++) {
     const float *x = A->x + row * C;
     float *y = A->y + row * C;
-    double s = 0, ss = 0;
-    for (size_t j = 0; j < C; j++) s += x[j];
-    const double mu = s / C;
-    for (size_t j = 0; j < C; j++) ss += ((double)x[j] - mu) * ((double)x[j] - mu);
-    const double rstd = 1 / sqrt(ss / C + A->eps);
+    double s[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0}; // four running sums: no one long dependency chain
+    size_t j = 0;
+    for (; j + 4 <= C; j += 4)
+      for (int l = 0; l < 4; l++) s[l] += x[j + l];
+    for (; j < C; j++) s[0] += x[j];
+    const double mu = (s[0] + s[1] + s[2] + s[3]) / C;
+    for (j = 0; j + 4 <= C; j += 4)
+      for (int l = 0; l < 4; l++) ss[l] += ((double)x[j + l] - mu) * ((double)x[j + l] - mu);
+    for (; j < C; j++) ss[0] += ((double)x[j] - mu) * ((double)x[j] - mu);
+    const double rstd = 1 / sqrt((ss[0] + ss[1] + ss[2] + ss[3]) / C + A->eps);
     for (size_t j = 0; j < C; j++) y[j] = (float)(((double)x[j] - mu) * rstd * (double)A->w[j]);
     A->mean[row] = (float)mu;
     A->rstd[row] = (float)rstd;
@@ -603,14 +611,21 @@ VECTOR_CLONES static void ln_bwd_rows(Task *t, size_t r0, size_t r1) {
     const float *x = A->x + row * C, *dy = A->dy + row * C;
     float *dx = A->dx + row * C;
     const double mu = A->mean[row], rstd = A->rstd[row];
-    double sg = 0, sgx = 0;
-    for (size_t j = 0; j < C; j++) {
+    for (size_t j = 0; j < C; j++) dw[j] += (double)dy[j] * (((double)x[j] - mu) * rstd);
+    double sg[4] = {0, 0, 0, 0}, sgx[4] = {0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 4 <= C; j += 4)
+      for (int l = 0; l < 4; l++) {
+        double xh = ((double)x[j + l] - mu) * rstd, g = (double)dy[j + l] * (double)A->w[j + l];
+        sg[l] += g;
+        sgx[l] += g * xh;
+      }
+    for (; j < C; j++) {
       double xh = ((double)x[j] - mu) * rstd, g = (double)dy[j] * (double)A->w[j];
-      sg += g;
-      sgx += g * xh;
-      dw[j] += (double)dy[j] * xh;
+      sg[0] += g;
+      sgx[0] += g * xh;
     }
-    const double a = sg / C, b = sgx / C;
+    const double a = (sg[0] + sg[1] + sg[2] + sg[3]) / C, b = (sgx[0] + sgx[1] + sgx[2] + sgx[3]) / C;
     for (size_t j = 0; j < C; j++) {
       double xh = ((double)x[j] - mu) * rstd;
       dx[j] = (float)(rstd * ((double)dy[j] * (double)A->w[j] - a - xh * b));
