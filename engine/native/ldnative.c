@@ -18,10 +18,12 @@ enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 typedef void (*sgemm_fn)(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc);
 typedef int (*get_threads_fn)(void);
+typedef void (*set_threads_fn)(int);
 typedef char *(*get_config_fn)(void);
 
 static sgemm_fn sgemm;
 static get_threads_fn get_threads;
+static set_threads_fn set_threads;
 static get_config_fn get_config;
 static char blas_name[512];
 static char blas_error[512];
@@ -43,6 +45,7 @@ static int open_blas(const char *path) {
     }
     sgemm = f;
     get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
+    set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
     get_config = (get_config_fn)dlsym(h, "openblas_get_config");
     snprintf(blas_name, sizeof blas_name, "%s", candidates[i]);
     return 1;
@@ -98,6 +101,13 @@ static int get_ints(napi_env env, napi_value *argv, int32_t *out, int n) {
 // Floats spanned by `rows` rows of `cols` floats `ld` apart (0 when empty).
 static size_t extent(int rows, int cols, int ld) { return rows && cols ? (size_t)(rows - 1) * ld + cols : 0; }
 
+typedef struct {
+  const float *a, *b;
+  float *c;
+  int M, N, K, ta, tb, lda, ldb, ldc, n1, n2, sa1, sa2, sb1, sb2, sc1, sc2;
+} GemmArgs;
+static void gemm_batch(const GemmArgs *g); // below, with the threads
+
 // gemm(a, b, c, M, N, K, transA, transB, lda, ldb, ldc, n1, n2, sa1, sa2, sb1, sb2, sc1, sc2):
 // for i < n1, j < n2: C_ij (M×N, row stride ldc) = op(A_ij)·op(B_ij), where X_ij starts at
 // i·sx1 + j·sx2 floats of its array (0: shared). Strides let attention read its heads straight out
@@ -134,17 +144,8 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "ldnative.gemm: operands smaller than their shapes and strides");
     return NULL;
   }
-  for (int i = 0; i < n1; i++)
-    for (int j = 0; j < n2; j++) {
-      float *cij = c + (size_t)i * sc1 + (size_t)j * sc2;
-      if (K == 0) {
-        for (int r = 0; r < M; r++) memset(cij + (size_t)r * ldc, 0, (size_t)N * sizeof(float));
-        continue;
-      }
-      if (M == 0 || N == 0) continue;
-      sgemm(RowMajor, ta ? Trans : NoTrans, tb ? Trans : NoTrans, M, N, K, 1.0f, a + (size_t)i * sa1 + (size_t)j * sa2, lda,
-            b + (size_t)i * sb1 + (size_t)j * sb2, ldb, 0.0f, cij, ldc);
-    }
+  GemmArgs g = {a, b, c, M, N, K, ta, tb, lda, ldb, ldc, n1, n2, sa1, sa2, sb1, sb2, sc1, sc2};
+  gemm_batch(&g);
   return NULL;
 }
 
@@ -396,6 +397,37 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
     out3[2] = k;
   }
   return nt;
+}
+
+// ---- batched products: the products k in [r0, r1) of the n1 × n2 batch
+static void gemm_rows(Task *t, size_t r0, size_t r1) {
+  const GemmArgs *g = t->args;
+  for (size_t k = r0; k < r1; k++) {
+    const size_t i = k / (size_t)g->n2, j = k % (size_t)g->n2;
+    float *cij = g->c + i * g->sc1 + j * g->sc2;
+    if (g->K == 0) {
+      for (int r = 0; r < g->M; r++) memset(cij + (size_t)r * g->ldc, 0, (size_t)g->N * sizeof(float));
+      continue;
+    }
+    if (g->M == 0 || g->N == 0) continue;
+    sgemm(RowMajor, g->ta ? Trans : NoTrans, g->tb ? Trans : NoTrans, g->M, g->N, g->K, 1.0f, g->a + i * g->sa1 + j * g->sa2, g->lda,
+          g->b + i * g->sb1 + j * g->sb2, g->ldb, 0.0f, cij, g->ldc);
+  }
+}
+// Many small products (attention's, per batch and head) run side by side on our threads, each on
+// one BLAS thread: BLAS's own threads gain little on a 128 × 128 × 32 product and cost a hand-off
+// per call. Large or single products use BLAS's threads.
+static void gemm_batch(const GemmArgs *g) {
+  const size_t count = (size_t)g->n1 * g->n2, flops = (size_t)g->M * g->N * g->K;
+  if (count >= 2 && n_threads > 1 && flops < ((size_t)1 << 22) && set_threads && get_threads) {
+    const int blas = get_threads();
+    set_threads(1);
+    parallel_rows(gemm_rows, g, count, flops < 65536 ? 1 : 65536, 0, NULL, NULL, NULL);
+    set_threads(blas);
+    return;
+  }
+  Task t = {gemm_rows, g, 0, count, 0, 0, 0, NULL, NULL};
+  gemm_rows(&t, 0, count);
 }
 
 // ---- site forward: y = x ⊙ m over rows of n, m = ½cos(A⊙x + B) + ½

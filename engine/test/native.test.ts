@@ -36,6 +36,7 @@ test('matrix products on the wasm backend equal the pure-JS cpu kernel', async (
     { a: [2, 3, 17, 8], b: [2, 3, 17, 8], ta: false, tb: true }, // attention: q · kᵀ per (batch, head)
     { a: [2, 3, 17, 17], b: [2, 3, 17, 8], ta: false, tb: false }, // att · v
     { a: [2, 3, 17, 17], b: [2, 3, 17, 8], ta: true, tb: false }, // its gradients
+    { a: [4, 3, 64, 32], b: [4, 3, 64, 32], ta: false, tb: true }, // products big enough to be split over threads
     { a: [4, 17, 8], b: [8, 5], ta: false, tb: false }, // b broadcast over a's batch
     { a: [17, 8], b: [4, 8, 5], ta: false, tb: false }, // a broadcast over b's batch
     { a: [1, 0], b: [0, 3], ta: false, tb: false }, // empty inner dimension: zeros
