@@ -36,6 +36,9 @@ LDLENS_NATIVE_STRICT=1 npm run --silent build
 echo "== unit, parity, engine and integration tests"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec $(ls engine/test/*.test.ts extension/test/unit/*.test.ts webview/test/*.test.ts 2>/dev/null)
 
+echo "== the wasm kernels without the native ones (LDLENS_NATIVE=0): parity and matrix products"
+LDLENS_NATIVE=0 node --import tsx --test --test-reporter=spec engine/test/parity.test.ts engine/test/native.test.ts
+
 if [ -x scripts/e2e/run.sh ] && [ "${LDLENS_SKIP_E2E:-}" != 1 ]; then
   echo "== end-to-end tests in a real VS Code"
   bash scripts/e2e/run.sh
