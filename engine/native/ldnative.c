@@ -30,7 +30,9 @@ static char blas_error[512];
 
 static int open_blas(const char *path) {
   if (sgemm) return 1;
-  const char *candidates[] = {path, "libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libblis.so.4", "libblas.so.3", NULL};
+  // OpenBLAS first (multithreaded), then BLIS, macOS's Accelerate, and the reference BLAS (slow)
+  const char *candidates[] = {path, "libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libblis.so.4",
+                              "/System/Library/Frameworks/Accelerate.framework/Accelerate", "libblas.so.3", NULL};
   for (int i = path ? 0 : 1; candidates[i]; i++) {
     void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
     if (!h) {

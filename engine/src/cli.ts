@@ -206,11 +206,12 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
     if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
     const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
-    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     const run = await TrainingRun.create(
       { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') },
       backend,
     );
+    // (after the run is set up: a refused corpus or config stays a one-line error)
+    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     return runTraining(run, !!o.json);
   },
 
@@ -218,8 +219,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' } });
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
     const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
-    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
+    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
     if (!o.json) process.stderr.write(`resuming at step ${run.step} of ${run.totalSteps}\n`);
     return runTraining(run, !!o.json);
   },
