@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 typedef void (*sgemm_fn)(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
@@ -26,6 +27,11 @@ static get_threads_fn get_threads;
 static set_threads_fn set_threads;
 static get_config_fn get_config;
 static char blas_name[512];
+
+#define MAX_THREADS 8
+static int n_threads = 1;    // the fork-joins' threads: the cores (open), or ldTables's count
+static int last_threads = 0; // threads of the last fork-join (lastThreads(), for the tests)
+static int tables_set;       // ldTables was called
 static char blas_error[512];
 
 static int open_blas(const char *path) {
@@ -80,6 +86,10 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (argc >= 1) napi_typeof(env, argv[0], &t);
   if (t == napi_string) napi_get_value_string_utf8(env, argv[0], path, sizeof path, NULL);
   int ok = open_blas(path[0] ? path : NULL);
+  if (!tables_set) { // threads until ldTables says otherwise: the online cores
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    n_threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+  }
   CHECK(napi_create_object(env, &out));
   napi_get_boolean(env, ok, &v);
   napi_set_named_property(env, out, "ok", v);
@@ -238,7 +248,6 @@ static napi_value Gelu(napi_env env, napi_callback_info info) {
 // for the two-part reduction (|k| > 1e6) is reported and the caller redoes the site in JS.
 
 static double LOG_C[128], INV_C[128], POW2[2200]; // from kernels.ts (ldTables), not recomputed here
-static int tables_set;
 
 #define LOG2E 1.4426950408889634
 #define LN2 0.6931471805599453
@@ -335,8 +344,7 @@ static int row_alloc(Row *w, size_t n) {
 }
 
 // ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 others
-#define MAX_THREADS 8
-static int n_threads = 1;
+
 typedef struct Task Task;
 typedef void (*RowFn)(Task *t, size_t r0, size_t r1);
 struct Task {
@@ -351,11 +359,13 @@ static void *run_task(void *p) {
   t->fn(t, t->r0, t->r1);
   return NULL;
 }
-// Runs fn over rows [0, rows) in up to n_threads chunks (one when the work is small); sums the
-// threads' partial sums in thread order. width: floats per row, to judge "small".
+// Runs fn over rows [0, rows) in up to n_threads chunks (fewer when the work is small); sums the
+// threads' partial sums in thread order. width: floats (or cost units) per row, to judge "small".
 static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, size_t n_sums, double *out3, double *dA, double *dB) {
   int nt = n_threads;
-  if (rows * width < 65536 || rows < 2) nt = 1;
+  // at least ~64k floats of work per thread: a thread start costs tens of microseconds
+  const size_t by_work = rows * width / 65536;
+  if ((size_t)nt > by_work) nt = by_work < 1 ? 1 : (int)by_work;
   if ((size_t)nt > rows) nt = (int)rows;
   Task tasks[MAX_THREADS];
   pthread_t tid[MAX_THREADS];
@@ -374,6 +384,7 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
     t->dA = i == 0 ? dA : scratch + (size_t)(i - 1) * 2 * n_sums;
     t->dB = i == 0 ? dB : scratch + (size_t)(i - 1) * 2 * n_sums + n_sums;
   }
+  last_threads = nt;
   int started = 1;
   for (int i = 1; i < nt; i++, started++)
     if (pthread_create(&tid[i], NULL, run_task, &tasks[i]) != 0) break;
@@ -842,6 +853,14 @@ static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// lastThreads(): how many threads the last split call used
+static napi_value LastThreads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  napi_create_int32(env, last_threads, &v);
+  return v;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
@@ -854,6 +873,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"attnBwd", NULL, AttnBwd, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBwd", NULL, LayerNormBwd, NULL, NULL, NULL, napi_default, NULL},
+      {"lastThreads", NULL, LastThreads, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -34,6 +34,8 @@ export interface NativeKernels {
   layerNorm(x: Float32Array, w: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, eps: number): void;
   /** dw (float64) is added to. */
   layerNormBwd(x: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float64Array): void;
+  /** Threads the last call split over rows used (for the tests). */
+  lastThreads(): number;
   attnBwd(dy: Float32Array, p: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, ds: Float32Array,
           dA: Float64Array, dB: Float64Array, T: number, scale: number): void;
 }

@@ -3,6 +3,7 @@
 // forward and backward, both entropy forms, odd and even attention lengths, training and inference,
 // and a site whose arguments are too large for the sin/cos reduction (the JS loop takes over).
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/learnedDropout';
@@ -68,8 +69,8 @@ const opts = (form: 'shannon' | 'complement', penalties: boolean): SiteOptions =
 for (const path of ['wasm', 'native'] as const)
 test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}: bit-identical to the JS loops`, async () => {
   await initBackend('wasm');
-  // [7, 64] runs on one thread; [300, 256] (native) is split over threads
-  for (const [rows, scaleX] of [[7, 3], [7, 1e7], ...(path === 'native' ? [[300, 3]] : [])]) {
+  // [7, 64] runs on one thread; [600, 256] (native) is split over threads (≥ 64k floats each)
+  for (const [rows, scaleX] of [[7, 3], [7, 1e7], ...(path === 'native' ? [[600, 3]] : [])]) {
     const n = rows === 7 ? 64 : 256;
     const x = tf.mul(tf.randomNormal([rows, n], 0, 1, 'float32', 1), scaleX);
     const A = tf.randomNormal([n + 6], 0, 2, 'float32', 2), B = tf.randomNormal([n + 6], 0, 2, 'float32', 3);
@@ -90,10 +91,11 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
           numbers: [...pen, inf.entropy, inf.l1],
         };
       }, path, [1, 2]);
+      if (path === 'native' && rows === 600) assertSplit(`site [${rows}, ${n}]`);
     }
   }
   // the last case's scores are so far apart that exponents fall below the normal range (e^−720)
-  for (const [nb, T, spread] of [[2, 6, 4], [2, 37, 4], ...(path === 'native' ? [[6, 64, 4]] : []), [2, 37, 2400]]) {
+  for (const [nb, T, spread] of [[2, 6, 4], [2, 37, 4], ...(path === 'native' ? [[12, 64, 4]] : []), [2, 37, 2400]]) {
     const S = tf.randomNormal([nb, 3, T, T], 0, spread, 'float32', 5);
     const A = tf.randomNormal([T + 3], 0, 2, 'float32', 6), B = tf.randomNormal([T + 3], 0, 2, 'float32', 7);
     const dy = tf.randomNormal([nb, 3, T, T], 0, 1, 'float32', 8);
@@ -113,9 +115,17 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
           numbers: [...pen, inf.entropy, inf.l1],
         };
       }, path, [1, 2]);
+      if (path === 'native' && nb === 12) assertSplit(`attention [${nb}, 3, ${T}, ${T}]`);
     }
   }
 });
+
+/** The native kernels' last call was split over threads (where there is more than one core). */
+function assertSplit(what: string): void {
+  if ((os.availableParallelism?.() ?? os.cpus().length) < 2) return;
+  const n = nativeLD()!.lastThreads();
+  assert.ok(n > 1, `${what}: the native loops ran on ${n} thread(s)`);
+}
 
 test('LearnedDropout with both λ = 0 while training: no penalty gradient on either path', async () => {
   await initBackend('wasm');

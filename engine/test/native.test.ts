@@ -3,6 +3,7 @@
 // product the model makes (plain, transposed either way, batched, broadcast) against tfjs's pure-JS
 // cpu kernel on the same random operands, and the addon's own argument checks.
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { before, test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { nativeInfo, nativeKernels } from '../src/native';
@@ -52,6 +53,8 @@ test('matrix products on the wasm backend equal the pure-JS cpu kernel', async (
     let worst = 0;
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
     assert.ok(worst < 1e-5, `${JSON.stringify(c)}: worst relative difference ${worst}`);
+    if (c.a[2] === 64 && !disabled && (os.availableParallelism?.() ?? os.cpus().length) > 1)
+      assert.ok(nativeKernels()!.lastThreads() > 1, 'the batch of products was split over threads');
     tf.dispose([a, b, r]);
   }
 });
@@ -119,8 +122,8 @@ test('GELU in one pass equals x·½(1 + erf(x/√2)) in tfjs ops, values and gra
 test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
   const { layerNorm } = await import('../src/nativeOps');
   const rng = new Rng(9);
-  // [700, 96]: enough rows to be split over threads; an offset mean, as activations have
-  const x = tf.add(rand([700, 96], rng), 3), w = rand([96], rng), dy = rand([700, 96], rng);
+  // [1400, 96]: enough rows to be split over threads; an offset mean, as activations have
+  const x = tf.add(rand([1400, 96], rng), 3), w = rand([96], rng), dy = rand([1400, 96], rng);
   const ref = (a: tf.Tensor, b: tf.Tensor) => {
     const { mean, variance } = tf.moments(a, -1, true);
     return tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), b);
@@ -133,9 +136,10 @@ test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients',
     for (let j = 0; j < 96; j++) v += (xs[o + j] - mu) ** 2 / 96;
     for (let j = 0; j < 96; j++) exact[o + j] = ((xs[o + j] - mu) / Math.sqrt(v + 1e-5)) * ws[j];
   }
-  const vw = await worstDiff(layerNorm(x, w), tf.tensor(exact, [700, 96]));
+  const vw = await worstDiff(layerNorm(x, w), tf.tensor(exact, [1400, 96]));
   assert.ok(vw < 5e-7, `values: worst relative difference ${vw}`);
   const got = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm(a, b), dy)))([x, w]);
+  if ((os.availableParallelism?.() ?? os.cpus().length) > 1) assert.ok(nativeKernels()!.lastThreads() > 1, 'the backward was split over threads');
   const want = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ref(a, b), dy)))([x, w]);
   for (const i of [0, 1]) {
     const d = await worstDiff(got[i], want[i]);
