@@ -7,6 +7,21 @@ export interface ProgressSnapshot {
   loss: number | null;
   tokensPerSec: number | null;
   etaSeconds: number | null;
+  /** The engine's compute backend, as describeCompute() puts it. */
+  compute?: string;
+}
+
+/**
+ * The backend the engine runs on and how, for tooltips: "wasm (1 thread; native kernels: OpenBLAS
+ * 0.3.21, 2 threads)". The engine's report says why it chose it; only the how is kept.
+ */
+export function describeCompute(r: { backend: string; attempts: { name: string; ok: boolean; reason: string }[] } | undefined): string | undefined {
+  if (!r) return undefined;
+  const how = (r.attempts.find((a) => a.ok && a.name === r.backend)?.reason ?? '')
+    .split('; ')
+    .filter((part) => !/^(first backend in the auto order that works|requested)$/.test(part))
+    .join('; ');
+  return how ? `${r.backend} (${how})` : r.backend;
 }
 
 export function formatCount(n: number): string {

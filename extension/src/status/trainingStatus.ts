@@ -15,7 +15,8 @@ export class TrainingStatusItem implements vscode.Disposable {
   running(p: ProgressSnapshot): void {
     const f = formatProgress(p);
     this.item.text = `$(sync~spin) LD ${f.short}`;
-    this.item.tooltip = new vscode.MarkdownString(`**Training ${p.name}**\n\n${f.long}\n\nClick to open the run charts.`);
+    const compute = p.compute ? `\n\nCompute: ${p.compute}` : '';
+    this.item.tooltip = new vscode.MarkdownString(`**Training ${p.name}**\n\n${f.long}${compute}\n\nClick to open the run charts.`);
     this.item.command = 'ldlens.openRunCharts';
     this.item.backgroundColor = undefined;
     this.item.show();

@@ -10,7 +10,7 @@ import { describeEngineError } from '../engine/errors';
 import type { EditLog, HeatmapController } from '../heatmap/heatmapController';
 import { shiftRange } from '../heatmap/offsets';
 import { readSettings, runsDirPath } from '../settings';
-import { formatProgress, type ProgressSnapshot } from '../status/format';
+import { describeCompute, formatProgress, type ProgressSnapshot } from '../status/format';
 import { TrainingStatusItem } from '../status/trainingStatus';
 
 /** Above this, a watched document is cut to its visible lines (each checkpoint re-analyzes it). */
@@ -185,6 +185,7 @@ export class TrainingController implements vscode.Disposable {
       loss: null,
       tokensPerSec: null,
       etaSeconds: null,
+      compute: describeCompute(this.engine.initializeResult),
       watch,
       ended,
       resolveEnded,

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { backendPlan } from '../../src/commands/backendPlan';
 import { shiftRange } from '../../src/heatmap/offsets';
 import { findOnPath, majorOf, resolveRuntime } from '../../src/engine/runtime';
-import { formatCount, formatDuration, formatProgress } from '../../src/status/format';
+import { describeCompute, formatCount, formatDuration, formatProgress } from '../../src/status/format';
 
 describe('engine runtime choice', () => {
   it('uses the configured runtime when it is Node 20+', async () => {
@@ -71,6 +71,15 @@ describe('progress text', () => {
     assert.equal(f.short, '30/60 · loss 2.412 · 12k tok/s');
     assert.equal(f.long, 'Step 30 of 60 (50%) · loss 2.412 · 12k tok/s · about 1m 15s left');
     assert.equal(formatProgress({ name: 'r', step: 0, totalSteps: 60, loss: null, tokensPerSec: null, etaSeconds: null }).short, '0/60');
+  });
+  it('describes the engine\'s compute backend without the why', () => {
+    const attempts = [
+      { name: 'tensorflow-gpu', ok: false, reason: '@tensorflow/tfjs-node-gpu is not installed' },
+      { name: 'wasm', ok: true, reason: 'first backend in the auto order that works; 1 thread; native kernels: OpenBLAS 0.3.21, 2 threads' },
+    ];
+    assert.equal(describeCompute({ backend: 'wasm', attempts }), 'wasm (1 thread; native kernels: OpenBLAS 0.3.21, 2 threads)');
+    assert.equal(describeCompute({ backend: 'cpu', attempts: [{ name: 'cpu', ok: true, reason: 'requested' }] }), 'cpu');
+    assert.equal(describeCompute(undefined), undefined);
   });
   it('formats counts and durations', () => {
     assert.equal(formatCount(950), '950');
