@@ -9,7 +9,7 @@
 //       state.json                step, RNG state, best validation loss: what exact resume needs
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULTS, merge, validate, type LDConfig, type ModelShape } from './config';
+import { DEFAULTS, merge, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
 import { writeFileAtomicSync } from './fsutil';
 import { parameterShapes } from './model';
 import type { OptimizerState } from './optim';
@@ -192,9 +192,10 @@ export function loadCheckpoint(path: string, base?: LDConfig): LoadedCheckpoint 
   const learned = tensors.has('transformer.drop.A');
   let config: LDConfig;
   if (raw.config !== undefined) {
-    const problems = validate(raw.config);
+    const upgraded = upgradeConfig(raw.config);
+    const problems = validate(upgraded);
     if (problems.length) throw new CheckpointError(`${cfgPath}: config: ${problems.join('; ')}`, cfgPath);
-    config = raw.config as LDConfig;
+    config = upgraded as LDConfig;
   } else {
     config = merge(base ?? DEFAULTS, { model: { ...shape }, dropout: { kind: learned ? 'learned' : 'none' } });
   }

@@ -47,6 +47,12 @@ export interface TrainConfig {
   steps: number;
   batchSize: number;
   gradAccum: number;
+  /**
+   * Sequences per forward/backward pass: a batch runs as batchSize / microBatch equal chunks whose
+   * gradients are averaged (the same step, less memory). 0: automatic, sized to the wasm heap's
+   * 4 GB on the CPU backends, whole batches on GPU backends.
+   */
+  microBatch: number;
   lr: number;
   minLr: number;
   warmupSteps: number;
@@ -95,6 +101,7 @@ export const DEFAULTS: LDConfig = {
     steps: 500,
     batchSize: 16,
     gradAccum: 1,
+    microBatch: 0,
     lr: 3e-3,
     minLr: 3e-4,
     warmupSteps: 20,
@@ -176,6 +183,15 @@ export function merge<T>(base: T, over: unknown): T {
 }
 
 /** Every unknown key, wrong type and out-of-range value, each named by its path. */
+/**
+ * A saved config (a run's or a checkpoint's config.json) with the keys added since it was written
+ * set to their defaults, so that older runs still resume and older checkpoints still load.
+ */
+export function upgradeConfig(cfg: unknown): unknown {
+  if (isObject(cfg) && isObject(cfg.train) && !('microBatch' in cfg.train)) return { ...cfg, train: { ...cfg.train, microBatch: 0 } };
+  return cfg;
+}
+
 export function validate(cfg: unknown): string[] {
   const problems: string[] = [];
   const check = (shape: unknown, value: unknown, path: string) => {
@@ -237,6 +253,8 @@ export function validate(cfg: unknown): string[] {
   int(t.steps, 'train.steps', 1);
   int(t.batchSize, 'train.batchSize', 1, 4096);
   int(t.gradAccum, 'train.gradAccum', 1, 1024);
+  int(t.microBatch, 'train.microBatch', 0, 4096);
+  if (t.microBatch > 0 && t.batchSize % t.microBatch !== 0) problems.push(`train.microBatch (${t.microBatch}) must divide train.batchSize (${t.batchSize}), or be 0 (automatic)`);
   range(t.lr, 'train.lr', 0, 10, true);
   range(t.minLr, 'train.minLr', 0, 10);
   if (t.minLr > t.lr) problems.push(`train.minLr (${t.minLr}) must be ≤ train.lr (${t.lr})`);

@@ -15,12 +15,13 @@ import {
   writeRunMeta,
   type RunMeta,
 } from './checkpoint';
-import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, validate, type LDConfig, type ModelShape } from './config';
+import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
 import { GPT, initWeights } from './model';
+import { inPlaceBackend } from './kernels';
 import { AdamW } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from './protocol';
 import { Rng } from './rng';
@@ -82,6 +83,26 @@ export function buildConfig(preset = 'tiny', configFile?: string, overrides?: un
   return resolveConfig(preset, merge(fileCfg as object, overrides ?? {}));
 }
 
+/**
+ * Bytes a training step holds per sequence, roughly: the tensors the tape saves and their
+ * gradients, where attention's (nh, T, T) arrays dominate. Measured as the wasm heap's growth over
+ * one step (engine with native kernels): small 23 MB, medium 183 MB, large 200 MB per sequence;
+ * this gives 23, 214 and 207.
+ */
+export function stepBytesPerSequence(s: ModelShape): number {
+  return 4 * (s.nLayer * (12 * s.nHead * s.blockSize ** 2 + 40 * s.blockSize * s.nEmbd) + 4 * s.blockSize * s.vocabSize);
+}
+
+/** What a step may hold on the wasm heap (4 GB in all for wasm32; its allocator fragments). */
+export const WASM_STEP_BUDGET = 1.5e9;
+
+/** The largest divisor of the batch size B whose chunk of sequences fits `budget` bytes (≥ 1). */
+export function autoMicroBatch(B: number, s: ModelShape, budget = WASM_STEP_BUDGET): number {
+  const per = stepBytesPerSequence(s);
+  for (let m = B; m > 1; m--) if (B % m === 0 && m * per <= budget) return m;
+  return 1;
+}
+
 export class TrainingRun {
   stopRequested = false;
   watchText: string | null = null;
@@ -108,6 +129,15 @@ export class TrainingRun {
 
   get id(): string {
     return this.meta.id;
+  }
+  /**
+   * Sequences per forward/backward pass: train.microBatch, or (0) on the CPU backends the most
+   * that fit the wasm heap, on GPU backends the whole batch.
+   */
+  get microBatch(): number {
+    const t = this.config.train;
+    if (t.microBatch > 0) return t.microBatch;
+    return inPlaceBackend() ? autoMicroBatch(t.batchSize, this.shape) : t.batchSize;
   }
   get totalSteps(): number {
     return this.config.train.steps;
@@ -169,6 +199,7 @@ export class TrainingRun {
     } catch (e) {
       throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
     }
+    saved.config = upgradeConfig(saved.config) as LDConfig;
     const problems = validate(saved.config);
     if (problems.length) throw new ConfigError(problems);
     const config = saved.config;
@@ -232,6 +263,9 @@ export class TrainingRun {
     const decaySteps = t.decaySteps ?? t.steps;
     let outcome: RunOutcome;
     const started = performance.now(), startStep = this.step;
+    if (this.microBatch < B)
+      events.log?.('info', `run ${this.id}: each batch of ${B} sequences runs as ${B / this.microBatch} micro-batches of ${this.microBatch}` +
+        (t.microBatch > 0 ? ' (train.microBatch)' : ' to fit the wasm heap (set train.microBatch to choose)'));
     try {
       while (this.step < t.steps && !this.stopRequested) {
         const s = this.step; // 0-based index of the step being taken
@@ -245,35 +279,42 @@ export class TrainingRun {
         let acc: Map<string, tf.Tensor> | null = null;
         let loss = 0, ce = 0, h = 0, l1 = 0;
         let kept: tf.Tensor[] = [];
+        // gradAccum batches, each run as `chunks` equal slices (micro-batches): every slice's loss
+        // is a mean over as many tokens, so the mean of the slices' gradients is the batch's
+        const chunks = B / this.microBatch, passes = t.gradAccum * chunks, rows = this.microBatch;
         for (let a = 0; a < t.gradAccum; a++) {
           const { x, y } = this.dataset.batch('train', B, T, this.rng);
           const seed = this.rng.int(2 ** 31);
-          const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
-          let parts: tf.Tensor[] = [];
-          const { value, grads } = this.model.gradients(() => {
-            const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed, wantMasks: wantStats && a === 0 });
-            parts = [r.crossEntropy, r.entropy, r.l1].map((p) => tf.keep(p));
-            if (wantStats && a === 0) kept = r.masks.map((m) => tf.keep(m));
-            return r.loss;
-          });
-          const [vl, vce, vh, vl1] = (await Promise.all([value, ...parts].map((p) => p.data()))).map((d) => d[0]);
-          loss += vl / t.gradAccum;
-          ce += vce / t.gradAccum;
-          h += vh / t.gradAccum;
-          l1 += vl1 / t.gradAccum;
-          tf.dispose([value, xs, ys, ...parts]);
-          if (!acc) acc = grads;
-          else {
-            for (const [n, g] of grads) {
-              const sum = tf.add(acc.get(n)!, g);
-              acc.get(n)!.dispose();
-              g.dispose();
-              acc.set(n, sum);
+          for (let c = 0; c < chunks; c++) {
+            const first = a === 0 && c === 0;
+            const xs = tf.tensor2d(x.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+            const ys = tf.tensor2d(y.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+            let parts: tf.Tensor[] = [];
+            const { value, grads } = this.model.gradients(() => {
+              const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed: seed + c, wantMasks: wantStats && first });
+              parts = [r.crossEntropy, r.entropy, r.l1].map((p) => tf.keep(p));
+              if (wantStats && first) kept = r.masks.map((m) => tf.keep(m));
+              return r.loss;
+            });
+            const [vl, vce, vh, vl1] = (await Promise.all([value, ...parts].map((p) => p.data()))).map((d) => d[0]);
+            loss += vl / passes;
+            ce += vce / passes;
+            h += vh / passes;
+            l1 += vl1 / passes;
+            tf.dispose([value, xs, ys, ...parts]);
+            if (!acc) acc = grads;
+            else {
+              for (const [n, g] of grads) {
+                const sum = tf.add(acc.get(n)!, g);
+                acc.get(n)!.dispose();
+                g.dispose();
+                acc.set(n, sum);
+              }
             }
           }
         }
         if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${s + 1}: try a lower learning rate (train.lr) or gradient clipping (train.gradClip)`);
-        if (t.gradAccum > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, t.gradAccum)) as tf.Tensor), g.dispose();
+        if (passes > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, passes)) as tf.Tensor), g.dispose();
         await this.opt.update(acc!, lr, t.gradClip);
         tf.dispose([...acc!.values()]);
         this.step = s + 1;
@@ -341,14 +382,17 @@ export class TrainingRun {
     const rng = new Rng((t.seed ^ 0x9e3779b9 ^ this.step) >>> 0);
     const est = async (split: 'train' | 'val') => {
       let sum = 0;
+      const rows = this.microBatch, chunks = t.batchSize / rows;
       for (let i = 0; i < t.evalBatches; i++) {
         const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
-        const v = tf.tidy(() => {
-          const r = this.model.loss(tf.tensor2d(x, [t.batchSize, T], 'int32'), tf.tensor2d(y, [t.batchSize, T], 'int32'), 0, 0, { training: false, wantMasks: false });
-          return r.crossEntropy;
-        });
-        sum += (await v.data())[0];
-        v.dispose();
+        for (let c = 0; c < chunks; c++) {
+          const v = tf.tidy(() => {
+            const slice = (a: Int32Array) => tf.tensor2d(a.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+            return this.model.loss(slice(x), slice(y), 0, 0, { training: false, wantMasks: false }).crossEntropy;
+          });
+          sum += (await v.data())[0] / chunks;
+          v.dispose();
+        }
       }
       return sum / t.evalBatches;
     };

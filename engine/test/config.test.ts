@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, DEFAULTS, lambdaAt, lrAt, PRESETS, resolveConfig, validate } from '../src/config';
+import { ConfigError, DEFAULTS, lambdaAt, lrAt, PRESETS, resolveConfig, upgradeConfig, validate } from '../src/config';
 import { fixturesDir } from './helpers';
 
 test('every preset resolves to a valid config', () => {
@@ -25,6 +25,21 @@ test('an invalid config is rejected with every problem named', () => {
   assert.ok(problems.some((p) => p.startsWith('train.steps')));
   assert.ok(problems.some((p) => p.startsWith('dropout.kind')));
   assert.throws(() => resolveConfig('huge'), /unknown preset "huge"/);
+});
+
+test('train.microBatch: 0 (automatic) or a divisor of the batch; older configs get 0', () => {
+  const with_ = (microBatch: number) => validate({ ...DEFAULTS, train: { ...DEFAULTS.train, batchSize: 12, microBatch } });
+  assert.deepEqual(with_(0), []);
+  assert.deepEqual(with_(4), []);
+  assert.match(with_(5).join('\n'), /train\.microBatch \(5\) must divide train\.batchSize \(12\)/);
+  assert.ok(with_(-1).some((p) => p.startsWith('train.microBatch')));
+  // a run or checkpoint written before the key existed
+  const { microBatch: _, ...oldTrain } = DEFAULTS.train;
+  const old = { ...DEFAULTS, train: oldTrain };
+  assert.ok(validate(old).some((p) => p.startsWith('train.microBatch')));
+  assert.deepEqual(validate(upgradeConfig(old)), []);
+  assert.equal((upgradeConfig(old) as typeof DEFAULTS).train.microBatch, 0);
+  assert.equal(upgradeConfig(DEFAULTS), DEFAULTS, 'a current config is returned as it is');
 });
 
 test('λ schedule: min(exp(rate·step) + min − 1, max)', () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { listCheckpoints, loadCheckpoint, readMetrics } from '../src/checkpoint';
 import type { StatsRecord } from '../src/protocol';
-import { TrainingRun } from '../src/trainer';
+import { autoMicroBatch, stepBytesPerSequence, TrainingRun } from '../src/trainer';
 import { shakespeare, tempDir } from './helpers';
 
 const SMALL = { model: { blockSize: 32, nEmbd: 32, nHead: 2, nLayer: 1 }, train: { steps: 20, batchSize: 4, evalInterval: 10, evalBatches: 2, checkpointInterval: 10, statsInterval: 5 } };
@@ -41,6 +41,62 @@ test('resume is exact: 20 steps straight = 10 + resume + 10', async () => {
   const steps = readMetrics(first.dir).filter((r) => r.type === 'step').map((r) => r.step);
   assert.deepEqual(steps, Array.from({ length: 20 }, (_, i) => i + 1));
   assert.deepEqual(listCheckpoints(first.dir).map((c) => c.step), [10, 20]);
+});
+
+test('micro-batches: a batch run as 4 slices takes the same steps as the whole batch', async () => {
+  const { backend } = await initBackend('wasm');
+  const data = corpusFile(30_000);
+  const five = { ...SMALL, train: { ...SMALL.train, steps: 5, batchSize: 8, evalInterval: 5, checkpointInterval: 5 } };
+  const whole = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: five }, backend);
+  assert.equal(whole.microBatch, 8, 'small models run whole batches');
+  assert.equal((await whole.run()).status, 'completed');
+  const split = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: { ...five, train: { ...five.train, microBatch: 2 } } }, backend);
+  const logs: string[] = [];
+  assert.equal((await split.run({ log: (_, m) => logs.push(m) })).status, 'completed');
+  assert.match(logs.join('\n'), /each batch of 8 sequences runs as 4 micro-batches of 2 \(train\.microBatch\)/);
+  const losses = (dir: string) => readMetrics(dir).flatMap((r) => (r.type === 'step' ? [r.loss] : r.type === 'eval' ? [r.trainLoss, r.valLoss] : []));
+  const [a, b] = [losses(whole.dir), losses(split.dir)];
+  assert.equal(a.length, b.length);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-4 * Math.abs(v), `loss ${i}: ${v} whole vs ${b[i]} in micro-batches`));
+  const [wa, wb] = [await whole.model.weights(), await split.model.weights()];
+  for (const [name, w] of wa) {
+    const v = wb.get(name)!;
+    let worst = 0;
+    for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i] - v[i]));
+    assert.ok(worst < 1e-4, `${name}: weights differ by ${worst}`);
+  }
+  whole.dispose();
+  split.dispose();
+});
+
+test('a run and checkpoint written before train.microBatch existed still resume and load', async () => {
+  const { backend } = await initBackend('wasm');
+  const two = { ...SMALL, train: { ...SMALL.train, steps: 2, checkpointInterval: 2, evalInterval: 2 } };
+  const run = await TrainingRun.create({ data: [corpusFile(20_000)], runsDir: tempDir(), overrides: two }, backend);
+  assert.equal((await run.run()).status, 'completed');
+  run.dispose();
+  const ckpt = listCheckpoints(run.dir)[0].dir;
+  for (const f of [join(run.dir, 'config.json'), join(ckpt, 'config.json')]) {
+    const j = JSON.parse(readFileSync(f, 'utf8'));
+    delete j.config.train.microBatch;
+    writeFileSync(f, JSON.stringify(j));
+  }
+  const loaded = loadCheckpoint(ckpt);
+  assert.equal(loaded.config.train.microBatch, 0);
+  const resumed = await TrainingRun.resume(run.dir, backend, 3);
+  assert.equal((await resumed.run()).status, 'completed');
+  resumed.dispose();
+});
+
+test('micro-batch sizes for the wasm heap: whole batches for small models, slices for big ones', () => {
+  const shape = (blockSize: number, nEmbd: number, nHead: number, nLayer: number) => ({ vocabSize: 65, blockSize, nEmbd, nHead, nLayer });
+  assert.equal(autoMicroBatch(32, shape(128, 128, 4, 4)), 32); // small: ~23 MB a sequence
+  assert.equal(autoMicroBatch(32, shape(256, 256, 8, 6)), 4); // medium: ~214 MB a sequence
+  assert.equal(autoMicroBatch(64, shape(256, 384, 6, 6)), 4);
+  assert.equal(autoMicroBatch(14, shape(256, 256, 8, 6)), 7); // 7 × 214 MB just fits 1.5 GB
+  assert.equal(autoMicroBatch(13, shape(256, 256, 8, 6)), 1); // a prime batch too big whole: one at a time
+  assert.ok(stepBytesPerSequence(shape(128, 128, 4, 4)) < 25e6);
+  assert.equal(autoMicroBatch(1, shape(1024, 1024, 16, 24)), 1); // never below one sequence
 });
 
 test('tensor memory stays flat across training steps', async () => {
