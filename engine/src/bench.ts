@@ -7,11 +7,13 @@ import { initBackend, tf, wasmInfo, webgpuInfo } from './backend';
 import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
 import { analyzeText, type InferenceModel } from './inference';
+import { inPlaceBackend } from './kernels';
 import { GPT, initWeights, parameterShapes } from './model';
 import { nativeInfo } from './native';
 import { AdamW } from './optim';
 import type { BackendChoice } from './protocol';
 import { Rng } from './rng';
+import { autoMicroBatch } from './trainer';
 import { buildTokenizer } from './tokenizer';
 
 export interface BenchShape {
@@ -64,16 +66,28 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, rng));
   const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
   const B = shape.batch, T = shape.block;
+  // as the trainer: on the CPU backends, batches too big for the wasm heap in equal slices
+  const rows = inPlaceBackend() ? autoMicroBatch(B, s) : B, chunks = B / rows;
+  const slice = (a: Int32Array, c: number) => tf.tensor2d(a.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
   let lastLoss = NaN;
   const times: number[] = [];
   for (let i = 0; i < o.warmup + o.steps; i++) {
     const { x, y } = ds.batch('train', B, T, rng);
     const t0 = performance.now();
-    const xs = tf.tensor2d(x, [B, T], 'int32'), ys = tf.tensor2d(y, [B, T], 'int32');
-    const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
-    await opt.update(grads, 1e-3, 1.0);
-    lastLoss = (await value.data())[0];
-    tf.dispose([xs, ys, value, ...grads.values()]);
+    let acc: Map<string, tf.Tensor> | null = null;
+    let loss = 0;
+    for (let c = 0; c < chunks; c++) {
+      const xs = slice(x, c), ys = slice(y, c);
+      const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
+      loss += (await value.data())[0] / chunks;
+      tf.dispose([xs, ys, value]);
+      if (!acc) acc = grads;
+      else for (const [n, g] of grads) acc.set(n, tf.tidy(() => tf.add(acc!.get(n)!, g))), tf.dispose([g]);
+    }
+    if (chunks > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, chunks))), g.dispose();
+    await opt.update(acc!, 1e-3, 1.0);
+    lastLoss = loss;
+    tf.dispose([...acc!.values()]);
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
   const train = (B * T) / (median(times) / 1000);
@@ -81,12 +95,14 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   for (let i = 0; i < o.warmup + o.steps; i++) {
     const { x } = ds.batch('train', B, T, rng);
     const t0 = performance.now();
-    const means = tf.tidy(() => {
-      const r = model.forward(tf.tensor2d(x, [B, T], 'int32'), { training: false });
-      return tf.stack([tf.mean(r.logits), ...r.masks.map((m) => tf.mean(m))]);
-    });
-    await means.data(); // as the reference: masks' means read back
-    means.dispose();
+    for (let c = 0; c < chunks; c++) {
+      const means = tf.tidy(() => {
+        const r = model.forward(slice(x, c), { training: false });
+        return tf.stack([tf.mean(r.logits), ...r.masks.map((m) => tf.mean(m))]);
+      });
+      await means.data(); // as the reference: masks' means read back
+      means.dispose();
+    }
     if (i >= o.warmup) times.push(performance.now() - t0);
   }
   const infer = (B * T) / (median(times) / 1000);
