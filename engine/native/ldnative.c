@@ -597,7 +597,10 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
   const size_t T = A->T;
   double *dA = t->dA, *dB = t->dB;
   double *dp = malloc(2 * T * sizeof(double)), *dx = dp + T;
-  if (!dp) return; // cannot happen in practice; the rows stay unwritten
+  if (!dp) {
+    t->kmax = 1e300; // out of memory: AttnBwd throws
+    return;
+  }
   for (size_t row = r0; row < r1; row++) {
     const size_t i = row % T, o0 = row * T, len = i + 1;
     const float *dy = A->dy + o0, *p = A->p + o0, *m = A->m + o0, *q = A->q + o0, *r = A->r + o0;
@@ -815,7 +818,9 @@ static napi_value AttnBwd(napi_env env, napi_callback_info info) {
       !opt_f32(env, argv[4], &r, N) || !r || !opt_f32(env, argv[5], &ds, N) || !ds || !dA || !dB)
     BAD("attnBwd");
   AttnBwdArgs A = {dy, p, m, q, r, ds, (size_t)T, scale};
-  parallel_rows(attn_bwd_rows, &A, N / T, T, T, NULL, dA, dB);
+  double out[3] = {0, 0, 0};
+  parallel_rows(attn_bwd_rows, &A, N / T, T, T, out, dA, dB);
+  if (out[2] > 0) napi_throw_error(env, NULL, "ldnative.attnBwd: out of memory");
   return NULL;
 }
 
@@ -846,7 +851,10 @@ static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
       !opt_f32(env, argv[5], &dx, N) || !dx || !dw)
     BAD("layerNormBwd");
   scratch = calloc(C, sizeof(double)); // parallel_rows sums two arrays; the second is unused here
-  if (!scratch) BAD("layerNormBwd");
+  if (!scratch) {
+    napi_throw_error(env, NULL, "ldnative.layerNormBwd: out of memory");
+    return NULL;
+  }
   LnArgs A = {x, w, dy, NULL, mean, rstd, dx, C, 0};
   parallel_rows(ln_bwd_rows, &A, R, C, C, NULL, dw, scratch);
   free(scratch);
