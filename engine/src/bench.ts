@@ -13,7 +13,7 @@ import { nativeInfo } from './native';
 import { AdamW } from './optim';
 import type { BackendChoice } from './protocol';
 import { Rng } from './rng';
-import { autoMicroBatch } from './trainer';
+import { accumulateGrads, autoMicroBatch, microBatchSlice } from './trainer';
 import { buildTokenizer } from './tokenizer';
 
 export interface BenchShape {
@@ -68,7 +68,7 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   const B = shape.batch, T = shape.block;
   // as the trainer: on the CPU backends, batches too big for the wasm heap in equal slices
   const rows = inPlaceBackend() ? autoMicroBatch(B, s) : B, chunks = B / rows;
-  const slice = (a: Int32Array, c: number) => tf.tensor2d(a.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+  const slice = (a: Int32Array, c: number) => microBatchSlice(a, c, rows, T);
   let lastLoss = NaN;
   const times: number[] = [];
   for (let i = 0; i < o.warmup + o.steps; i++) {
@@ -81,8 +81,7 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
       const { value, grads } = model.gradients(() => model.loss(xs, ys, 0.01, 0.01, { training: true, wantMasks: false }).loss);
       loss += (await value.data())[0] / chunks;
       tf.dispose([xs, ys, value]);
-      if (!acc) acc = grads;
-      else for (const [n, g] of grads) acc.set(n, tf.tidy(() => tf.add(acc!.get(n)!, g))), tf.dispose([g]);
+      acc = accumulateGrads(acc, grads);
     }
     if (chunks > 1) for (const [n, g] of acc!) acc!.set(n, tf.tidy(() => tf.div(g, chunks))), g.dispose();
     await opt.update(acc!, 1e-3, 1.0);

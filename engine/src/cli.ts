@@ -187,6 +187,11 @@ function tokenTypeTable(a: AnalysisResult): { token: string; count: number; mean
   return [...by].map(([token, e]) => ({ token, count: e.n, meanActive: e.sum / e.n })).sort((x, y) => y.meanActive - x.meanActive);
 }
 
+/** The backend a command runs on and how, for the human output: `backend wasm (...)`. */
+function backendLine(backend: string, attempts: { ok: boolean; reason: string }[]): string {
+  return `backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`;
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async train(argv) {
     const o = parse(argv, {
@@ -211,7 +216,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       backend,
     );
     // (after the run is set up: a refused corpus or config stays a one-line error)
-    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
+    if (!o.json) process.stderr.write(backendLine(backend, attempts));
     return runTraining(run, !!o.json);
   },
 
@@ -220,7 +225,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
     const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
     const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
-    if (!o.json) process.stderr.write(`backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`);
+    if (!o.json) process.stderr.write(backendLine(backend, attempts));
     if (!o.json) process.stderr.write(`resuming at step ${run.step} of ${run.totalSteps}\n`);
     return runTraining(run, !!o.json);
   },

@@ -182,7 +182,6 @@ export function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** Every unknown key, wrong type and out-of-range value, each named by its path. */
 /**
  * A saved config (a run's or a checkpoint's config.json) with the keys added since it was written
  * set to their defaults, so that older runs still resume and older checkpoints still load.
@@ -192,6 +191,7 @@ export function upgradeConfig(cfg: unknown): unknown {
   return cfg;
 }
 
+/** Every unknown key, wrong type and out-of-range value, each named by its path. */
 export function validate(cfg: unknown): string[] {
   const problems: string[] = [];
   const check = (shape: unknown, value: unknown, path: string) => {

@@ -8,9 +8,10 @@
 //   P = cH·H(m) + cL1·L1(m)  with H = mean(−m·log2(m + 1e-9)) (or the complement form), L1 = mean(m)
 //   ∂/∂m = dy ⊙ x + ∂P/∂m,   ∂m/∂z = −½·sin z,   dx = dy ⊙ m  (x is detached inside the mask)
 //
-// On the wasm backend the loops run in ldWasm.ts's SIMD module (engine/wasm/ld.wat) when it
-// instantiates: the same float64 arithmetic in the same order, bit-identical outputs. The JS loops
-// below stay for the cpu backend and as its fallback.
+// On the wasm backend the loops run in the native kernels (nativeOps.ts, engine/native/ldnative.c)
+// when they load, else in ldWasm.ts's SIMD module (engine/wasm/ld.wat): the same float64 arithmetic
+// in the same order, bit-identical outputs. The JS loops below stay for the cpu backend and as the
+// fallback of both.
 //
 // attentionProbs() fuses the attention site with what precedes it: scale, causal mask, softmax,
 // then LearnedDropout. Above the diagonal the probabilities are exactly 0, so there the mask is
@@ -98,8 +99,8 @@ export function fusedLearnedDropout(x: tf.Tensor, A: tf.Tensor, B: tf.Tensor, o:
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
     const complement = coef.form === 'complement';
     let hsum = 0, l1sum = 0;
-    // the wasm SIMD module (ldWasm.ts) when it is there; the JS loop below without it, or when an
-    // argument was too large for its sin/cos reduction (sinCos falls back to Math there)
+    // the native kernels, else the wasm SIMD module (ldWasm.ts); the JS loop below without either,
+    // or when an argument was too large for their sin/cos reduction (sinCos falls back to Math there)
     const NK = nativeLD();
     const W = !NK && n % 2 === 0 ? ldWasm() : null;
     let inJs = true;

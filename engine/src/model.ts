@@ -250,18 +250,18 @@ export class GPT {
         const r = attentionProbs(scores, this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
         y = attentionMix(this.fusedSite(r, out), qkv, nh); // (B, T, C)
       } else {
-      const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × (B, nh, T, hs)
-      let att: tf.Tensor;
-      if (this.fusedLD) {
-        // scale, causal mask, softmax and LearnedDropout in one kernel
-        const r = attentionProbs(tf.matMul(q, k, false, true), this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
-        att = this.fusedSite(r, out); // (B, nh, T, T)
-      } else {
-        att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
-        att = tf.softmax(tf.add(att, causal));
-        att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
-      }
-      y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
+        const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × (B, nh, T, hs)
+        let att: tf.Tensor;
+        if (this.fusedLD) {
+          // scale, causal mask, softmax and LearnedDropout in one kernel
+          const r = attentionProbs(tf.matMul(q, k, false, true), this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
+          att = this.fusedSite(r, out); // (B, nh, T, T)
+        } else {
+          att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
+          att = tf.softmax(tf.add(att, causal));
+          att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
+        }
+        y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
       }
       x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, out, 4 * i + 2));
       // MLP with exact-erf GELU

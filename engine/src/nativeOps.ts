@@ -3,8 +3,8 @@
 // q, k, v and the four head transposes (and their gradients) disappear; GELU is one pass each way
 // instead of six element-wise kernels. Each is a tf.customGrad op over the tensors' heap buffers,
 // and GPT's tfjs-op path stays the readable reference (engine/test/native.test.ts compares them).
-import { tf } from './backend';
 import os from 'node:os';
+import { tf } from './backend';
 import { buf, empty, fromArray, INV_C, LOG_C, op, POW2 } from './kernels';
 import { nativeKernels, type NativeKernels } from './native';
 

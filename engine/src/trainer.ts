@@ -103,6 +103,23 @@ export function autoMicroBatch(B: number, s: ModelShape, budget = WASM_STEP_BUDG
   return 1;
 }
 
+/** Sequences [c·rows, (c+1)·rows) of a (B, T) batch as a (rows, T) int32 tensor: micro-batch c. */
+export function microBatchSlice(a: Int32Array, c: number, rows: number, T: number): tf.Tensor2D {
+  return tf.tensor2d(a.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+}
+
+/** Adds `grads` into `acc` (disposing both operands), or starts `acc` with them. */
+export function accumulateGrads(acc: Map<string, tf.Tensor> | null, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  if (!acc) return grads;
+  for (const [n, g] of grads) {
+    const sum = tf.add(acc.get(n)!, g);
+    acc.get(n)!.dispose();
+    g.dispose();
+    acc.set(n, sum);
+  }
+  return acc;
+}
+
 export class TrainingRun {
   stopRequested = false;
   watchText: string | null = null;
@@ -287,8 +304,7 @@ export class TrainingRun {
           const seed = this.rng.int(2 ** 31);
           for (let c = 0; c < chunks; c++) {
             const first = a === 0 && c === 0;
-            const xs = tf.tensor2d(x.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
-            const ys = tf.tensor2d(y.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
+            const xs = microBatchSlice(x, c, rows, T), ys = microBatchSlice(y, c, rows, T);
             let parts: tf.Tensor[] = [];
             const { value, grads } = this.model.gradients(() => {
               const r = this.model.loss(xs, ys, lamH, lamL1, { training: true, seed: seed + c, wantMasks: wantStats && first });
@@ -302,15 +318,7 @@ export class TrainingRun {
             h += vh / passes;
             l1 += vl1 / passes;
             tf.dispose([value, xs, ys, ...parts]);
-            if (!acc) acc = grads;
-            else {
-              for (const [n, g] of grads) {
-                const sum = tf.add(acc.get(n)!, g);
-                acc.get(n)!.dispose();
-                g.dispose();
-                acc.set(n, sum);
-              }
-            }
+            acc = accumulateGrads(acc, grads);
           }
         }
         if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${s + 1}: try a lower learning rate (train.lr) or gradient clipping (train.gradClip)`);
@@ -386,10 +394,7 @@ export class TrainingRun {
       for (let i = 0; i < t.evalBatches; i++) {
         const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
         for (let c = 0; c < chunks; c++) {
-          const v = tf.tidy(() => {
-            const slice = (a: Int32Array) => tf.tensor2d(a.subarray(c * rows * T, (c + 1) * rows * T), [rows, T], 'int32');
-            return this.model.loss(slice(x), slice(y), 0, 0, { training: false, wantMasks: false }).crossEntropy;
-          });
+          const v = tf.tidy(() => this.model.loss(microBatchSlice(x, c, rows, T), microBatchSlice(y, c, rows, T), 0, 0, { training: false, wantMasks: false }).crossEntropy);
           sum += (await v.data())[0] / chunks;
           v.dispose();
         }
