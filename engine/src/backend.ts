@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { nativeInfo, nativeKernels } from './native';
-import type { BackendAttempt, BackendChoice, BackendName } from './protocol';
+import type { BackendAttempt, BackendChoice, BackendName } from '@common/protocol';
 
 export { tf };
 

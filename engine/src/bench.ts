@@ -11,7 +11,7 @@ import { inPlaceBackend } from './kernels';
 import { GPT, initWeights, parameterShapes } from './model';
 import { nativeInfo } from './native';
 import { AdamW } from './optim';
-import type { BackendChoice } from './protocol';
+import type { BackendChoice } from '@common/protocol';
 import { Rng } from './rng';
 import { accumulateGrads, autoMicroBatch, microBatchSlice } from './trainer';
 import { buildTokenizer } from './tokenizer';

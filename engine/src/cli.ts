@@ -11,7 +11,7 @@ import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT, siteKindLabel } from './model';
-import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from './protocol';
+import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
 import { TokenizerError } from './tokenizer';

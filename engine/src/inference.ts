@@ -2,7 +2,7 @@
 // and the reference's checkpoint cross-entropy.
 import { tf } from './backend';
 import { GPT } from './model';
-import type { AnalysisResult, CheckpointRef, SiteMasks } from './protocol';
+import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
 import type { Tokenizer } from './tokenizer';
 

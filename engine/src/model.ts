@@ -6,7 +6,7 @@ import type { DropoutConfig, ModelShape } from './config';
 import { inPlaceBackend } from './kernels';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
 import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
-import type { MaskSite, SiteKind } from './protocol';
+import type { MaskSite, SiteKind } from '@common/protocol';
 import type { Rng } from './rng';
 
 const LN2 = Math.log(2);

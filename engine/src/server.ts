@@ -18,7 +18,7 @@ import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT } from './model';
-import * as P from './protocol';
+import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { TokenizerError } from './tokenizer';
 import { TrainingRun } from './trainer';

@@ -23,7 +23,7 @@ import { analyzeText } from './inference';
 import { GPT, initWeights } from './model';
 import { inPlaceBackend } from './kernels';
 import { AdamW } from './optim';
-import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from './protocol';
+import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
 import { Rng } from './rng';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
 

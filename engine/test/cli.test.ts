@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { AnalysisResult, RunInfo } from '../src/protocol';
+import type { AnalysisResult, RunInfo } from '@common/protocol';
 import { cliPath, fixturesDir, runCli, sharedDir, smallCorpus, tempDir, TINY_OVERRIDES, TINY_SETS } from './helpers';
 
 const dir = tempDir('ldlens-cli-');

@@ -14,7 +14,7 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import * as P from '../src/protocol';
+import * as P from '@common/protocol';
 import { cliPath, smallCorpus, tempDir, TINY_OVERRIDES } from './helpers';
 
 const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];

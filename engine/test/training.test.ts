@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { listCheckpoints, loadCheckpoint, readMetrics } from '../src/checkpoint';
-import type { StatsRecord } from '../src/protocol';
+import type { StatsRecord } from '@common/protocol';
 import { autoMicroBatch, stepBytesPerSequence, TrainingRun } from '../src/trainer';
 import { shakespeare, tempDir } from './helpers';
 

@@ -1,7 +1,7 @@
 // Typed access to the `ldlens.*` settings (declared in extension/scripts/manifest.ts).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendChoice } from '../../engine/src/protocol';
+import type { BackendChoice } from '@common/protocol';
 import type { ScaleName } from './heatmap/colors';
 
 export type AutoReanalyze = 'onEdit' | 'onSave' | 'off';

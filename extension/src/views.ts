@@ -2,7 +2,7 @@
 // training stream: the Run Charts view in the LearnedDropout activity bar container, and the Mask
 // Explorer panel.
 import * as vscode from 'vscode';
-import * as P from '../../engine/src/protocol';
+import * as P from '@common/protocol';
 import type { EngineService } from './engine/engineService';
 import type { Analyzer } from './heatmap/analyzer';
 import type { HeatmapController } from './heatmap/heatmapController';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { parseCsv } from '../src/common/export';
 import { ACTIVE_Q, AnalysisModel, overlap } from '../src/common/masks';
-import type { AnalysisResult, ExplorerSnapshot } from '../src/protocol';
+import type { AnalysisResult, ExplorerSnapshot } from '@common/webviewProtocol';
 import { buildWebview, chromiumAvailable, launch, loadFixtures, openView, OUTPUT_DIR, type TestWindow, type ViewPage } from './browser/harness';
 import { chartedSteps, exportVia, heatmapMismatches, pngSize, svgClipping, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
 import { makeAnalysis, makeCheckpoints, makeMetrics, makeRun, sampleText, SMALL_SHAPE } from './fixtures';

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { MinMaxPyramid, minMaxIndices, minMaxIndicesFast } from '../src/common/aggregate';
 import { columnPyramid, smoothedColumn, smoothedPyramid } from '../src/charts/smoothCache';
 import { Column, MetricsStore } from '../src/charts/store';
-import { fromColumns, toColumns } from '../src/metricColumns';
-import type { MetricRecord } from '../src/protocol';
+import { fromColumns, toColumns } from '@common/metricColumns';
+import type { MetricRecord } from '@common/webviewProtocol';
 import { makeMetrics } from './fixtures';
 
 function rng(seed: number): () => number {

@@ -9,7 +9,7 @@ import type {
   SiteMasks,
   SiteStats,
   Token,
-} from '../../engine/src/protocol';
+} from '@common/protocol';
 import { bytesToBase64 } from '../src/common/export';
 
 export function mulberry32(seed: number): () => number {
@@ -230,4 +230,4 @@ export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: numbe
   return out;
 }
 
-export { toColumns } from '../src/metricColumns';
+export { toColumns } from '@common/metricColumns';

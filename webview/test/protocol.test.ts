@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dispatch, isMessageOf, type ExplorerHostMessage, type Handlers } from '../src/protocol';
+import { dispatch, isMessageOf, type ExplorerHostMessage, type Handlers } from '@common/webviewProtocol';
 import { textOf } from '../src/common/analysisText';
 import { makeAnalysis, SMALL_SHAPE } from './fixtures';
 

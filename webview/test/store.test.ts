@@ -5,7 +5,7 @@ import { METRICS_CSV_HEADER, metricsCsv } from '../src/charts/exporter';
 import { smoothedColumn } from '../src/charts/smoothCache';
 import { Column, MetricsStore } from '../src/charts/store';
 import { emaSmooth } from '../src/common/smoothing';
-import type { MetricRecord } from '../src/protocol';
+import type { MetricRecord } from '@common/webviewProtocol';
 import { makeMetrics } from './fixtures';
 
 describe('MetricsStore', () => {

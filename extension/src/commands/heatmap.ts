@@ -1,7 +1,7 @@
 // Analyze Document / Selection, Clear, Choose Layer and Site, Choose Metric, Toggle Soft/Rounded,
 // Select Checkpoint.
 import * as vscode from 'vscode';
-import type * as P from '../../../engine/src/protocol';
+import type * as P from '@common/protocol';
 import { describeEngineError } from '../engine/errors';
 import { METRIC_LABEL, type MetricKind, type PaintChoice, SITE_KIND_LABEL, type SiteChoice, siteLabel } from '../heatmap/metrics';
 import type { Services } from '../services';

@@ -1,7 +1,7 @@
 // Sample Text: generate from a prompt with the current checkpoint, then show the text with its
 // masks painted (in a new editor, or inserted at the cursor).
 import * as vscode from 'vscode';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import { describeEngineError } from '../engine/errors';
 import type { Services } from '../services';
 

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CancellationToken as RpcToken, NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import { readSettings } from '../settings';
 import { RuntimeError, resolveRuntime } from './runtime';
 import { type CrashInfo, EngineSupervisor, type EngineState } from './supervisor';

@@ -1,7 +1,7 @@
 // Turning whatever a request rejected with into one message a person can act on. No `vscode`
 // import: unit-tested under plain Node.
 import { ResponseError } from 'vscode-jsonrpc';
-import { type EngineErrorData, EngineErrorCode } from '../../../engine/src/protocol';
+import { type EngineErrorData, EngineErrorCode } from '@common/protocol';
 import { EngineExitedError, EngineUnavailableError, RequestCancelledError } from './supervisor';
 
 export type EngineErrorKind =

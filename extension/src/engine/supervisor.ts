@@ -25,7 +25,7 @@ import {
   StreamMessageWriter,
   createMessageConnection,
 } from 'vscode-jsonrpc/node';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 
 export type EngineState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 

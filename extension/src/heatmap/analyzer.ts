@@ -2,7 +2,7 @@
 // hands the result to the heatmap with the edits made meanwhile. Visible range first for long
 // documents; one analysis in flight per document (a newer one cancels it).
 import * as vscode from 'vscode';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { describeEngineError } from '../engine/errors';
 import { readSettings } from '../settings';

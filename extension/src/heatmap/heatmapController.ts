@@ -3,7 +3,7 @@
 // legend. The engine calls are made by whoever supplies `reanalyze` (commands/analyze.ts).
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
-import type { AnalysisResult } from '../../../engine/src/protocol';
+import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
 import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';

@@ -1,6 +1,6 @@
 // What the heatmap paints: one number per token for a chosen site and metric, computed from an
 // engine AnalysisResult. No `vscode` import: unit-tested under plain Node.
-import type { AnalysisResult, MaskSite, SiteKind } from '../../../engine/src/protocol';
+import type { AnalysisResult, MaskSite, SiteKind } from '@common/protocol';
 import { domainOf } from './colors';
 
 export type MetricKind = 'active' | 'mean' | 'unit';

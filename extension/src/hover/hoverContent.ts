@@ -1,6 +1,6 @@
 // Markdown of the token hover, built from the cached analysis only (no engine round trip, no
 // `vscode` import: unit-tested and timed under plain Node).
-import type { MaskSite } from '../../../engine/src/protocol';
+import type { MaskSite } from '@common/protocol';
 import { blockChar } from '../heatmap/colors';
 import { AnalysisView, describeChoice, type PaintChoice, siteLabel } from '../heatmap/metrics';
 

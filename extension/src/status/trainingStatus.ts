@@ -1,7 +1,7 @@
 // The training status bar item: spinner, step/total, loss, tokens/s while a run trains; the
 // outcome afterwards. Clicking it opens the run charts (or resumes an interrupted run).
 import * as vscode from 'vscode';
-import type { RunStatus } from '../../../engine/src/protocol';
+import type { RunStatus } from '@common/protocol';
 import { formatProgress, type ProgressSnapshot } from './format';
 
 export class TrainingStatusItem implements vscode.Disposable {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { runsDirPath } from '../settings';
 

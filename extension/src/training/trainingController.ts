@@ -4,7 +4,7 @@
 // into the heatmap at every checkpoint.
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { describeEngineError } from '../engine/errors';
 import type { EditLog, HeatmapController } from '../heatmap/heatmapController';

@@ -2,9 +2,9 @@
 // metrics, so a view that was hidden (its webview is rebuilt) gets everything replayed after
 // `ready`; streams live records to it while a run trains.
 import * as vscode from 'vscode';
-import type { MetricRecord, RunInfo } from '../../../engine/src/protocol';
-import { toColumns } from '../../../webview/src/metricColumns';
-import { dispatch, type ChartsHostMessage, type ChartsViewMessage, type Handlers } from '../../../webview/src/protocol';
+import type { MetricRecord, RunInfo } from '@common/protocol';
+import { toColumns } from '@common/metricColumns';
+import { dispatch, type ChartsHostMessage, type ChartsViewMessage, type Handlers } from '@common/webviewProtocol';
 import { saveExport } from './exportFiles';
 import { webviewHtml, webviewOptions } from './html';
 

@@ -2,7 +2,7 @@
 // webview is rebuilt) or restored gets it replayed after its `ready`; answers the scrubber's
 // re-analysis requests, reveals tokens, and writes exports.
 import * as vscode from 'vscode';
-import type { AnalysisResult, CheckpointInfo } from '../../../engine/src/protocol';
+import type { AnalysisResult, CheckpointInfo } from '@common/protocol';
 import {
   dispatch,
   type ExplorerRestore,
@@ -10,7 +10,7 @@ import {
   type ExplorerSnapshot,
   type ExplorerViewMessage,
   type Handlers,
-} from '../../../webview/src/protocol';
+} from '@common/webviewProtocol';
 import { textOf } from '../../../webview/src/common/analysisText';
 import { saveExport } from './exportFiles';
 import { webviewHtml, webviewOptions } from './html';

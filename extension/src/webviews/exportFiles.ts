@@ -2,7 +2,7 @@
 // LDLENS_EXPORT_DIR environment variable is set (tests), writes there without asking.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ExportKind, ExportRequest, ExportResult } from '../../../webview/src/protocol';
+import type { ExportKind, ExportRequest, ExportResult } from '@common/webviewProtocol';
 
 const FILTERS: Record<ExportKind, Record<string, string[]>> = {
   svg: { 'SVG image': ['svg'] },

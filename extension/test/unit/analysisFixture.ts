@@ -1,6 +1,6 @@
 // A synthetic AnalysisResult with the engine's layout (tiny preset shape: embedding + 2 layers ×
 // attention / attention output / MLP), for tests that do not need a trained model.
-import type { AnalysisResult, MaskSite, SiteMasks, Token } from '../../../engine/src/protocol';
+import type { AnalysisResult, MaskSite, SiteMasks, Token } from '@common/protocol';
 
 export function makeAnalysis(text: string, opts: { nEmbd?: number; nHead?: number; blockSize?: number; nLayer?: number; seed?: number } = {}): AnalysisResult {
   const nEmbd = opts.nEmbd ?? 64;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
-import * as P from '../../../engine/src/protocol';
+import * as P from '@common/protocol';
 import { describeEngineError } from '../../src/engine/errors';
 import {
   type CrashInfo,

@@ -7,7 +7,7 @@ import { safeFileStem, svgToPngBase64 } from '../common/export';
 import { describeExport, ExportClient } from '../common/exportClient';
 import { formatInt } from '../common/format';
 import type { Channel } from '../common/vscodeApi';
-import type { ChartsViewMessage, ExportKind, ExportResult, MetricColumns, MetricRecord, RunInfo } from '../protocol';
+import type { ChartsViewMessage, ExportKind, ExportResult, MetricColumns, MetricRecord, RunInfo } from '@common/webviewProtocol';
 import { CHARTS, type SeriesData } from './definitions';
 import { chartsSvg, metricsCsv } from './exporter';
 import { LineChart } from './lineChart';

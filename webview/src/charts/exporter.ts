@@ -1,7 +1,7 @@
 // Chart exports: the metrics as one wide CSV (every record of every shown run, exact values),
 // and the open charts stacked into one standalone SVG (PNG is that SVG rasterized).
 import { csvRow, standaloneSvg, withStaged } from '../common/export';
-import type { MetricRecord } from '../protocol';
+import type { MetricRecord } from '@common/webviewProtocol';
 
 const STEP_COLS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
 const EVAL_COLS = ['trainLoss', 'valLoss'] as const;

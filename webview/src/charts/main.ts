@@ -1,7 +1,7 @@
 // Run charts webview entry: connects the typed channel and hands messages to the app.
 import './charts.css';
 import { connect } from '../common/vscodeApi';
-import type { ChartsHostMessage, ChartsViewMessage } from '../protocol';
+import type { ChartsHostMessage, ChartsViewMessage } from '@common/webviewProtocol';
 import { ChartsApp, type ChartsViewState } from './app';
 
 let app: ChartsApp | undefined;

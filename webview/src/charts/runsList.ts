@@ -3,7 +3,7 @@
 import { format } from 'd3';
 import { el } from '../common/dom';
 import { formatInt, formatValue } from '../common/format';
-import type { RunInfo } from '../protocol';
+import type { RunInfo } from '@common/webviewProtocol';
 import { PALETTE_SIZE } from './definitions';
 
 export class RunsList {

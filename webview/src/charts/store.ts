@@ -5,8 +5,8 @@
 // after the last one (a resumed run rewinding, or an overlap between a loaded file and live
 // records) first cuts the table back to before that step.
 import { lowerBound } from '../common/aggregate';
-import { fromColumns, type ColumnSet, type MetricColumns } from '../metricColumns';
-import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '../protocol';
+import { fromColumns, type ColumnSet, type MetricColumns } from '@common/metricColumns';
+import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '@common/webviewProtocol';
 
 export class Column {
   private buf: Float64Array;

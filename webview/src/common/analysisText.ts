@@ -1,6 +1,6 @@
 // The analyzed text rebuilt from an analysis (the explorer's restore state and the host's
 // re-analysis at other checkpoints use it). Pure: shared by the webview and the host.
-import type { AnalysisResult } from '../protocol';
+import type { AnalysisResult } from '@common/webviewProtocol';
 
 /**
  * The analyzed text rebuilt from its tokens (when the source did not pass it): each token's text

@@ -1,5 +1,5 @@
 // Sends export files to the host and matches its `exportResult` answers to the requests.
-import type { ExportKind, ExportRequest, ExportResult } from '../protocol';
+import type { ExportKind, ExportRequest, ExportResult } from '@common/webviewProtocol';
 
 export class ExportClient {
   private nextId = 1;

@@ -1,6 +1,6 @@
 // Decoding of the engine's quantized masks (SiteMasks.masks: base64 of round(m·255), row-major
 // tokens × units) into byte rows, decoded lazily per site and kept.
-import type { AnalysisResult, MaskSite, SiteMasks, Token } from '../protocol';
+import type { AnalysisResult, MaskSite, SiteMasks, Token } from '@common/webviewProtocol';
 
 /** m ≥ 0.5 ⇔ round(m·255) ≥ 128: the engine's "active unit" test on the quantized bytes. */
 export const ACTIVE_Q = 128;

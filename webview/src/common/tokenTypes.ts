@@ -1,6 +1,6 @@
 // Per distinct token: how many units ("experts") it switches on at each site, averaged over its
 // occurrences. The product's central claim is that this differs by token type.
-import type { Token } from '../protocol';
+import type { Token } from '@common/webviewProtocol';
 
 export interface TokenTypeStats {
   id: number;

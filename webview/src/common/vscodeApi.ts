@@ -1,6 +1,6 @@
 // The webview's side of the boundary: posting typed messages, receiving them through a typed
 // handler map, and the view state VS Code keeps while the panel is hidden.
-import { dispatch, type Handlers, type Message, type ViewError } from '../protocol';
+import { dispatch, type Handlers, type Message, type ViewError } from '@common/webviewProtocol';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

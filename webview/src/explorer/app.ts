@@ -15,7 +15,7 @@ import { onThemeChange } from '../common/theme';
 import { displayToken, type TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
 import { textOf } from '../common/analysisText';
-import type { AnalysisResult, CheckpointInfo, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '../protocol';
+import type { AnalysisResult, CheckpointInfo, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
 import { analysisJson, masksCsv, viewSvg } from './exporter';
 import { FilterView, type Filters } from './filterView';

@@ -1,7 +1,7 @@
 // Mask Explorer webview entry: connects the typed channel and hands messages to the app.
 import './explorer.css';
 import { connect } from '../common/vscodeApi';
-import type { ExplorerHostMessage, ExplorerViewMessage } from '../protocol';
+import type { ExplorerHostMessage, ExplorerViewMessage } from '@common/webviewProtocol';
 import { ExplorerApp, type ExplorerViewState } from './app';
 
 let app: ExplorerApp | undefined;

@@ -2,7 +2,7 @@
 // diff against another checkpoint (which mask bits flipped).
 import { el } from '../common/dom';
 import { formatInt, formatValue } from '../common/format';
-import type { CheckpointInfo } from '../protocol';
+import type { CheckpointInfo } from '@common/webviewProtocol';
 
 export interface ScrubberCallbacks {
   show(dir: string): void;

@@ -14,7 +14,7 @@ import { el } from '../common/dom';
 import { toRgb } from '../common/theme';
 import { displayToken } from '../common/tokenTypes';
 import { levelFill, paintLevelRects, StripRects } from './stripPaint';
-import type { Token } from '../protocol';
+import type { Token } from '@common/webviewProtocol';
 
 export const LEVELS = 16;
 

@@ -4,7 +4,7 @@
 //   node --import tsx webview/test/browser/screens.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExplorerSnapshot } from '../../src/protocol';
+import type { ExplorerSnapshot } from '@common/webviewProtocol';
 import { makeAnalysis, makeCheckpoints, makeRun, SMALL_SHAPE } from '../fixtures';
 import { buildWebview, launch, loadFixtures, openView, OUTPUT_DIR, type TestWindow } from './harness';
 import type { ThemeName } from './themes';

@@ -4,7 +4,7 @@
 // records took ~0.5 s per 10,000) and keep NaN and ±Infinity, which JSON would not. fromColumns
 // gives the records back exactly (the CSV export). No DOM and no runtime imports: the extension
 // host imports this too.
-import type { MetricRecord, SiteKind, SiteStats, StatsRecord } from '../../engine/src/protocol';
+import type { MetricRecord, SiteKind, SiteStats, StatsRecord } from './protocol';
 
 export const STEP_KEYS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
 export type StepKey = (typeof STEP_KEYS)[number];

@@ -2,7 +2,7 @@
 // Declared once here and imported by both sides: the webview bundles (webview/src/*) and the
 // hosts in extension/src/webviews. Only type imports from the engine, so nothing from
 // vscode-jsonrpc ends up in the browser bundle.
-import type { AnalysisResult, CheckpointInfo, MetricRecord, RunInfo } from '../../engine/src/protocol';
+import type { AnalysisResult, CheckpointInfo, MetricRecord, RunInfo } from './protocol';
 import type { MetricColumns } from './metricColumns';
 
 export type { MetricColumns, SiteColumns } from './metricColumns';
@@ -21,7 +21,7 @@ export type {
   StatsRecord,
   StepRecord,
   Token,
-} from '../../engine/src/protocol';
+} from './protocol';
 
 // ----------------------------------------------------------------------------- shared
 
