@@ -521,6 +521,31 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       }
     });
 
+    it('moves the runs table with the steps, keeping its rows (a click in between is not lost)', async () => {
+      const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 900 });
+      try {
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
+        const row = view.page.locator('tr[data-run="tiny-learned"]');
+        await row.waitFor();
+        await row.evaluate((tr) => ((tr as HTMLElement & { original?: true }).original = true));
+        // The host re-sends the runs as live records move them (chartsView runsMoved).
+        await view.send({ type: 'runs', runs: [{ ...runs[0]!, step: 409, bestValLoss: 1.234 }, runs[1]!] });
+        await view.page.waitForFunction(() => /409\/800/.test(document.querySelector('tr[data-run="tiny-learned"] .run-steps')?.textContent ?? ''));
+        assert.match(await row.innerText(), /running[\s\S]*409\/800[\s\S]*1\.234/);
+        assert.equal(await row.evaluate((tr) => (tr as HTMLElement & { original?: true }).original === true), true, 'the same row, updated in place');
+        await view.send({ type: 'runs', runs: [{ ...runs[0]!, status: 'completed', step: 800 }, runs[1]!] });
+        await view.page.waitForFunction(() => document.querySelector('tr[data-run="tiny-learned"] .status')?.classList.contains('status-completed'));
+        assert.match(await row.innerText(), /completed[\s\S]*800\/800/);
+        // A new run: the table is rebuilt with it.
+        await view.send({ type: 'runs', runs: [...runs, makeRun('third')] });
+        await view.page.waitForSelector('tr[data-run="third"]');
+        assert.equal(await view.page.locator('.runs-table tr[data-run]').count(), 3);
+        await noViolations(view);
+      } finally {
+        await view.close();
+      }
+    });
+
     it('exports CSV, SVG and PNG', async () => {
       const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 900 });
       try {
