@@ -11,7 +11,7 @@ import { type Session, heatmapPixels, sleep, waitFor } from './driver';
 import { type Scenario, userSettings } from './scenarios';
 
 /** Long enough to act before it, on a loaded machine and a fast one: the only checkpoint is the last step. */
-const STEPS = 1500;
+const STEPS = 2500;
 
 function demoSettings(): Record<string, unknown> {
   const o = userSettings(STEPS)['ldlens.training.overrides'] as { model: object; train: Record<string, number> };
@@ -93,7 +93,7 @@ export const NEWCOMER: Scenario[] = [
           return c.length > 20 ? c.length : undefined;
         }, 60_000);
         log(`  sample.txt: ${painted} painted elements after the checkpoint landed`);
-        assert.match(s.extensionLog(), new RegExp(`analyzed sample\\.txt: \\d+ tokens at step ${STEPS}`));
+        await waitFor('the log of the analysis with the new checkpoint', () => new RegExp(`analyzed sample\\.txt: \\d+ tokens at step ${STEPS} `).test(s.extensionLog()), 10_000);
 
         // The hover's unit strip fits the hover (it was clipped: 307 px of block characters in 250 px).
         const hover = await s.hover('proceed', 0, 2);
@@ -125,8 +125,9 @@ export const NEWCOMER: Scenario[] = [
         await s.palette('LearnedDropout: Open Mask Explorer');
         let f = await s.webviewFrame('canvas.heatmap-cells', 60_000);
         const before = await waitFor('explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 60_000);
-        const source = await f.locator('.source-label').first().textContent().catch(() => '');
-        log(`  explorer open: ${before} heatmap pixels (${source?.trim()})`);
+        const source = (await f.locator('.source-label').first().textContent())?.trim();
+        log(`  explorer open: ${before} heatmap pixels (${source})`);
+        assert.match(source ?? '', new RegExp(`step ${STEPS.toLocaleString('en-US')} · \\d+ tokens`));
         await sleep(1500); // the view saves its state (setState) for the restore
         await s.screenshot('explorer-before-reload');
         await s.palette('Developer: Reload Window');
@@ -136,7 +137,7 @@ export const NEWCOMER: Scenario[] = [
         f = await s.webviewFrame('canvas.heatmap-cells', 90_000);
         const after = await waitFor('restored explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 90_000);
         log(`  after the reload: ${after} heatmap pixels`);
-        assert.match(s.extensionLog(), /activating/);
+        assert.equal((await f.locator('.source-label').first().textContent())?.trim(), source, 'the same text at the same checkpoint');
         await sleep(1000);
         await s.screenshot('explorer-restored-after-reload');
       } finally {
