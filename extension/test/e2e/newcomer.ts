@@ -18,6 +18,16 @@ function demoSettings(): Record<string, unknown> {
   return { 'ldlens.training.overrides': { ...o, train: { ...o.train, checkpointInterval: STEPS, evalInterval: 100 } } };
 }
 
+/** Developer: Reload Window (workbench.action.reloadWindow), then the workbench back. */
+async function reloadWindow(s: Session): Promise<void> {
+  // A mark on the old page: the workbench found afterwards is the reloaded one.
+  await s.page.evaluate(() => ((window as unknown as { ldlensBeforeReload?: boolean }).ldlensBeforeReload = true));
+  await s.palette('Developer: Reload Window');
+  await waitFor('the reloaded page', async () => !(await s.page.evaluate(() => (window as unknown as { ldlensBeforeReload?: boolean }).ldlensBeforeReload === true)), 60_000, 250);
+  await s.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  await s.page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+}
+
 /** The step the status bar shows, or undefined when it shows no running run. */
 async function statusStep(s: Session): Promise<number | undefined> {
   const item = (await s.statusItems()).map((t) => t.replace(/\s+/g, ' ').trim()).find((t) => new RegExp(`^LD \\d+/${STEPS} `).test(t));
@@ -37,7 +47,9 @@ export const NEWCOMER: Scenario[] = [
     async run(s, { workspace, log }) {
       s.writeUserSettings(demoSettings());
       try {
-        await sleep(1500); // VS Code picks up the settings file
+        // A settings file written while VS Code runs was not picked up here (the run trained the
+        // session's 100 steps): a reload reads it.
+        await reloadWindow(s);
         await s.clearNotifications();
         // A corpus.txt of the user's own where the demo writes: asked before it is replaced.
         mkdirSync(join(workspace, 'ldlens-demo'), { recursive: true });
@@ -130,9 +142,7 @@ export const NEWCOMER: Scenario[] = [
         assert.match(source ?? '', new RegExp(`step ${STEPS.toLocaleString('en-US')} · \\d+ tokens`));
         await sleep(1500); // the view saves its state (setState) for the restore
         await s.screenshot('explorer-before-reload');
-        await s.palette('Developer: Reload Window');
-        await s.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-        await s.page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+        await reloadWindow(s);
         await waitFor('the Mask Explorer tab after the reload', async () => (await s.page.locator('.tabs-container .tab', { hasText: 'Mask Explorer' }).count()) > 0, 60_000);
         f = await s.webviewFrame('canvas.heatmap-cells', 90_000);
         const after = await waitFor('restored explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 90_000);
