@@ -79,7 +79,6 @@ export class Checkpoints {
   }
 }
 
-
 /** A run is training but has no checkpoint yet: say when it comes, and offer to go on then. */
 async function offerWhenItLands(p: PendingCheckpoint, again: { label: string; run: () => unknown } | undefined): Promise<void> {
   const text = `${p.name} is training (step ${p.step}): its first checkpoint comes at step ${p.atStep}.`;
