@@ -36,7 +36,7 @@ async function statusStep(s: Session): Promise<number | undefined> {
 
 /** The steps cell of the demo run's row in the Run Charts table (`1,234/1,500`), as a number. */
 async function tableStep(f: Frame): Promise<number | undefined> {
-  const t = await f.locator('tr[data-run] .run-steps').first().textContent().catch(() => null);
+  const t = await f.locator('tr[data-run]', { hasText: 'demo-tiny-' }).locator('.run-steps').first().textContent().catch(() => null);
   const m = t ? /^([\d,]+)\//.exec(t.trim()) : null;
   return m ? Number(m[1].replace(/,/g, '')) : undefined;
 }
