@@ -15,7 +15,8 @@ const STEPS = 2500;
 
 function demoSettings(): Record<string, unknown> {
   const o = userSettings(STEPS)['ldlens.training.overrides'] as { model: object; train: Record<string, number> };
-  return { 'ldlens.training.overrides': { ...o, train: { ...o.train, checkpointInterval: STEPS, evalInterval: 100 } } };
+  // A runs folder of its own: after the other scenarios, their checkpoints would be analyzed with.
+  return { 'ldlens.runsDir': '.ldlens/newcomer-runs', 'ldlens.training.overrides': { ...o, train: { ...o.train, checkpointInterval: STEPS, evalInterval: 100 } } };
 }
 
 /** Developer: Reload Window (workbench.action.reloadWindow), then the workbench back. */
@@ -24,8 +25,9 @@ async function reloadWindow(s: Session): Promise<void> {
   await s.page.evaluate(() => ((window as unknown as { ldlensBeforeReload?: boolean }).ldlensBeforeReload = true));
   await s.palette('Developer: Reload Window');
   await waitFor('the reloaded page', async () => !(await s.page.evaluate(() => (window as unknown as { ldlensBeforeReload?: boolean }).ldlensBeforeReload === true)), 60_000, 250);
-  await s.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  await s.page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+  // Not the file explorer's rows: the side bar comes back with the view it showed (Run Charts).
+  await s.page.waitForSelector('.monaco-workbench #workbench\\.parts\\.statusbar', { timeout: 60_000 });
+  await s.page.waitForSelector('.monaco-workbench #workbench\\.parts\\.editor', { timeout: 60_000 });
 }
 
 /** The step the status bar shows, or undefined when it shows no running run. */
