@@ -25,7 +25,7 @@ export class RunsList {
     if (key === this.built && runs.length && this.updateInPlace(runs)) return;
     this.built = key;
     if (!runs.length) {
-      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train Model".'));
+      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train Model", or "LearnedDropout: Try It on a Demo Corpus" to train on the built-in demo text.'));
       return;
     }
     const head = el('tr');
