@@ -10,11 +10,14 @@ import { afterPaint, byId, el, frameThrottle, whenIdle } from '../common/dom';
 import { canvasToPngBase64, safeFileStem, svgToPngBase64 } from '../common/export';
 import { describeExport, ExportClient } from '../common/exportClient';
 import { formatInt, formatValue } from '../common/format';
-import { ACTIVE_Q, AnalysisModel, flips, siteLabel } from '../common/masks';
+import { ACTIVE_Q } from '@common/maskBytes';
+import { shortSiteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
+import { AnalysisModel, flips } from '../common/masks';
 import { onThemeChange } from '../common/theme';
-import { displayToken, type TokenTypeStats } from '../common/tokenTypes';
+import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
-import { textOf } from '../common/analysisText';
+import { textOf } from '@common/analysisText';
 import type { AnalysisResult, CheckpointInfo, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
 import { analysisJson, masksCsv, viewSvg } from './exporter';
@@ -333,7 +336,7 @@ export class ExplorerApp {
       const group = el('optgroup', undefined, undefined, { label: g.layer < 0 ? 'embedding' : `layer ${g.layer}` });
       for (const i of g.sites) {
         const s = model.sites[i]!;
-        group.append(el('option', undefined, `${siteLabel(s)} · ${s.units} units`, { value: String(i), title: s.name }));
+        group.append(el('option', undefined, `${shortSiteLabel(s)} · ${s.units} units`, { value: String(i), title: s.name }));
       }
       return group;
     });
@@ -400,7 +403,7 @@ export class ExplorerApp {
       this.legendParts = { title, cells };
     }
     const { title, cells } = this.legendParts;
-    setText(title, `${siteLabel(model.sites[site]!)}: ${what}`);
+    setText(title, `${shortSiteLabel(model.sites[site]!)}: ${what}`);
     cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(min + ((k * 3) / (LEVELS - 1)) * (max - min)))));
   }
 
@@ -576,7 +579,7 @@ export class ExplorerApp {
     this.renderLegend(model, site, maxFlips);
     const rows: FlipSummary[] = model.sites.map((st, i) => {
       const fi = i === site ? f : flips(other.matrix(i), model.matrix(i));
-      return { label: siteLabel(st), on: fi.on, off: fi.off, cells: model.tokenCount * st.units };
+      return { label: shortSiteLabel(st), on: fi.on, off: fi.off, cells: model.tokenCount * st.units };
     });
     this.scrubber.setFlips(rows, `step ${formatInt(other.analysis.checkpoint.step)}`);
   }
@@ -586,7 +589,7 @@ export class ExplorerApp {
   private async export(kind: ExportKind): Promise<void> {
     const model = this.shown;
     if (!model) return this.status('Nothing to export yet.');
-    const stem = safeFileStem(`masks-step${model.analysis.checkpoint.step}-${siteLabel(model.sites[this.state.site]!)}`);
+    const stem = safeFileStem(`masks-step${model.analysis.checkpoint.step}-${shortSiteLabel(model.sites[this.state.site]!)}`);
     try {
       let result;
       if (kind === 'csv') result = await this.exports.send('csv', `${stem}.csv`, masksCsv(model, this.state.site), 'text');
