@@ -18,7 +18,8 @@ import { onThemeChange } from '../common/theme';
 import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
 import { textOf } from '@common/analysisText';
-import type { AnalysisResult, CheckpointInfo, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
+import { PendingRequests } from '@common/requests';
+import type { AnalysisResult, CheckpointInfo, ExplorerHostMessage, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
 import { analysisJson, masksCsv, viewSvg } from './exporter';
 import { FilterView, type Filters } from './filterView';
@@ -69,8 +70,7 @@ export class ExplorerApp {
   private palette: Palette;
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
-  private readonly pendingScrub = new Map<number, string>();
-  private nextRequest = 1;
+  private readonly scrubRequests = new PendingRequests<Extract<ExplorerHostMessage, { type: 'scrubAnalysis' }>>();
   private readonly exports: ExportClient;
 
   private readonly strip: TokenStrip;
@@ -253,15 +253,17 @@ export class ExplorerApp {
   }
 
   scrubAnalysis(requestId: number, checkpointDir: string, analysis?: AnalysisResult, error?: string): void {
-    const resolve = this.pendingScrub.get(requestId);
-    this.pendingScrub.delete(requestId);
+    this.scrubRequests.resolve({ type: 'scrubAnalysis', requestId, checkpointDir, analysis, error });
+  }
+
+  private onCheckpointAnalysis(purpose: 'show' | 'diff', { checkpointDir, analysis, error }: { checkpointDir: string; analysis?: AnalysisResult; error?: string }): void {
     if (error || !analysis) {
       this.scrubber.setStatus(`Could not analyze ${checkpointDir}: ${error ?? 'no result'}`);
       return;
     }
     this.byCheckpoint.set(checkpointDir, new AnalysisModel(analysis));
     this.scrubber.setStatus('');
-    if (resolve === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
+    if (purpose === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
     else void this.applyDiff();
   }
 
@@ -531,10 +533,8 @@ export class ExplorerApp {
   // ------------------------------------------------------------------ scrubber and diff
 
   private requestCheckpoint(dir: string, purpose: 'show' | 'diff'): void {
-    const requestId = this.nextRequest++;
-    this.pendingScrub.set(requestId, purpose);
     this.scrubber.setStatus(`analyzing ${dir.split(/[\\/]/).pop()}…`);
-    this.channel.post({ type: 'requestAnalysis', requestId, checkpointDir: dir });
+    void this.scrubRequests.request((requestId) => this.channel.post({ type: 'requestAnalysis', requestId, checkpointDir: dir })).then((reply) => this.onCheckpointAnalysis(purpose, reply));
   }
 
   private async showCheckpoint(dir: string): Promise<void> {
