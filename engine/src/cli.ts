@@ -258,9 +258,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
     const prompt = o.prompt ?? '';
     const p = { checkpoint: o.checkpoint, prompt, maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') };
-    const { text, analysis } = await engine(o).sample(p, undefined, !!o.json);
-    if (o.json) out({ prompt, text, analysis });
-    else process.stdout.write(prompt + text + '\n');
+    if (o.json) out({ prompt, ...(await engine(o).sample(p)) });
+    else process.stdout.write(prompt + (await engine(o).sampleText(p)) + '\n');
     return 0;
   },
 

@@ -174,8 +174,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: P.SampleParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], prompt: ['string', true], maxTokens: ['number', true], temperature: ['number', false], topK: ['number', false], seed: ['number', false] });
       if (!(p.maxTokens >= 1 && p.maxTokens <= 10000)) throw new ResponseError(ErrorCodes.InvalidParams, 'maxTokens must be between 1 and 10000');
-      const { text, analysis } = await service.sample(p, cancelHook(token));
-      return { text, analysis: analysis! };
+      return service.sample(p, cancelHook(token));
     }),
   );
 

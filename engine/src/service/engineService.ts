@@ -43,6 +43,8 @@ export interface EngineServiceOptions {
 /** Called between window batches of an analysis or sample; throws to cancel it. */
 type CancelHook = () => Promise<void>;
 
+type SampleRequest = { checkpoint: string; prompt: string; maxTokens: number; temperature?: number; topK?: number; seed?: number };
+
 export class EngineService {
   readonly models: ModelCache;
   private readonly trainers: TrainerFactory;
@@ -76,15 +78,16 @@ export class EngineService {
     return this.withModel(p.checkpoint, (im) => analyzeText(im, p.text, { window: p.window, stride: p.stride, checkpointHook }));
   }
 
-  /** Text sampled after the prompt, and (unless withAnalysis is false) the analysis of prompt and text. */
-  sample(
-    p: { checkpoint: string; prompt: string; maxTokens: number; temperature?: number; topK?: number; seed?: number },
-    checkpointHook?: CancelHook,
-    withAnalysis = true,
-  ): Promise<{ text: string; analysis: AnalysisResult | null }> {
+  /** Text sampled after the prompt. */
+  sampleText(p: SampleRequest, checkpointHook?: CancelHook): Promise<string> {
+    return this.withModel(p.checkpoint, (im) => sampleText(im, p.prompt, { maxTokens: p.maxTokens, temperature: p.temperature, topK: p.topK, seed: p.seed, checkpointHook }));
+  }
+
+  /** Text sampled after the prompt, and the analysis of prompt and text (by the same model). */
+  sample(p: SampleRequest, checkpointHook?: CancelHook): Promise<{ text: string; analysis: AnalysisResult }> {
     return this.withModel(p.checkpoint, async (im) => {
       const text = await sampleText(im, p.prompt, { maxTokens: p.maxTokens, temperature: p.temperature, topK: p.topK, seed: p.seed, checkpointHook });
-      return { text, analysis: withAnalysis ? await analyzeText(im, p.prompt + text, { checkpointHook }) : null };
+      return { text, analysis: await analyzeText(im, p.prompt + text, { checkpointHook }) };
     });
   }
 
