@@ -2,8 +2,8 @@
 // one object per record. The host converts what it read from metrics.jsonl (toColumns) and posts
 // it; typed arrays are cloned as bytes (100,000 steps in a few milliseconds, where arrays of
 // records took ~0.5 s per 10,000) and keep NaN and ±Infinity, which JSON would not. fromColumns
-// gives the records back exactly (the CSV export). No DOM and no runtime imports: the extension
-// host imports this too.
+// gives the records back exactly (the CSV export). The fields come from the schema (metrics.ts).
+// No DOM: the extension host imports this too.
 import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS, type EvalField, type EvalRecord, type SiteField, type SiteStats, type StepField, type StepRecord } from './metrics';
 import type { MetricRecord, SiteKind, StatsRecord } from './protocol';
 

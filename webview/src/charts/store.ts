@@ -101,7 +101,7 @@ const PENALTY_FIELDS = Object.keys(PENALTIES) as PenaltyField[];
 /** The step series the charts plot: every field of the step record, then the penalties. */
 export const STEP_FIELDS = [...RECORD_STEP_FIELDS, ...PENALTY_FIELDS] as const;
 export type StepField = (typeof STEP_FIELDS)[number];
-export type { EvalField, SiteField };
+export type { SiteField };
 const TIME = ['time'] as const;
 
 export interface SiteInfo {
