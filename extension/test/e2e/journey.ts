@@ -374,7 +374,7 @@ export const JOURNEY: Scenario[] = [
       }, 60_000);
       log(`  ${colours.length} painted tokens, ${new Set(colours).size} colours`);
       assert.ok(new Set(colours).size >= 3);
-      const legend = await s.statusItem(/active units .* [▁▂▃▄▅▆▇█]{8} /);
+      const legend = await s.statusItem(/all layers default .* [▁▂▃▄▅▆▇█]{8} /);
       log(`  legend: ${legend}`);
       await s.screenshot('heatmap');
 
