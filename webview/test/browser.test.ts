@@ -354,15 +354,15 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
           assert.ok(cells.length > 0);
           for (const c of cells) assert.match(c.text, /^\d+\.\d ± \d+\.\d$/);
           assert.ok(Math.max(...cells.map((c) => c.h)) < 24, 'one line per cell');
-          // The strip's colours spread over the site's range of counts: the fewest active units
-          // get no colour, the most the strongest level.
+          // The strip's colours spread over the site's range of kept fractions (not counts, which
+          // follow window position at attention sites): the lowest gets no colour, the highest the strongest level.
           const levels = await view.page.evaluate(() => {
             const { model, state } = (window as unknown as TestWindow).ldlensExplorer.debug;
-            const [min, max] = model!.activeRange(state.site);
-            return { min, max, legend: [...document.querySelectorAll('.strip-legend .legend-cell')].map((c) => c.textContent) };
+            const kept = model!.siteMasks(state.site).fraction!;
+            return { min: Math.min(...kept), max: Math.max(...kept), legend: [...document.querySelectorAll('.strip-legend .legend-cell')].map((c) => c.textContent) };
           });
-          assert.equal(levels.legend[0], String(levels.min));
-          assert.equal(levels.legend.at(-1), String(levels.max));
+          assert.equal(levels.legend[0], levels.min.toFixed(2));
+          assert.equal(levels.legend.at(-1), levels.max.toFixed(2));
           await noViolations(view);
         } finally {
           await view.close();
