@@ -4,7 +4,7 @@
 // records took ~0.5 s per 10,000) and keep NaN and ±Infinity, which JSON would not. fromColumns
 // gives the records back exactly (the CSV export). No DOM and no runtime imports: the extension
 // host imports this too.
-import type { MetricRecord, SiteKind, SiteStats, StatsRecord } from './protocol';
+import type { MetricRecord, ReportRecord, SiteKind, SiteStats, StatsRecord } from './protocol';
 
 export const STEP_KEYS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
 export type StepKey = (typeof STEP_KEYS)[number];
@@ -31,6 +31,17 @@ export interface MetricColumns {
   stats: { step: Float64Array; time: Float64Array; stuck: Uint8Array };
   /** Per site, in first-seen order. */
   sites: SiteColumns[];
+  /**
+   * Records too few and too nested for columns (issue 13), as they are: `report` records (one per
+   * checkpoint) and the `stuckSites` of stats records that have them. Absent: none.
+   */
+  sparse?: SparseRecords;
+}
+
+export interface SparseRecords {
+  reports: ReportRecord[];
+  /** Per stats record with `stuckSites`: its step and the list (the stats row at that step gets it back). */
+  stuckSites: { step: number; sites: NonNullable<StatsRecord['stuckSites']> }[];
 }
 
 function columnSet<K extends string>(keys: readonly K[], n: number): ColumnSet<K> {
@@ -45,10 +56,13 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
   let nEvals = 0;
   let nStats = 0;
   const siteRows = new Map<string, { layer: number; kind: SiteKind; n: number }>();
+  const sparse: SparseRecords = { reports: [], stuckSites: [] };
   for (const r of records) {
     if (r.type === 'step') nSteps++;
     else if (r.type === 'eval') nEvals++;
+    else if (r.type === 'report') sparse.reports.push(r);
     else {
+      if (r.stuckSites) sparse.stuckSites.push({ step: r.step, sites: r.stuckSites });
       nStats++;
       for (const s of r.sites) {
         const e = siteRows.get(s.site);
@@ -78,7 +92,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       evals.trainLoss[j] = r.trainLoss;
       evals.valLoss[j] = r.valLoss;
       j++;
-    } else {
+    } else if (r.type === 'stats') {
       stats.step[k] = r.step;
       stats.time[k] = r.time;
       stats.stuck[k] = r.stuck ? 1 : 0;
@@ -93,7 +107,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       }
     }
   }
-  return { steps, evals, stats, sites };
+  return { steps, evals, stats, sites, ...(sparse.reports.length || sparse.stuckSites.length ? { sparse } : {}) };
 }
 
 /** Rows of each table (for checks and status lines). */
@@ -101,7 +115,7 @@ export function columnsLength(c: MetricColumns): { steps: number; evals: number;
   return { steps: c.steps.step.length, evals: c.evals.step.length, stats: c.stats.step.length };
 }
 
-/** Order of records at the same step, as the engine writes them: step, then stats, then eval. */
+/** Order of records at the same step, as the engine writes them: step, then stats, then eval (then a checkpoint's report). */
 const RANK = { step: 0, stats: 1, eval: 2 } as const;
 
 /**
@@ -110,6 +124,7 @@ const RANK = { step: 0, stats: 1, eval: 2 } as const;
  */
 export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): MetricRecord[] {
   const out: MetricRecord[] = [];
+  const stuckAt = c.sparse?.stuckSites.length ? new Map(c.sparse.stuckSites.map((x) => [x.step, x.sites])) : undefined;
   // Per site, the next row to read (its rows follow the stats rows in step order).
   const siteAt = new Int32Array(c.sites.length);
   const siteLen = c.sites.map((s) => s.cols.step.length);
@@ -159,9 +174,24 @@ export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): Metri
         sites.push(s);
       });
       const record: StatsRecord = { type: 'stats', step, time: c.stats.time[k]!, sites, stuck: c.stats.stuck[k] === 1 };
+      const stuck = stuckAt?.get(step);
+      if (stuck) record.stuckSites = stuck;
       out.push(record);
       k++;
     }
   }
+  return mergeReports(out, c.sparse?.reports ?? []);
+}
+
+/** Puts report records back among the others: after every record at or before their step. */
+function mergeReports(records: MetricRecord[], reports: readonly ReportRecord[]): MetricRecord[] {
+  if (!reports.length) return records;
+  const out: MetricRecord[] = [];
+  let r = 0;
+  for (const rec of records) {
+    while (r < reports.length && reports[r]!.step < rec.step) out.push(reports[r++]!);
+    out.push(rec);
+  }
+  while (r < reports.length) out.push(reports[r++]!);
   return out;
 }

@@ -250,8 +250,8 @@ export interface EvalRecord {
   valLoss: number;
 }
 
-// ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).
-export type MetricRecord = StepRecord | StatsRecord | EvalRecord;
+/** One line of metrics.jsonl; `report` lines come at checkpoints (older runs have none). */
+export type MetricRecord = StepRecord | StatsRecord | EvalRecord | ReportRecord;
 
 // ----------------------------------------------------------------------------- errors
 

@@ -264,8 +264,12 @@ export function makeRun(id: string, over: Partial<RunInfo> = {}): RunInfo {
   };
 }
 
-/** A run's metrics.jsonl: step records every step, stats every 10, eval every 50. */
-export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: number; learned?: boolean; from?: number } = {}): MetricRecord[] {
+/**
+ * A run's metrics.jsonl: step records every step, stats every 10, eval every 50. `reports`: as an
+ * engine after issue 13, a `report` record every 100 steps and `stuckSites` on stats records (the
+ * last layer's MLP stuck at 1 from half-way).
+ */
+export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: number; learned?: boolean; from?: number; reports?: boolean } = {}): MetricRecord[] {
   const rnd = mulberry32(opts.seed ?? 3);
   const nLayer = opts.nLayer ?? 2;
   const learned = opts.learned ?? true;
@@ -312,11 +316,13 @@ export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: numbe
           bStd: 0.1 + 0.0005 * step,
         };
       });
-      out.push({ type: 'stats', step, time, sites: stats, stuck: !learned });
+      const stuckSites = opts.reports && progress >= 0.5 ? [{ site: `transformer.h.${nLayer - 1}.mlp.dropout`, at: 'one' as const }] : opts.reports ? [] : undefined;
+      out.push({ type: 'stats', step, time, sites: stats, stuck: !learned, ...(stuckSites ? { stuckSites } : {}) });
     }
     if (step % 50 === 0 || step === steps - 1) {
       out.push({ type: 'eval', step, time, trainLoss: ce - 0.05, valLoss: ce + 0.08 + rnd() * 0.02 });
     }
+    if (opts.reports && step % 100 === 0 && step > 0) out.push(makeReportRecord({ tokens: 2000, nEmbd: 64, nHead: 4, blockSize: 64, nLayer }, step, time));
   }
   return out;
 }

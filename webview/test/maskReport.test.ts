@@ -7,8 +7,8 @@ import type { Browser } from 'playwright-core';
 import { AnalysisModel } from '../src/common/masks';
 import { figure, outsideChance, REPORT_COLUMNS } from '../src/explorer/reportView';
 import type { AnalysisResult, ExplorerSnapshot } from '@common/webviewProtocol';
-import { buildWebview, chromiumAvailable, launch, openView, type TestWindow } from './browser/harness';
-import { makeAnalysis, makeCheckpoints, makeReport, SMALL_SHAPE } from './fixtures';
+import { buildWebview, chromiumAvailable, launch, loadFixtures, openView, type TestWindow } from './browser/harness';
+import { makeAnalysis, makeCheckpoints, makeReport, makeRun, SMALL_SHAPE } from './fixtures';
 
 const skip = chromiumAvailable() ? false : 'no Chromium at /usr/bin/chromium (set CHROMIUM_PATH)';
 const RUN_DIR = '/runs/tiny-learned';
@@ -27,7 +27,7 @@ describe('mask report figures (no browser)', () => {
   });
 });
 
-describe('Mask Explorer: report, decidedness, chance (real browser)', { skip, timeout: 180_000 }, () => {
+describe('Mask Explorer and Run charts: report, decidedness, chance (real browser)', { skip, timeout: 180_000 }, () => {
   let browser: Browser;
   before(async () => {
     buildWebview();
@@ -133,6 +133,37 @@ describe('Mask Explorer: report, decidedness, chance (real browser)', { skip, ti
       const line = await view.page.locator('.site-chance').innerText();
       assert.match(line, /no decidedness in this analysis \(older engine\)/);
       assert.match(line, /no chance baseline in this analysis \(older engine\)/);
+      assert.deepEqual(view.consoleErrors, []);
+    } finally {
+      await view.close();
+    }
+  });
+
+  it('charts report records (trained vs chance per site) and marks stuck sites in the run charts', async () => {
+    const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 2400 });
+    try {
+      await view.send({ type: 'state', state: { runs: [makeRun('tiny-learned')], selected: ['tiny-learned'] } });
+      await loadFixtures(view.page);
+      await view.page.evaluate(() => {
+        const f = (window as unknown as TestWindow).ldlensFixtures;
+        window.postMessage({ type: 'metrics', runId: 'tiny-learned', columns: f.toColumns(f.makeMetrics(450, { reports: true })), replace: true }, '*');
+      });
+      await view.page.waitForFunction(() => (window as unknown as TestWindow).__renders >= 1);
+      await view.page.waitForSelector('[data-chart="reportEta2"] g.series');
+      // 7 sites × (trained, chance).
+      assert.equal(await view.page.locator('[data-chart="reportEta2"] g.series').count(), 14);
+      assert.ok((await view.page.locator('[data-chart="reportEta2"] path.band').count()) >= 7, 'chance drawn with its ± sd band');
+      const legend = await view.page.locator('[data-chart="reportEta2"] .chart-legend').innerText();
+      assert.match(legend, /chance \(untrained A\/B\) ± sd/);
+      assert.match(legend, /L1 mlp · stuck at 1 \(drops nothing\)/);
+      assert.match(await view.page.locator('[data-chart="reportDecided"] .chart-legend').innerText(), /trained/);
+      await view.screenshot('charts-mask-report');
+      // A run without report records: the chart says so.
+      await view.page.evaluate(() => {
+        const f = (window as unknown as TestWindow).ldlensFixtures;
+        window.postMessage({ type: 'metrics', runId: 'tiny-learned', columns: f.toColumns(f.makeMetrics(120)), replace: true }, '*');
+      });
+      await view.page.waitForFunction(() => /no mask reports/.test(document.querySelector('[data-chart="reportEta2"] .chart-legend')?.textContent ?? ''));
       assert.deepEqual(view.consoleErrors, []);
     } finally {
       await view.close();

@@ -1,30 +1,52 @@
 // Chart exports: the metrics as one wide CSV (every record of every shown run, exact values),
 // and the open charts stacked into one standalone SVG (PNG is that SVG rasterized).
 import { csvRow, standaloneSvg, withStaged } from '../common/export';
-import type { MetricRecord } from '@common/webviewProtocol';
+import type { MetricRecord, SiteReportFigures } from '@common/webviewProtocol';
 
 const STEP_COLS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
 const EVAL_COLS = ['trainLoss', 'valLoss'] as const;
 const SITE_COLS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
 
-export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_COLS, ...EVAL_COLS, 'site', 'layer', 'kind', ...SITE_COLS, 'stuck'];
+/** Mask report figures (issue 13): each trained, then chance mean, then chance sd over the draws. */
+const REPORT_COLS = ['decidedFraction', 'meanDecided', 'meanFraction', 'alwaysOn', 'alwaysOff', 'eta2Token', 'eta2TokenType', 'eta2Position'] as const;
+const REPORT_HEADER = [...REPORT_COLS, ...REPORT_COLS.map((c) => `chance_${c}`), ...REPORT_COLS.map((c) => `chanceSd_${c}`), 'verdict'];
+
+export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_COLS, ...EVAL_COLS, 'site', 'layer', 'kind', ...SITE_COLS, 'stuck', 'stuckAt', ...REPORT_HEADER];
+
+function reportFigures(f: SiteReportFigures): number[] {
+  return [f.decidedFraction, f.meanDecided, f.meanFraction, f.alwaysOn, f.alwaysOff, f.eta2.token, f.eta2.tokenType, f.eta2.position];
+}
 
 /**
- * One row per step and eval record, one row per site of each stats record; columns that do not
- * apply stay empty. Numbers are written with String(), which reads back to the same double.
+ * One row per step and eval record, one row per site of each stats and report record (a report's
+ * summary lines are not written: they restate its figures); columns that do not apply stay empty. Numbers are written with String(), which reads back to the same double.
  */
 export function metricsCsv(runs: { name: string; records: readonly MetricRecord[] }[]): string {
   const lines = [csvRow(METRICS_CSV_HEADER)];
   const blankStep = STEP_COLS.map(() => '');
   const blankEval = EVAL_COLS.map(() => '');
-  const blankSite = ['', '', '', ...SITE_COLS.map(() => ''), ''];
+  const blankSite = ['', '', '', ...SITE_COLS.map(() => ''), '', ''];
+  const blankReport = REPORT_HEADER.map(() => '');
   for (const run of runs) {
     for (const r of run.records) {
-      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_COLS.map((c) => r[c]), ...blankEval, ...blankSite]));
-      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, r.trainLoss, r.valLoss, ...blankSite]));
+      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_COLS.map((c) => r[c]), ...blankEval, ...blankSite, ...blankReport]));
+      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, r.trainLoss, r.valLoss, ...blankSite, ...blankReport]));
+      else if (r.type === 'report')
+        for (const s of r.report.sites)
+          lines.push(
+            csvRow([
+              run.name, 'report', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map(() => ''), '', '',
+              ...reportFigures(s.trained), ...reportFigures(s.chance), ...reportFigures(s.chanceSd), s.verdict,
+            ]),
+          );
       else
         for (const s of r.sites)
-          lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map((c) => s[c]), r.stuck]));
+          lines.push(
+            csvRow([
+              run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map((c) => s[c]), r.stuck,
+              r.stuckSites?.find((x) => x.site === s.site)?.at ?? '', ...blankReport,
+            ]),
+          );
     }
   }
   return lines.join('\r\n') + '\r\n';

@@ -7,6 +7,7 @@
 import { lowerBound } from '../common/aggregate';
 import { fromColumns, type ColumnSet, type MetricColumns } from '@common/metricColumns';
 import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '@common/webviewProtocol';
+import { RunReports } from './reportStore';
 
 export class Column {
   private buf: Float64Array;
@@ -118,6 +119,8 @@ export class RunMetrics {
   private readonly stepTimes = new Table<'time'>(TIME);
   private readonly evalTimes = new Table<'time'>(TIME);
   private readonly siteTimes = new Map<string, Table<'time'>>();
+  /** Mask reports and stuck sites (issue 13): few, nested records kept as they are. */
+  readonly reports = new RunReports();
   /** Bumped on every change; charts cache their decimation against it. */
   version = 0;
 
@@ -129,7 +132,8 @@ export class RunMetrics {
     else if (r.type === 'eval') {
       this.evals.push(r.step, { trainLoss: r.trainLoss, valLoss: r.valLoss });
       this.evalTimes.push(r.step, { time: r.time });
-    } else this.addStats(r);
+    } else if (r.type === 'report') this.reports.addReport(r);
+    else this.addStats(r);
   }
 
   /** A whole run (or a slice of one) as columns: each table takes its arrays in one go. */
@@ -150,6 +154,7 @@ export class RunMetrics {
       this.siteEntry(site.site, site.layer, site.kind).table.pushColumns(site.cols);
       this.siteTimes.get(site.site)!.pushColumns({ step: site.cols.step.slice(), time: site.cols.time });
     }
+    this.reports.addSparse(c.sparse);
   }
 
   /** Every table as exact-length column views (no copy). */
@@ -166,6 +171,7 @@ export class RunMetrics {
         kind: info.kind,
         cols: { ...table.view(), time: this.siteTimes.get(name)!.view().time },
       })),
+      ...(this.reports.sparse() ? { sparse: this.reports.sparse() } : {}),
     };
   }
 
@@ -206,6 +212,7 @@ export class RunMetrics {
 
   private addStats(r: StatsRecord): void {
     this.stats.push(r.step, { time: r.time, stuck: r.stuck ? 1 : 0 });
+    this.reports.addStats(r);
     for (const s of r.sites) {
       this.siteEntry(s.site, s.layer, s.kind).table.push(r.step, s);
       this.siteTimes.get(s.site)!.push(r.step, { time: r.time });
