@@ -343,7 +343,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
           const svg = await svgClipping(view.page, files['svg']!.data);
           assert.deepEqual(svg.clipped, [], 'nothing drawn outside the viewBox');
           assert.ok(svg.texts.includes(title), `the whole title is in the SVG: ${title}`);
-          assert.ok(svg.texts.some((t) => t.startsWith('emb · ') && /tokens 0–299$/.test(t)), 'the whole subtitle');
+          assert.ok(svg.texts.some((t) => t.startsWith('emb · ') && /tokens 0–299 · strip: emb: fraction of units kept per token \(m ≥ 0\.5\) · cells: mask m, dark 0 … bright 1$/.test(t)), 'the whole subtitle, saying what the colours measure');
           assert.ok(svg.texts.filter((t) => t === '0').length >= 2, 'the 0 ticks of both axes');
           // The PNG is that SVG at 2×: the same layout, lossless.
           assert.deepEqual(pngSize(files['png']!.data), { width: svg.width * 2, height: svg.height * 2 });

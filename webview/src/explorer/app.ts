@@ -667,6 +667,7 @@ export class ExplorerApp {
           levels: this.levels,
           levelColors: levelColors(),
           title: this.sourceLabel.textContent ?? '',
+          colours: `strip: ${this.legendParts?.title.textContent ?? ''} · cells: ${(this.heatLegend.textContent ?? '').replace(/^colour: /, '')}`,
         });
         if (kind === 'svg') result = await this.exports.send('svg', `${stem}.svg`, snapshot.svg, 'text');
         else {
