@@ -2,6 +2,7 @@
 // webview is rebuilt) or restored gets it replayed after its `ready`; answers the scrubber's
 // re-analysis requests, reveals tokens, and writes exports.
 import * as vscode from 'vscode';
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
 import type { AnalysisResult, CheckpointInfo, MaskReport } from '@common/protocol';
 import {
   dispatch,
@@ -209,7 +210,12 @@ export class MaskExplorerPanel {
       const report = await this.host.report(checkpointDir, this.sourceText ?? source.text ?? textOf(analysis), cts.token);
       this.post({ type: 'report', requestId, checkpointDir, report });
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message =
+        e instanceof ResponseError && e.code === ErrorCodes.MethodNotFound
+          ? 'this engine has no mask report (it predates the `report` request); update the extension'
+          : e instanceof Error
+            ? e.message
+            : String(e);
       this.host.log.warn(`Mask Explorer: mask report at ${checkpointDir} failed: ${message}`);
       this.post({ type: 'report', requestId, checkpointDir, error: message });
     } finally {
