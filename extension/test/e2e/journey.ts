@@ -383,7 +383,7 @@ export const JOURNEY: Scenario[] = [
       log('  hover:\n' + hover.split('\n').filter(Boolean).map((l) => '    ' + l).join('\n'));
       assert.match(hover, /token \d+ of \d+ · id \d+/);
       assert.match(hover, /checkpoint step 150/);
-      assert.match(hover, /layer 0/);
+      assert.match(hover, /L0 attn\s/);
       assert.match(hover, /[█░]{16}/);
       assert.match(hover, /\d+ of 32 units on/);
       await sleep(600);

@@ -166,9 +166,9 @@ export const SCENARIOS: Scenario[] = [
       const text = await s.hover('proceed', 0, 2);
       log('  hover:\n' + text.split('\n').map((l) => '    ' + l).join('\n'));
       assert.match(text, /token \d+ of \d+ · id \d+/);
-      assert.match(text, /layer 0/);
-      assert.match(text, /layer 1/);
-      assert.match(text, /emb \| . [\d.]+ \(\d+\/32\)/);
+      assert.match(text, /L0 attn\s/);
+      assert.match(text, /L1 mlp\s/);
+      assert.match(text, /emb\s+. [\d.]+ \(\d+\/32\)/);
       assert.match(text, /Units at layer 1 · MLP/);
       assert.match(text, /[█░]{16}/);
       assert.match(text, /\d+ of 32 units on/);
