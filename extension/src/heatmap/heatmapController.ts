@@ -288,10 +288,11 @@ export class HeatmapController implements vscode.Disposable {
     this.legend.text = legend.text;
     const md = new vscode.MarkdownString(
       `${legend.tooltip}\n\n` +
-        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · [Clear](command:ldlens.clearHeatmap)`,
+        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · ` +
+        `[Colour levels](command:workbench.action.openSettings?${encodeURIComponent(JSON.stringify(['ldlens.heatmap.levels']))}) · [Clear](command:ldlens.clearHeatmap)`,
     );
     md.supportHtml = true;
-    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap'] };
+    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap', 'workbench.action.openSettings'] };
     this.legend.tooltip = md;
     this.legend.show();
   }
