@@ -248,6 +248,8 @@ export interface EvalRecord {
   time: number;
   trainLoss: number;
   valLoss: number;
+  /** Tokens the validation loss is over (the validation split's consecutive windows, up to train.evalValTokens). */
+  valTokens?: number;
 }
 
 // ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).

@@ -384,28 +384,44 @@ export class TrainingRun {
     }
   }
 
-  /** Mean cross-entropy on evalBatches batches of each split, from an RNG of its own (training's is untouched). */
+  /**
+   * Train loss: mean cross-entropy on evalBatches random batches of the train split, from an RNG of
+   * its own (training's is untouched). Validation loss: over the validation split's consecutive
+   * blockSize windows (at most train.evalValTokens tokens of it), the same tokens every time.
+   */
   private async evaluate(): Promise<EvalRecord> {
     const t = this.config.train, T = this.shape.blockSize;
     const rng = new Rng((t.seed ^ 0x9e3779b9 ^ this.step) >>> 0);
-    const est = async (split: 'train' | 'val') => {
-      let sum = 0;
-      const rows = this.microBatch, chunks = t.batchSize / rows;
-      for (let i = 0; i < t.evalBatches; i++) {
-        const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
-        for (let c = 0; c < chunks; c++) {
-          const v = tf.tidy(() => this.model.loss(microBatchSlice(x, c, rows, T), microBatchSlice(y, c, rows, T), 0, 0, { training: false, wantMasks: false }).crossEntropy);
-          sum += (await v.data())[0] / chunks;
-          v.dispose();
-        }
-      }
-      return sum / t.evalBatches;
+    const rows = this.microBatch;
+    const meanCE = async (x: Int32Array, y: Int32Array, n: number) => {
+      const v = tf.tidy(() => this.model.loss(tf.tensor2d(x, [n, T], 'int32'), tf.tensor2d(y, [n, T], 'int32'), 0, 0, { training: false, wantMasks: false }).crossEntropy);
+      const ce = (await v.data())[0];
+      v.dispose();
+      return ce;
     };
-    const trainLoss = await est('train');
-    const valLoss = await est('val');
+    let trainLoss = 0;
+    for (let i = 0; i < t.evalBatches; i++) {
+      const { x, y } = this.dataset.batch('train', t.batchSize, T, rng);
+      for (let c = 0; c < t.batchSize / rows; c++) trainLoss += (await meanCE(x.subarray(c * rows * T, (c + 1) * rows * T), y.subarray(c * rows * T, (c + 1) * rows * T), rows)) * rows;
+    }
+    trainLoss /= t.evalBatches * t.batchSize;
+    const { valLoss, valTokens } = await this.validationLoss(meanCE);
     this.lastValLoss = valLoss;
     if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
-    return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss };
+    return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss, valTokens };
+  }
+
+  /** Mean next-token cross-entropy over the validation split's windows ids[iT:(i+1)T] → ids[iT+1:(i+1)T+1]. */
+  private async validationLoss(meanCE: (x: Int32Array, y: Int32Array, n: number) => Promise<number>): Promise<{ valLoss: number; valTokens: number }> {
+    const T = this.shape.blockSize, val = this.dataset.val, cap = this.config.train.evalValTokens;
+    let windows = Math.floor((val.length - 1) / T);
+    if (cap > 0) windows = Math.max(1, Math.min(windows, Math.floor(cap / T)));
+    let sum = 0;
+    for (let i = 0; i < windows; i += this.microBatch) {
+      const n = Math.min(this.microBatch, windows - i);
+      sum += (await meanCE(val.slice(i * T, (i + n) * T), val.slice(i * T + 1, (i + n) * T + 1), n)) * n;
+    }
+    return { valLoss: sum / windows, valTokens: windows * T };
   }
 
   /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
@@ -476,7 +492,10 @@ function makeOptimizer(model: GPT, c: LDConfig): AdamW {
     model.params,
     (name) => {
       const isAB = name.endsWith('.A') || name.endsWith('.B');
-      if (isAB) return { lrScale: d.abLr === null ? 1 : d.abLr / t.lr, weightDecay: 0, kind: d.abOptimizer };
+      if (isAB)
+        return d.abLr !== null && d.abLrMode === 'constant'
+          ? { lrScale: 1, fixedLr: d.abLr, weightDecay: 0, kind: d.abOptimizer }
+          : { lrScale: d.abLr === null ? 1 : d.abLr / t.lr, weightDecay: 0, kind: d.abOptimizer };
       return { lrScale: 1, weightDecay: model.params.get(name)!.rank >= 2 ? t.weightDecay : 0, kind: 'adamw' };
     },
     { betas: t.betas, eps: t.eps },
