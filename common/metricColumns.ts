@@ -48,7 +48,8 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
   for (const r of records) {
     if (r.type === 'step') nSteps++;
     else if (r.type === 'eval') nEvals++;
-    else {
+    else if (r.type === 'stats') {
+      // ('report' records are not columns: their viewers read them as records)
       nStats++;
       for (const s of r.sites) {
         const e = siteRows.get(s.site);
@@ -78,7 +79,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       evals.trainLoss[j] = r.trainLoss;
       evals.valLoss[j] = r.valLoss;
       j++;
-    } else {
+    } else if (r.type === 'stats') {
       stats.step[k] = r.step;
       stats.time[k] = r.time;
       stats.stuck[k] = r.stuck ? 1 : 0;

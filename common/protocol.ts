@@ -252,8 +252,7 @@ export interface EvalRecord {
   valTokens?: number;
 }
 
-// ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).
-export type MetricRecord = StepRecord | StatsRecord | EvalRecord;
+export type MetricRecord = StepRecord | StatsRecord | EvalRecord | ReportRecord;
 
 // ----------------------------------------------------------------------------- errors
 

@@ -10,6 +10,7 @@ import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
+import { describeReport, maskReport } from './maskReport';
 import { GPT, siteKindLabel } from './model';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
@@ -29,6 +30,7 @@ commands:
             [--steps N] [--seed S] [--out RUN_DIR | --runs-dir DIR] [--name NAME]
   resume    --run RUN_DIR [--steps N]
   analyze   --checkpoint DIR (--text TEXT | --file FILE) [--window N] [--stride N]
+  report    --checkpoint DIR (--text TEXT | --file FILE) [--draws N]   masks vs untrained A/B (chance)
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
@@ -238,6 +240,17 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const a = await analyzeText(await loadModel(o.checkpoint), text, { window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
     if (o.json) out(a);
     else process.stdout.write(describeAnalysis(a) + '\n');
+    return 0;
+  },
+
+  async report(argv) {
+    const o = parse(argv, { checkpoint: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, draws: { type: 'string' } });
+    if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('report needs --checkpoint DIR and --text TEXT or --file FILE');
+    await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
+    const r = await maskReport(await loadModel(o.checkpoint), text, { chanceDraws: int(o.draws, 'draws') });
+    if (o.json) out(r);
+    else process.stdout.write(describeReport(r) + '\n');
     return 0;
   },
 

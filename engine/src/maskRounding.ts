@@ -38,6 +38,6 @@ export function roundMask(m: tf.Tensor, rounding: MaskRounding, training: boolea
   const hard =
     rounding === 'straight-through'
       ? tf.cast(tf.greaterEqual(m, 0.5), 'float32')
-      : tf.cast(tf.less(tf.tensor(maskNoise(seed, salt, m.size), m.shape), m), 'float32');
+      : tf.step(tf.sub(m, tf.tensor(maskNoise(seed, salt, m.size), m.shape))); // [u < m]: m − u > 0 exactly when m > u (Less has no gradient in tfjs)
   return straightThrough(m, hard);
 }

@@ -17,6 +17,7 @@ import { CheckpointError, listCheckpoints, listRuns, loadCheckpoint, readMetrics
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
+import { maskReport } from './maskReport';
 import { GPT } from './model';
 import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
@@ -236,6 +237,15 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       check(p, { checkpoint: ['string', true], text: ['string', true], window: ['number', false], stride: ['number', false] });
       await ensureBackend();
       return analyzeText(models.get(p.checkpoint), p.text, { window: p.window, stride: p.stride, checkpointHook: cancelHook(token) });
+    }),
+  );
+
+  conn.onRequest(
+    P.Report,
+    handle(async (p: P.ReportParams, token: CancellationToken) => {
+      check(p, { checkpoint: ['string', true], text: ['string', true], chanceDraws: ['number', false] });
+      await ensureBackend();
+      return maskReport(models.get(p.checkpoint), p.text, { chanceDraws: p.chanceDraws, checkpointHook: cancelHook(token) });
     }),
   );
 

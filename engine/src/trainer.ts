@@ -20,10 +20,11 @@ import { CorpusError, loadCorpus } from './corpus';
 import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
+import { maskReportOnIds } from './maskReport';
 import { GPT, initWeights } from './model';
 import { inPlaceBackend } from './kernels';
 import { AdamW } from './optim';
-import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
+import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, ReportRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
 import { Rng } from './rng';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
 
@@ -56,9 +57,30 @@ export interface RunOutcome {
   error?: string;
 }
 
-/** Mask statistics flag a run as stuck when every site keeps > 99% of its values above 0.9. */
+/**
+ * Mask statistics flag a site as stuck (after STUCK_AFTER_STEPS) at one when > 99% of its values are
+ * above 0.9, at zero when > 99% are below 0.1, and at half (undecided) when < 1% are outside
+ * [0.1, 0.9]; the run is `stuck` when every site is stuck at one (it drops nothing).
+ */
 const STUCK_FRACTION = 0.99;
 const STUCK_AFTER_STEPS = 100;
+/** The mask report written at each checkpoint: over the validation split's first windows, chance from a few draws. */
+const REPORT_WINDOWS = 32;
+const REPORT_CHANCE_DRAWS = 3;
+
+/** Where a site's masks are stuck, or null. */
+export function stuckAt(s: Pick<SiteStats, 'fracLow' | 'fracHigh'>): 'one' | 'zero' | 'half' | null {
+  if (s.fracHigh > STUCK_FRACTION) return 'one';
+  if (s.fracLow > STUCK_FRACTION) return 'zero';
+  if (s.fracLow + s.fracHigh < 1 - STUCK_FRACTION) return 'half';
+  return null;
+}
+
+const STUCK_ADVICE = {
+  one: 'it drops nothing (B near 0 with a small A is a stationary point, ∂m/∂B = −½·sin(B + A·x) ≈ 0: initialize B near π/2 with dropout.bInit, or raise the penalties)',
+  zero: 'it drops nearly everything (lower the L1 penalty, dropout.l1.schedule)',
+  half: 'its values sit between 0.1 and 0.9: "active" (m ≥ 0.5) thresholds undecided values (raise the entropy penalty, or try dropout.rounding)',
+};
 
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
@@ -127,6 +149,7 @@ export class TrainingRun {
   private bestValLoss: number | null;
   private lastValLoss: number | null = null;
   private warnedStuck = false;
+  private readonly warnedSites = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -377,6 +400,7 @@ export class TrainingRun {
       valLoss: this.lastValLoss,
     });
     this.saveMeta();
+    if (this.model.sites.length) this.emit(events, await this.reportRecord());
     events.checkpoint?.(info);
     if (this.watchText && events.watch) {
       const analysis = await analyzeText({ model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } }, this.watchText);
@@ -425,6 +449,12 @@ export class TrainingRun {
   }
 
   /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
+  /** The mask report on the validation split's first REPORT_WINDOWS windows. */
+  private async reportRecord(): Promise<ReportRecord> {
+    const report = await maskReportOnIds(this.model, this.tokenizer, this.dataset.val, { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * this.shape.blockSize });
+    return { type: 'report', step: this.step, time: Date.now(), report };
+  }
+
   private async maskStats(masks: tf.Tensor[], events: TrainEvents): Promise<StatsRecord> {
     const data = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
     const abData = new Map(await Promise.all(this.model.sites.flatMap((site) => ['A', 'B'].map(async (n) => [`${site.name}.${n}`, await this.model.params.get(`${site.name}.${n}`)!.data()] as const))));
@@ -481,7 +511,17 @@ export class TrainingRun {
           'B near 0 with a small A is a stationary point (∂m/∂B = −½·sin(B + A·x) ≈ 0); initialize B near π/2 (dropout.bInit) or raise the penalties.',
       );
     }
-    return { type: 'stats', step: this.step, time: Date.now(), sites, stuck };
+    const stuckSites: NonNullable<StatsRecord['stuckSites']> = [];
+    for (const s of this.step >= STUCK_AFTER_STEPS ? sites : []) {
+      const at = stuckAt(s);
+      if (at) stuckSites.push({ site: s.site, at });
+    }
+    for (const { site, at } of stuckSites) {
+      if (stuck || this.warnedSites.has(site + at)) continue;
+      this.warnedSites.add(site + at);
+      events.log?.('warn', `run ${this.id}: after ${this.step} steps the mask at ${site} is stuck at ${at === 'half' ? '0.5 (undecided)' : at === 'one' ? '1' : '0'}: ${STUCK_ADVICE[at]}.`);
+    }
+    return { type: 'stats', step: this.step, time: Date.now(), sites, stuck, stuckSites };
   }
 }
 

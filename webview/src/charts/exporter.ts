@@ -22,7 +22,7 @@ export function metricsCsv(runs: { name: string; records: readonly MetricRecord[
     for (const r of run.records) {
       if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_COLS.map((c) => r[c]), ...blankEval, ...blankSite]));
       else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, r.trainLoss, r.valLoss, ...blankSite]));
-      else
+      else if (r.type === 'stats')
         for (const s of r.sites)
           lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map((c) => s[c]), r.stuck]));
     }

@@ -129,7 +129,7 @@ export class RunMetrics {
     else if (r.type === 'eval') {
       this.evals.push(r.step, { trainLoss: r.trainLoss, valLoss: r.valLoss });
       this.evalTimes.push(r.step, { time: r.time });
-    } else this.addStats(r);
+    } else if (r.type === 'stats') this.addStats(r);
   }
 
   /** A whole run (or a slice of one) as columns: each table takes its arrays in one go. */
