@@ -15,6 +15,7 @@ import { GPT, siteKindLabel } from './model';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
+import { runStudy, STUDY_SETTINGS } from './study';
 import { TokenizerError } from './tokenizer';
 import { TrainingRun, type TrainEvents } from './trainer';
 import { ENGINE_VERSION } from './version';
@@ -33,6 +34,8 @@ commands:
   report    --checkpoint DIR (--text TEXT | --file FILE) [--draws N]   masks vs untrained A/B (chance)
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
+  study     --data FILE... [--preset tiny] [--steps N] [--seeds 1,2] [--settings a,b] [--out DIR]
+            train a grid of dropout settings; val loss and mask report vs chance (study.md, study.json)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
   bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
@@ -274,6 +277,26 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const r = await checkpointCrossEntropy(await loadModel(o.checkpoint), corpus.text);
     if (o.json) out(r);
     else process.stdout.write(`cross-entropy ${r.crossEntropy.toFixed(6)} nats over ${r.tokens} tokens\n`);
+    return 0;
+  },
+
+  async study(argv) {
+    const o = parse(argv, { data: { type: 'string', multiple: true }, preset: { type: 'string' }, steps: { type: 'string' }, seeds: { type: 'string' }, settings: { type: 'string' }, out: { type: 'string' }, 'report-tokens': { type: 'string' }, draws: { type: 'string' } });
+    if (!o.data?.length) throw new UsageError('study needs --data FILE');
+    const names = o.settings?.split(',') ?? STUDY_SETTINGS.map((s) => s.name);
+    const unknown = names.filter((n) => !STUDY_SETTINGS.some((s) => s.name === n));
+    if (unknown.length) throw new UsageError(`--settings: unknown ${unknown.join(', ')} (known: ${STUDY_SETTINGS.map((s) => s.name).join(', ')})`);
+    const seeds = (o.seeds ?? '1,2').split(',').map((v) => int(v, 'seeds')!);
+    const { backend } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const r = await runStudy({
+      data: o.data, out: o.out ?? 'study-results', preset: o.preset ?? 'tiny', steps: int(o.steps, 'steps') ?? 300, seeds, backend,
+      settings: names.map((n) => STUDY_SETTINGS.find((s) => s.name === n)!),
+      reportTokens: int(o['report-tokens'], 'report-tokens') ?? 8192, chanceDraws: int(o.draws, 'draws') ?? 5,
+      command: ['ldlens', 'study', ...argv].join(' '),
+      log: (line) => (o.json ? out({ event: 'study', line }) : process.stderr.write(line + '\n')),
+    });
+    if (o.json) out({ event: 'done', runs: r.runs });
+    else process.stdout.write(r.markdown);
     return 0;
   },
 

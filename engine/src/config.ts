@@ -132,7 +132,7 @@ export const DEFAULTS: LDConfig = {
     gradClip: 1.0,
     evalInterval: 50,
     evalBatches: 8,
-    evalValTokens: 1_000_000,
+    evalValTokens: 131_072,
     checkpointInterval: 100,
     statsInterval: 10,
     valFraction: 0.1,

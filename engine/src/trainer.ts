@@ -182,6 +182,10 @@ export class TrainingRun {
   get totalSteps(): number {
     return this.config.train.steps;
   }
+  /** The validation split's token ids (never trained on). */
+  get validationIds(): Int32Array {
+    return this.dataset.val;
+  }
 
   static async create(setup: TrainSetup, backend: BackendName): Promise<TrainingRun> {
     const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
