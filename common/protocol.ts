@@ -120,7 +120,7 @@ export interface SiteReportFigures {
   meanDecided: number;
   /** Mean fraction of units kept per token (m ≥ 0.5). */
   meanFraction: number;
-  /** Units (not attention) with m ≥ 0.5 for ≥ 99% of tokens / with m < 0.5 for ≥ 99% of tokens. */
+  /** Units with m ≥ 0.5 for ≥ 99% of tokens / with m < 0.5 for ≥ 99% of tokens (0 at attention sites, whose units are key positions). */
   alwaysOn: number;
   alwaysOff: number;
   /** η² of the per-token kept fraction, by token, token type and window position. */
