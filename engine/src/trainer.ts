@@ -452,13 +452,13 @@ export class TrainingRun {
     return { valLoss: sum / windows, valTokens: windows * T };
   }
 
-  /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
   /** The mask report on the validation split's first REPORT_WINDOWS windows. */
   private async reportRecord(): Promise<ReportRecord> {
     const report = await maskReportOnIds(this.model, this.tokenizer, this.dataset.val, { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * this.shape.blockSize });
     return { type: 'report', step: this.step, time: Date.now(), report };
   }
 
+  /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
   private async maskStats(masks: tf.Tensor[], events: TrainEvents): Promise<StatsRecord> {
     const data = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
     const abData = new Map(await Promise.all(this.model.sites.flatMap((site) => ['A', 'B'].map(async (n) => [`${site.name}.${n}`, await this.model.params.get(`${site.name}.${n}`)!.data()] as const))));
