@@ -103,7 +103,7 @@ export async function runStudy(o: StudyOptions): Promise<{ runs: StudyRun[]; mar
 
 /** The table: one row per setting, mean ± sd over the seeds. */
 export function studyMarkdown(o: Pick<StudyOptions, 'command' | 'preset' | 'steps' | 'seeds' | 'settings' | 'reportTokens' | 'chanceDraws'>, runs: StudyRun[]): string {
-  const f = (xs: number[], d = 3) => (xs.length ? `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}` : '-');
+  const f = (xs: number[], d = 3) => (xs.length > 1 ? `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}` : xs.length ? mean(xs).toFixed(d) : '-'); // no spread from one seed
   const pct = (xs: number[]) => (xs.length ? `${(100 * mean(xs)).toFixed(1)}%` : '-');
   const base = runs.filter((r) => r.setting === 'no-dropout').map((r) => r.valLoss);
   const lines = [
