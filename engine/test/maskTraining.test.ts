@@ -116,3 +116,18 @@ test('dropout.abLrMode constant: the A/B group steps at its own lr whatever the 
     opt.dispose();
   }
 });
+
+test('config: seed-author reads its A/B lr 1 as constant; older configs keep soft masks and the scaled A/B lr; bad values are named', async () => {
+  const { DEFAULTS, resolveConfig, upgradeConfig, validate } = await import('../src/config');
+  assert.equal(resolveConfig('seed-author').dropout.abLrMode, 'constant');
+  assert.equal(resolveConfig('tiny').dropout.abLrMode, 'scaled');
+  const { rounding: _r, abLrMode: _m, ...oldDropout } = DEFAULTS.dropout;
+  const { evalValTokens: _e, ...oldTrain } = DEFAULTS.train;
+  const upgraded = upgradeConfig({ ...DEFAULTS, dropout: oldDropout, train: oldTrain }) as typeof DEFAULTS;
+  assert.deepEqual([upgraded.dropout.rounding, upgraded.dropout.abLrMode, upgraded.train.evalValTokens], ['none', 'scaled', DEFAULTS.train.evalValTokens]);
+  assert.deepEqual(validate(upgraded), []);
+  const problems = validate({ ...DEFAULTS, dropout: { ...DEFAULTS.dropout, rounding: 'round', abLrMode: 'fixed' }, train: { ...DEFAULTS.train, evalValTokens: -1 } });
+  assert.ok(problems.some((p) => p.startsWith('dropout.rounding: expected "none", "straight-through" or "stochastic"')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('dropout.abLrMode: expected "scaled" or "constant"')));
+  assert.ok(problems.some((p) => p.startsWith('train.evalValTokens')));
+});
