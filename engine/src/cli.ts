@@ -164,8 +164,11 @@ function describeAnalysis(a: AnalysisResult, maxTokens = 60): string {
     const act = a.layers[k].active;
     const mean = act.reduce((p, q) => p + q, 0) / Math.max(1, act.length);
     const of = s.kind === 'attention' ? 'causal keys × heads' : `${s.units} units`;
-    lines.push(`  ${s.name.padEnd(34)} ${siteKindLabel(s.kind).padEnd(17)} ${mean.toFixed(1).padStart(6)} of ${of}`);
+    const l = a.layers[k], avg = (xs?: number[]) => (xs ? xs.reduce((p, q) => p + q, 0) / Math.max(1, xs.length) : NaN);
+    const vsChance = l.chance ? `; kept ${(100 * avg(l.fraction)).toFixed(0)}% (chance ${(100 * avg(l.chance.fraction)).toFixed(0)}%), decided ${avg(l.decided).toFixed(2)} (chance ${avg(l.chance.decided).toFixed(2)})` : '';
+    lines.push(`  ${s.name.padEnd(34)} ${siteKindLabel(s.kind).padEnd(17)} ${mean.toFixed(1).padStart(6)} of ${of}${vsChance}`);
   });
+  if (a.paintedBy) lines.push(`painted by default: ${a.paintedBy.description}`);
   const mlp = a.sites.map((s, k) => [s, k] as const).filter(([s]) => s.kind === 'mlp');
   if (mlp.length) {
     lines.push(`tokens: active MLP units per layer (${mlp.map(([s]) => 'L' + s.layer).join(' ')})`);
