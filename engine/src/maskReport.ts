@@ -112,7 +112,9 @@ function verdict(s: Omit<SiteReport, 'verdict'>): string {
     ? `decided (${pct(t.decidedFraction)} of values outside [0.1, 0.9], chance ${pct(c.decidedFraction)})`
     : `undecided (${pct(1 - t.decidedFraction)} of values in [0.1, 0.9], chance ${pct(1 - c.decidedFraction)})`;
   const token = aboveChance(t.eta2.token, c.eta2.token, sd.eta2.token) ? 'above chance' : 'not above chance';
-  return `${s.site}: ${decided}; token identity explains ${f2(t.eta2.token)} of the kept fraction's variance vs ${f2(c.eta2.token)} ± ${f2(sd.eta2.token)} by chance: ${token}.`;
+  // attention keeps a fraction of the token's causal keys, which mostly follows window position
+  const position = t.eta2.position >= 0.5 ? ` Window position explains ${f2(t.eta2.position)} (chance ${f2(c.eta2.position)}).` : '';
+  return `${s.site}: ${decided}; token identity explains ${f2(t.eta2.token)} of the kept fraction's variance vs ${f2(c.eta2.token)} ± ${f2(sd.eta2.token)} by chance: ${token}.${position}`;
 }
 
 /** The report over token ids (whole blockSize windows from the start, at most maxTokens). */
