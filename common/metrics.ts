@@ -21,5 +21,8 @@ export const SITE_FIELDS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'un
 export type SiteField = (typeof SITE_FIELDS)[number];
 
 export type StepRecord = { type: 'step'; step: number; time: number } & Record<StepField, number>;
-export type EvalRecord = { type: 'eval'; step: number; time: number } & Record<EvalField, number>;
+export type EvalRecord = { type: 'eval'; step: number; time: number } & Record<EvalField, number> & {
+  /** Tokens the validation loss is over (the validation split's consecutive windows, up to train.evalValTokens); absent in older runs. */
+  valTokens?: number;
+};
 export type SiteStats = { site: string; layer: number; kind: SiteKind } & Record<SiteField, number>;

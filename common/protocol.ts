@@ -121,7 +121,7 @@ export interface SiteReportFigures {
   meanDecided: number;
   /** Mean fraction of units kept per token (m ≥ 0.5). */
   meanFraction: number;
-  /** Units (not attention) with m ≥ 0.5 for ≥ 99% of tokens / with m < 0.5 for ≥ 99% of tokens. */
+  /** Units with m ≥ 0.5 for ≥ 99% of tokens / with m < 0.5 for ≥ 99% of tokens (0 at attention sites, whose units are key positions). */
   alwaysOn: number;
   alwaysOff: number;
   /** η² of the per-token kept fraction, by token, token type and window position. */
@@ -201,7 +201,10 @@ export interface StatsRecord {
   sites: SiteStats[];
   /** True when every mask has stayed near 1: the LearnedDropout is dropping nothing. */
   stuck: boolean;
-  /** Sites whose masks are stuck, and where: at 1 (drops nothing), at 0, or at 0.5 (undecided). */
+  /**
+   * Sites whose masks are stuck (from step 100 on), and where: 'one', > 99% of values above 0.9
+   * (drops nothing); 'zero', > 99% below 0.1; 'half', < 1% outside [0.1, 0.9] (undecided).
+   */
   stuckSites?: { site: string; at: 'one' | 'zero' | 'half' }[];
 }
 

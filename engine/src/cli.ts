@@ -9,10 +9,12 @@ import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, sampleText } from './inference';
+import { describeReport } from './maskReport';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { siteKindLabel } from '@common/sites';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
+import { runStudy, STUDY_SETTINGS } from './study';
 import { TokenizerError } from './tokenizer';
 import { EngineService, type StartedRun } from './service/engineService';
 import type { Trainer } from './service/trainers';
@@ -30,8 +32,11 @@ commands:
             [--steps N] [--seed S] [--out RUN_DIR | --runs-dir DIR] [--name NAME]
   resume    --run RUN_DIR [--steps N]
   analyze   --checkpoint DIR (--text TEXT | --file FILE) [--window N] [--stride N]
+  report    --checkpoint DIR (--text TEXT | --file FILE) [--draws N]   masks vs untrained A/B (chance)
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
+  study     --data FILE... [--preset tiny] [--steps N] [--seeds 1,2] [--settings a,b] [--out DIR]
+            train a grid of dropout settings; val loss and mask report vs chance (study.md, study.json)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
   bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
@@ -173,8 +178,11 @@ function describeAnalysis(a: AnalysisResult, maxTokens = 60): string {
     const act = a.layers[k].active;
     const mean = act.reduce((p, q) => p + q, 0) / Math.max(1, act.length);
     const of = s.kind === 'attention' ? 'causal keys × heads' : `${s.units} units`;
-    lines.push(`  ${s.name.padEnd(34)} ${siteKindLabel(s.kind).padEnd(17)} ${mean.toFixed(1).padStart(6)} of ${of}`);
+    const l = a.layers[k], avg = (xs?: number[]) => (xs ? xs.reduce((p, q) => p + q, 0) / Math.max(1, xs.length) : NaN);
+    const vsChance = l.chance ? `; kept ${(100 * avg(l.fraction)).toFixed(0)}% (chance ${(100 * avg(l.chance.fraction)).toFixed(0)}%), decided ${avg(l.decided).toFixed(2)} (chance ${avg(l.chance.decided).toFixed(2)})` : '';
+    lines.push(`  ${s.name.padEnd(34)} ${siteKindLabel(s.kind).padEnd(17)} ${mean.toFixed(1).padStart(6)} of ${of}${vsChance}`);
   });
+  if (a.paintedBy) lines.push(`painted by default: ${a.paintedBy.description}`);
   const mlp = a.sites.map((s, k) => [s, k] as const).filter(([s]) => s.kind === 'mlp');
   if (mlp.length) {
     lines.push(`tokens: active MLP units per layer (${mlp.map(([s]) => 'L' + s.layer).join(' ')})`);
@@ -253,6 +261,18 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     return 0;
   },
 
+  async report(argv) {
+    const o = parse(argv, { checkpoint: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, draws: { type: 'string' } });
+    if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('report needs --checkpoint DIR and --text TEXT or --file FILE');
+    const service = engine(o);
+    await service.initBackend();
+    const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
+    const r = await service.report({ checkpoint: o.checkpoint, text, chanceDraws: int(o.draws, 'draws') });
+    if (o.json) out(r);
+    else process.stdout.write(describeReport(r) + '\n');
+    return 0;
+  },
+
   async sample(argv) {
     const o = parse(argv, { checkpoint: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' } });
     if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
@@ -269,6 +289,26 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const r = await engine(o).eval({ checkpoint: o.checkpoint, data: o.data });
     if (o.json) out(r);
     else process.stdout.write(`cross-entropy ${r.crossEntropy.toFixed(6)} nats over ${r.tokens} tokens\n`);
+    return 0;
+  },
+
+  async study(argv) {
+    const o = parse(argv, { data: { type: 'string', multiple: true }, preset: { type: 'string' }, steps: { type: 'string' }, seeds: { type: 'string' }, settings: { type: 'string' }, out: { type: 'string' }, 'report-tokens': { type: 'string' }, draws: { type: 'string' } });
+    if (!o.data?.length) throw new UsageError('study needs --data FILE');
+    const names = o.settings?.split(',') ?? STUDY_SETTINGS.map((s) => s.name);
+    const unknown = names.filter((n) => !STUDY_SETTINGS.some((s) => s.name === n));
+    if (unknown.length) throw new UsageError(`--settings: unknown ${unknown.join(', ')} (known: ${STUDY_SETTINGS.map((s) => s.name).join(', ')})`);
+    const seeds = (o.seeds ?? '1,2').split(',').map((v) => int(v, 'seeds')!);
+    const { backend } = await engine(o).initBackend();
+    const r = await runStudy({
+      data: o.data, out: o.out ?? 'study-results', preset: o.preset ?? 'tiny', steps: int(o.steps, 'steps') ?? 300, seeds, backend,
+      settings: names.map((n) => STUDY_SETTINGS.find((s) => s.name === n)!),
+      reportTokens: int(o['report-tokens'], 'report-tokens') ?? 8192, chanceDraws: int(o.draws, 'draws') ?? 5,
+      command: ['ldlens', 'study', ...argv].join(' '),
+      log: (line) => (o.json ? out({ event: 'study', line }) : process.stderr.write(line + '\n')),
+    });
+    if (o.json) out({ event: 'done', runs: r.runs });
+    else process.stdout.write(r.markdown);
     return 0;
   },
 

@@ -4,6 +4,15 @@
 export type DropoutKind = 'learned' | 'standard' | 'none';
 export type EntropyForm = 'shannon' | 'complement';
 export type TokenizerKind = 'char' | 'gpt2';
+/**
+ * How the mask m enters y = x ⊙ m. 'none': m itself (the reference). 'straight-through': the
+ * binary mask [m ≥ 0.5] forward (training and inference), m's gradient backward. 'stochastic':
+ * Bernoulli(m) forward in training (seeded), the same straight-through gradient; m itself (the
+ * Bernoulli's expectation) at inference. Statistics, penalties and analysis always read the soft m.
+ */
+export type MaskRounding = 'none' | 'straight-through' | 'stochastic';
+/** abLr 'scaled': abLr at the schedule's peak, following it (abLr/lr × lr(step)); 'constant': abLr at every step. */
+export type AbLrMode = 'scaled' | 'constant';
 
 export interface ModelShape {
   vocabSize: number;
@@ -37,8 +46,10 @@ export interface DropoutConfig {
   l1: PenaltyConfig;
   /** m ← 1/(1+exp(−(60m−30))): pushes the mask to 0/1 while staying differentiable. */
   sharpen: boolean;
+  rounding: MaskRounding;
   /** Learning rate of the A/B group; null: the main schedule's. */
   abLr: number | null;
+  abLrMode: AbLrMode;
   /** AdamW (default) or plain SGD for the A/B group. */
   abOptimizer: 'adamw' | 'sgd';
 }
@@ -63,7 +74,14 @@ export interface TrainConfig {
   weightDecay: number;
   gradClip: number;
   evalInterval: number;
+  /** Batches of the train split in each evaluation's train-loss estimate (random windows). */
   evalBatches: number;
+  /**
+   * The validation loss is over the validation split's consecutive blockSize windows, at most this
+   * many tokens of it from its start (0: the whole split), not random batches: the same tokens at
+   * every evaluation, so "best validation loss" compares like with like.
+   */
+  evalValTokens: number;
   checkpointInterval: number;
   /** Per-site mask statistics every N steps (they cost a pass over every mask). */
   statsInterval: number;
@@ -94,7 +112,9 @@ export const DEFAULTS: LDConfig = {
     entropy: { enabled: true, form: 'shannon', schedule: { max: 0.05, min: 0, rate: 0.002 } },
     l1: { enabled: true, schedule: { max: 0.05, min: 0, rate: 0.002 } },
     sharpen: false,
+    rounding: 'none',
     abLr: null,
+    abLrMode: 'scaled',
     abOptimizer: 'adamw',
   },
   train: {
@@ -112,6 +132,7 @@ export const DEFAULTS: LDConfig = {
     gradClip: 1.0,
     evalInterval: 50,
     evalBatches: 8,
+    evalValTokens: 131_072,
     checkpointInterval: 100,
     statsInterval: 10,
     valFraction: 0.1,
@@ -138,12 +159,15 @@ export const PRESETS: Record<string, { description: string; config: DeepPartial<
     config: { model: { blockSize: 256, nEmbd: 384, nHead: 6, nLayer: 6 }, train: { batchSize: 64, steps: 5000, lr: 1e-3, minLr: 1e-4 } },
   },
   'seed-author': {
-    description: "the LearnedDropout author's original settings: A ~ N(1e5, 10) with its own lr 1, B ~ N(0, 0.02), λ = 1 for both penalties",
+    description: "the LearnedDropout author's original settings: A ~ N(1e5, 10) with its own constant lr 1, B ~ N(0, 0.02), λ = 1 for both penalties",
     config: {
       dropout: {
         aInit: { mean: 1e5, std: 10 },
         bInit: { mean: 0, std: 0.02 },
+        // "lr 1" for a parameter group of its own reads as a constant 1 (the main schedule does not
+        // rescale another group's lr); dropout.abLrMode 'scaled' gives the 1/lr × schedule reading.
         abLr: 1,
+        abLrMode: 'constant',
         entropy: { enabled: true, form: 'shannon', schedule: { max: 1, min: 1, rate: 0 } },
         l1: { enabled: true, schedule: { max: 1, min: 1, rate: 0 } },
       },
@@ -187,8 +211,15 @@ export function merge<T>(base: T, over: unknown): T {
  * set to their defaults, so that older runs still resume and older checkpoints still load.
  */
 export function upgradeConfig(cfg: unknown): unknown {
-  if (isObject(cfg) && isObject(cfg.train) && !('microBatch' in cfg.train)) return { ...cfg, train: { ...cfg.train, microBatch: 0 } };
-  return cfg;
+  if (!isObject(cfg)) return cfg;
+  let out = cfg;
+  if (isObject(out.train) && !('microBatch' in out.train)) out = { ...out, train: { ...out.train, microBatch: 0 } };
+  // keys of issue 13: older runs keep what they did (soft masks, scaled A/B lr); their evaluation
+  // moves to the validation split's windows
+  if (isObject(out.train) && !('evalValTokens' in out.train)) out = { ...out, train: { ...out.train, evalValTokens: DEFAULTS.train.evalValTokens } };
+  if (isObject(out.dropout) && !('rounding' in out.dropout)) out = { ...out, dropout: { ...out.dropout, rounding: 'none' } };
+  if (isObject(out.dropout) && !('abLrMode' in out.dropout)) out = { ...out, dropout: { ...out.dropout, abLrMode: 'scaled' } };
+  return out;
 }
 
 /** Every unknown key, wrong type and out-of-range value, each named by its path. */
@@ -249,6 +280,9 @@ export function validate(cfg: unknown): string[] {
     if (s.rate < 0) problems.push(`dropout.${p}.schedule.rate: must be ≥ 0`);
   }
   if (c.dropout.abLr !== null && !(c.dropout.abLr > 0)) problems.push('dropout.abLr: must be > 0 or null');
+  if (!['none', 'straight-through', 'stochastic'].includes(c.dropout.rounding))
+    problems.push(`dropout.rounding: expected "none", "straight-through" or "stochastic", got ${JSON.stringify(c.dropout.rounding)}`);
+  if (!['scaled', 'constant'].includes(c.dropout.abLrMode)) problems.push(`dropout.abLrMode: expected "scaled" or "constant", got ${JSON.stringify(c.dropout.abLrMode)}`);
   const t = c.train;
   int(t.steps, 'train.steps', 1);
   int(t.batchSize, 'train.batchSize', 1, 4096);
@@ -268,6 +302,7 @@ export function validate(cfg: unknown): string[] {
   if (t.gradClip < 0) problems.push('train.gradClip: must be ≥ 0 (0 turns clipping off)');
   int(t.evalInterval, 'train.evalInterval', 1);
   int(t.evalBatches, 'train.evalBatches', 1);
+  int(t.evalValTokens, 'train.evalValTokens', 0);
   int(t.checkpointInterval, 'train.checkpointInterval', 1);
   int(t.statsInterval, 'train.statsInterval', 1);
   range(t.valFraction, 'train.valFraction', 0, 0.5, true);

@@ -1,6 +1,7 @@
 // Inference on a trained model: analyze a text (every token's mask at every site), sample text,
 // and the reference's checkpoint cross-entropy.
 import { tf } from './backend';
+import { chanceMask, chanceParams, forTokenValues, paintedDefinition, paintedValues, tokenSiteStats } from './maskMetrics';
 import { GPT } from './model';
 import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
@@ -17,6 +18,8 @@ export interface AnalyzeOptions {
   stride?: number;
   /** Called between window batches; throw from it to cancel (e.g. a cancelled request). */
   checkpointHook?: () => Promise<void>;
+  /** Compute the chance baseline (untrained A/B on the same hidden states). Default true. */
+  chance?: boolean;
 }
 
 const WINDOWS_PER_BATCH = 8;
@@ -58,6 +61,11 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
   const active = sites.map(() => new Array<number>(n).fill(0));
   const mean = sites.map(() => new Array<number>(n).fill(0));
   const keys = sites.map((s) => (s.kind === 'attention' ? new Array<number>(n).fill(0) : undefined));
+  const fraction = sites.map(() => new Array<number>(n).fill(0));
+  const decided = sites.map(() => new Array<number>(n).fill(0));
+  const withChance = (opts.chance ?? true) && sites.length > 0;
+  const chance = sites.map(() => ({ active: new Array<number>(n).fill(0), fraction: new Array<number>(n).fill(0), mean: new Array<number>(n).fill(0), decided: new Array<number>(n).fill(0) }));
+  const chanceAB = withChance ? chanceParams(sites, shape.blockSize, model.dropout, 0) : [];
   const surprisal: (number | null)[] = new Array(n).fill(null);
   let ceSum = 0, ceCount = 0;
 
@@ -69,13 +77,15 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
       const batchStarts = starts.slice(b0, b0 + WINDOWS_PER_BATCH);
       const x = new Int32Array(batchStarts.length * W);
       batchStarts.forEach((s, r) => x.set(enc.ids.slice(s, s + W), r * W));
-      const { logp, masks } = tf.tidy(() => {
-        const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false });
-        return { logp: tf.logSoftmax(r.logits), masks: r.masks };
+      const { logp, masks, inputs } = tf.tidy(() => {
+        const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: withChance });
+        return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
       });
       const lp = (await logp.data()) as Float32Array;
       const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
-      tf.dispose([logp, ...masks]);
+      // chance masks: the same hidden states through untrained A/B
+      const cdata = await Promise.all(inputs.map(async (t, k) => chanceMask((await t.data()) as Float32Array, chanceAB[k].A, chanceAB[k].B, t.shape[t.rank - 1])));
+      tf.dispose([logp, ...masks, ...inputs]);
       const V = shape.vocabSize;
       for (let r = 0; r < batchStarts.length; r++) {
         const s = batchStarts[r];
@@ -90,38 +100,30 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
             ceCount++;
           }
           sites.forEach((site, k) => {
-            const m = mdata[k];
-            const q = quant[k];
-            let act = 0, sum = 0, cnt = 0;
+            const at = { row: r, t, W, nHead: shape.nHead };
+            const q = quant[k], base = i * site.units;
+            forTokenValues(mdata[k], site, at, (v, unit) => (q[base + unit] = Math.round(v * 255)));
             if (site.kind === 'attention') {
-              // (B, nh, W, W): the token's row of each head, keys 0..W−1; units = nh × blockSize.
-              const nh = shape.nHead, T = shape.blockSize;
-              for (let h = 0; h < nh; h++) {
-                const row = ((r * nh + h) * W + t) * W;
-                for (let j = 0; j < W; j++) {
-                  const v = m[row + j];
-                  q[i * site.units + h * T + j] = Math.round(v * 255);
-                  if (j <= t) {
-                    sum += v;
-                    cnt++;
-                    if (v >= 0.5) act++;
-                  }
-                }
+              // keys after the token (masked out of its softmax): the mask there is ½·cos(B_j) + ½
+              const perHead = site.units / shape.nHead;
+              for (let h = 0; h < shape.nHead; h++) {
+                const row = ((r * shape.nHead + h) * W + t) * W;
+                for (let j = t + 1; j < W; j++) q[base + h * perHead + j] = Math.round(mdata[k][row + j] * 255);
               }
-            } else {
-              const C = site.units;
-              const row = (r * W + t) * C;
-              for (let c = 0; c < C; c++) {
-                const v = m[row + c];
-                q[i * C + c] = Math.round(v * 255);
-                sum += v;
-                if (v >= 0.5) act++;
-              }
-              cnt = C;
             }
-            active[k][i] = act;
-            mean[k][i] = cnt ? sum / cnt : 0;
-            if (keys[k]) keys[k]![i] = cnt;
+            const st = tokenSiteStats(mdata[k], site, at);
+            active[k][i] = st.active;
+            mean[k][i] = st.mean;
+            fraction[k][i] = st.count ? st.active / st.count : 0;
+            decided[k][i] = st.decided;
+            if (keys[k]) keys[k]![i] = st.count;
+            if (withChance) {
+              const c = tokenSiteStats(cdata[k], site, at), ch = chance[k];
+              ch.active[i] = c.active;
+              ch.fraction[i] = c.count ? c.active / c.count : 0;
+              ch.mean[i] = c.mean;
+              ch.decided[i] = c.decided;
+            }
           });
         }
       }
@@ -131,9 +133,15 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
     site: s.name,
     masks: Buffer.from(quant[k].buffer, quant[k].byteOffset, quant[k].byteLength).toString('base64'),
     active: active[k],
-    mean: mean[k].map((v) => Math.round(v * 1e5) / 1e5),
+    mean: mean[k].map(round5),
     ...(keys[k] ? { keys: keys[k] } : {}),
+    fraction: fraction[k].map(round5),
+    decided: decided[k].map(round5),
+    ...(withChance
+      ? { chance: { active: chance[k].active, fraction: chance[k].fraction.map(round5), mean: chance[k].mean.map(round5), decided: chance[k].decided.map(round5) } }
+      : {}),
   }));
+  const paintedBy = sites.length ? paintedDefinition(sites) : undefined;
   return {
     checkpoint: im.checkpoint,
     textLength: text.length,
@@ -144,8 +152,11 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
     stride,
     crossEntropy: ceCount ? ceSum / ceCount : null,
     surprisal,
+    ...(paintedBy ? { painted: paintedValues(sites, fraction, paintedBy, n).map(round5), paintedBy } : {}),
   };
 }
+
+const round5 = (v: number) => Math.round(v * 1e5) / 1e5;
 
 export interface SampleOptions {
   maxTokens: number;

@@ -5,6 +5,7 @@ import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
 import { inPlaceBackend } from './kernels';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
+import { roundMask } from './maskRounding';
 import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
 import type { MaskSite } from '@common/protocol';
 import type { Rng } from './rng';
@@ -85,6 +86,11 @@ export interface ForwardOptions {
   lambdaL1?: number;
   /** Fused path: compute each site's H_k and L1_k (the loss does; plain inference need not). */
   penalties?: boolean;
+  /**
+   * Also return each site's mask input x (attention: the softmaxed probabilities), for masks
+   * from other A and B on the same hidden states (the chance baseline). Runs the op-by-op path.
+   */
+  wantInputs?: boolean;
 }
 
 export interface ForwardResult {
@@ -94,6 +100,8 @@ export interface ForwardResult {
   /** Fused path: each site's H_k and L1_k, computed in the same pass (NaN unless `penalties`). */
   siteEntropy?: number[];
   siteL1?: number[];
+  /** With `wantInputs`: each site's mask input, forward order, the masks' shapes. */
+  inputs?: tf.Tensor[];
 }
 
 export interface LossResult extends ForwardResult {
@@ -164,10 +172,10 @@ export class GPT {
     this.causal.dispose();
   }
 
-  /** The fused LearnedDropout kernels apply: fused path, and the default LearnedDropout form. */
+  /** The fused LearnedDropout kernels apply: fused path, and the default LearnedDropout form (no rounding: its op-by-op path serves every backend). */
   private get fusedLD(): boolean {
     const d = this.dropout;
-    return this.fused && d.kind === 'learned' && d.detachInput && !d.sharpen;
+    return this.fused && d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none';
   }
 
   private siteOptions(opts: ForwardOptions): SiteOptions {
@@ -196,7 +204,7 @@ export class GPT {
     const d = this.dropout, masks = out.masks;
     if (d.kind === 'none') return x;
     if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
-    if (this.fusedLD) return this.fusedSite(fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), this.siteOptions(opts)), out);
+    if (this.fusedLD && !opts.wantInputs) return this.fusedSite(fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), this.siteOptions(opts)), out);
     const n = x.shape[x.rank - 1];
     let A: tf.Tensor = this.p(site + '.A'), B: tf.Tensor = this.p(site + '.B');
     if (A.shape[0] !== n) {
@@ -206,8 +214,9 @@ export class GPT {
     const input = d.detachInput ? stopGradient(x) : x;
     let m = tf.add(tf.mul(tf.cos(tf.add(tf.mul(A, input), B)), 0.5), 0.5);
     if (d.sharpen) m = tf.sigmoid(tf.sub(tf.mul(m, 60), 30));
-    masks.push(m);
-    return tf.mul(x, m);
+    masks.push(m); // the soft mask: statistics, penalties and analysis read it
+    if (opts.wantInputs) out.inputs!.push(x);
+    return tf.mul(x, roundMask(m, d.rounding ?? 'none', opts.training, opts.seed ?? 0, salt));
   }
 
   private fusedSite(r: { y: tf.Tensor; mask?: tf.Tensor; entropy: number; l1: number }, out: ForwardResult): tf.Tensor {
@@ -227,7 +236,8 @@ export class GPT {
     const [Bsz, T] = idx.shape;
     const { vocabSize: V, nEmbd: C, nHead: nh } = this.shape;
     if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
-    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(this.fusedLD ? { siteEntropy: [], siteL1: [] } : {}) };
+    const fusedLD = this.fusedLD && !opts.wantInputs;
+    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(fusedLD ? { siteEntropy: [], siteL1: [] } : {}), ...(opts.wantInputs ? { inputs: [] } : {}) };
     const wte = this.p('transformer.wte.weight');
     // One-hot @ wte instead of gather: same values, and its gradient is a matmul (wasm has no
     // UnsortedSegmentSum, gather's gradient).
@@ -244,7 +254,7 @@ export class GPT {
       const h = this.layerNorm(x, p + 'ln_1.weight');
       const qkv = this.linear(h, p + 'attn.c_attn.weight'); // (B, T, 3C)
       let y: tf.Tensor;
-      if (this.fusedLD && native) {
+      if (fusedLD && native) {
         // the same products with the heads read in place from qkv (nativeOps.ts): no split, no transposes
         const scores = attentionScores(qkv, nh); // (B, nh, T, T)
         const r = attentionProbs(scores, this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
@@ -252,7 +262,7 @@ export class GPT {
       } else {
         const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × (B, nh, T, hs)
         let att: tf.Tensor;
-        if (this.fusedLD) {
+        if (fusedLD) {
           // scale, causal mask, softmax and LearnedDropout in one kernel
           const r = attentionProbs(tf.matMul(q, k, false, true), this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
           att = this.fusedSite(r, out); // (B, nh, T, T)

@@ -6,6 +6,8 @@ import { inPlaceBackend } from './kernels';
 export interface ParamGroup {
   /** Multiplies the scheduled learning rate (A/B may run at their own rate). */
   lrScale: number;
+  /** A learning rate of the group's own at every step, instead of lrScale × the schedule's. */
+  fixedLr?: number;
   weightDecay: number;
   kind: 'adamw' | 'sgd';
 }
@@ -35,7 +37,7 @@ export class AdamW {
   private readonly m = new Map<string, Float32Array>();
   private readonly v = new Map<string, Float32Array>();
   /** On the device: the parameters' order and sizes in the flat vectors, the moments, per-element constants. */
-  private readonly flat?: { names: string[]; sizes: number[]; m: tf.Variable; v: tf.Variable; lrScale: tf.Tensor1D; decayRate: tf.Tensor1D; adam: tf.Tensor1D | null };
+  private readonly flat?: { names: string[]; sizes: number[]; m: tf.Variable; v: tf.Variable; lrScale: tf.Tensor1D; decayRate: tf.Tensor1D; adam: tf.Tensor1D | null; fixed: { lr: tf.Tensor1D; decay: tf.Tensor1D } | null };
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
@@ -62,9 +64,12 @@ export class AdamW {
         sizes,
         m: tf.variable(tf.zeros([total]), false),
         v: tf.variable(tf.zeros([total]), false),
-        lrScale: per((g) => g.lrScale),
-        decayRate: per((g) => g.lrScale * g.weightDecay),
+        lrScale: per((g) => (g.fixedLr === undefined ? g.lrScale : 0)),
+        decayRate: per((g) => (g.fixedLr === undefined ? g.lrScale * g.weightDecay : 0)),
         adam: anySgd ? per((g) => (g.kind === 'adamw' ? 1 : 0)) : null,
+        fixed: names.some((n) => groupOf(n).fixedLr !== undefined)
+          ? { lr: per((g) => g.fixedLr ?? 0), decay: per((g) => (g.fixedLr ?? 0) * g.weightDecay) }
+          : null,
       };
     } else {
       for (const [n, p] of params) {
@@ -98,7 +103,7 @@ export class AdamW {
       const gt = grads.get(n);
       if (!gt) continue; // off the loss path (tfjs omits those from variableGrads)
       const grp = this.groupOf(n);
-      const glr = lr * grp.lrScale;
+      const glr = grp.fixedLr ?? lr * grp.lrScale;
       const decay = 1 - glr * grp.weightDecay;
       const w = Float32Array.from(p.dataSync() as Float32Array);
       const g = gt.dataSync() as Float32Array;
@@ -156,8 +161,9 @@ export class AdamW {
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
     tf.tidy(() => {
       const p = tf.concat(f.names.map((n) => tf.reshape(this.params.get(n)!, [-1])));
-      const glr = tf.mul(f.lrScale, lr); // per element: lr × its group's scale
-      const decay = tf.sub(1, tf.mul(f.decayRate, lr)); // 1 − glr·weight decay
+      let glr = tf.mul(f.lrScale, lr); // per element: lr × its group's scale (or its fixed lr)
+      let decay = tf.sub(1, tf.mul(f.decayRate, lr)); // 1 − glr·weight decay
+      if (f.fixed) [glr, decay] = [tf.add(glr, f.fixed.lr), tf.sub(decay, f.fixed.decay)];
       let m = tf.add(tf.mul(f.m, b1), tf.mul(g, 1 - b1));
       let v = tf.add(tf.mul(f.v, b2), tf.mul(tf.square(g), 1 - b2));
       if (f.adam) [m, v] = [tf.mul(m, f.adam), tf.mul(v, f.adam)]; // sgd groups keep no moments
@@ -218,7 +224,7 @@ export class AdamW {
   dispose(): void {
     this.m.clear();
     this.v.clear();
-    if (this.flat) tf.dispose([this.flat.m, this.flat.v, this.flat.lrScale, this.flat.decayRate, ...(this.flat.adam ? [this.flat.adam] : [])]);
+    if (this.flat) tf.dispose([this.flat.m, this.flat.v, this.flat.lrScale, this.flat.decayRate, ...(this.flat.adam ? [this.flat.adam] : []), ...(this.flat.fixed ? [this.flat.fixed.lr, this.flat.fixed.decay] : [])]);
   }
 }
 

@@ -170,6 +170,14 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   );
 
   conn.onRequest(
+    P.Report,
+    handle(async (p: P.ReportParams, token: CancellationToken) => {
+      check(p, { checkpoint: ['string', true], text: ['string', true], chanceDraws: ['number', false] });
+      return service.report(p, cancelHook(token));
+    }),
+  );
+
+  conn.onRequest(
     P.Sample,
     handle(async (p: P.SampleParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], prompt: ['string', true], maxTokens: ['number', true], temperature: ['number', false], topK: ['number', false], seed: ['number', false] });

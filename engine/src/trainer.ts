@@ -20,10 +20,11 @@ import { CorpusError, loadCorpus } from './corpus';
 import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
+import { maskReportOnIds } from './maskReport';
 import { GPT, initWeights } from './model';
 import { inPlaceBackend } from './kernels';
 import { AdamW } from './optim';
-import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
+import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, ReportRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
 import { Rng } from './rng';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
 
@@ -56,9 +57,30 @@ export interface RunOutcome {
   error?: string;
 }
 
-/** Mask statistics flag a run as stuck when every site keeps > 99% of its values above 0.9. */
+/**
+ * Mask statistics flag a site as stuck (after STUCK_AFTER_STEPS) at one when > 99% of its values are
+ * above 0.9, at zero when > 99% are below 0.1, and at half (undecided) when < 1% are outside
+ * [0.1, 0.9]; the run is `stuck` when every site is stuck at one (it drops nothing).
+ */
 const STUCK_FRACTION = 0.99;
 const STUCK_AFTER_STEPS = 100;
+/** The mask report written at each checkpoint: over the validation split's first windows, chance from a few draws. */
+const REPORT_WINDOWS = 32;
+const REPORT_CHANCE_DRAWS = 3;
+
+/** Where a site's masks are stuck, or null. */
+export function stuckAt(s: Pick<SiteStats, 'fracLow' | 'fracHigh'>): 'one' | 'zero' | 'half' | null {
+  if (s.fracHigh > STUCK_FRACTION) return 'one';
+  if (s.fracLow > STUCK_FRACTION) return 'zero';
+  if (s.fracLow + s.fracHigh < 1 - STUCK_FRACTION) return 'half';
+  return null;
+}
+
+const STUCK_ADVICE = {
+  one: 'it drops nothing (B near 0 with a small A is a stationary point, ∂m/∂B = −½·sin(B + A·x) ≈ 0: initialize B near π/2 with dropout.bInit, or raise the penalties)',
+  zero: 'it drops nearly everything (lower the L1 penalty, dropout.l1.schedule)',
+  half: 'its values sit between 0.1 and 0.9: "active" (m ≥ 0.5) thresholds undecided values (raise the entropy penalty, or try dropout.rounding)',
+};
 
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
@@ -127,6 +149,7 @@ export class TrainingRun {
   private bestValLoss: number | null;
   private lastValLoss: number | null = null;
   private warnedStuck = false;
+  private readonly warnedSites = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -158,6 +181,10 @@ export class TrainingRun {
   }
   get totalSteps(): number {
     return this.config.train.steps;
+  }
+  /** The validation split's token ids (never trained on). */
+  get validationIds(): Int32Array {
+    return this.dataset.val;
   }
 
   static async create(setup: TrainSetup, backend: BackendName): Promise<TrainingRun> {
@@ -377,6 +404,7 @@ export class TrainingRun {
       valLoss: this.lastValLoss,
     });
     this.saveMeta();
+    if (this.model.sites.length) this.emit(events, await this.reportRecord());
     events.checkpoint?.(info);
     if (this.watchText && events.watch) {
       const analysis = await analyzeText({ model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } }, this.watchText);
@@ -384,28 +412,50 @@ export class TrainingRun {
     }
   }
 
-  /** Mean cross-entropy on evalBatches batches of each split, from an RNG of its own (training's is untouched). */
+  /**
+   * Train loss: mean cross-entropy on evalBatches random batches of the train split, from an RNG of
+   * its own (training's is untouched). Validation loss: over the validation split's consecutive
+   * blockSize windows (at most train.evalValTokens tokens of it), the same tokens every time.
+   */
   private async evaluate(): Promise<EvalRecord> {
     const t = this.config.train, T = this.shape.blockSize;
     const rng = new Rng((t.seed ^ 0x9e3779b9 ^ this.step) >>> 0);
-    const est = async (split: 'train' | 'val') => {
-      let sum = 0;
-      const rows = this.microBatch, chunks = t.batchSize / rows;
-      for (let i = 0; i < t.evalBatches; i++) {
-        const { x, y } = this.dataset.batch(split, t.batchSize, T, rng);
-        for (let c = 0; c < chunks; c++) {
-          const v = tf.tidy(() => this.model.loss(microBatchSlice(x, c, rows, T), microBatchSlice(y, c, rows, T), 0, 0, { training: false, wantMasks: false }).crossEntropy);
-          sum += (await v.data())[0] / chunks;
-          v.dispose();
-        }
-      }
-      return sum / t.evalBatches;
+    const rows = this.microBatch;
+    const meanCE = async (x: Int32Array, y: Int32Array, n: number) => {
+      const v = tf.tidy(() => this.model.loss(tf.tensor2d(x, [n, T], 'int32'), tf.tensor2d(y, [n, T], 'int32'), 0, 0, { training: false, wantMasks: false }).crossEntropy);
+      const ce = (await v.data())[0];
+      v.dispose();
+      return ce;
     };
-    const trainLoss = await est('train');
-    const valLoss = await est('val');
+    let trainLoss = 0;
+    for (let i = 0; i < t.evalBatches; i++) {
+      const { x, y } = this.dataset.batch('train', t.batchSize, T, rng);
+      for (let c = 0; c < t.batchSize / rows; c++) trainLoss += (await meanCE(x.subarray(c * rows * T, (c + 1) * rows * T), y.subarray(c * rows * T, (c + 1) * rows * T), rows)) * rows;
+    }
+    trainLoss /= t.evalBatches * t.batchSize;
+    const { valLoss, valTokens } = await this.validationLoss(meanCE);
     this.lastValLoss = valLoss;
     if (this.bestValLoss === null || valLoss < this.bestValLoss) this.bestValLoss = valLoss;
-    return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss };
+    return { type: 'eval', step: this.step, time: Date.now(), trainLoss, valLoss, valTokens };
+  }
+
+  /** Mean next-token cross-entropy over the validation split's windows ids[iT:(i+1)T] → ids[iT+1:(i+1)T+1]. */
+  private async validationLoss(meanCE: (x: Int32Array, y: Int32Array, n: number) => Promise<number>): Promise<{ valLoss: number; valTokens: number }> {
+    const T = this.shape.blockSize, val = this.dataset.val, cap = this.config.train.evalValTokens;
+    let windows = Math.floor((val.length - 1) / T);
+    if (cap > 0) windows = Math.max(1, Math.min(windows, Math.floor(cap / T)));
+    let sum = 0;
+    for (let i = 0; i < windows; i += this.microBatch) {
+      const n = Math.min(this.microBatch, windows - i);
+      sum += (await meanCE(val.slice(i * T, (i + n) * T), val.slice(i * T + 1, (i + n) * T + 1), n)) * n;
+    }
+    return { valLoss: sum / windows, valTokens: windows * T };
+  }
+
+  /** The mask report on the validation split's first REPORT_WINDOWS windows. */
+  private async reportRecord(): Promise<ReportRecord> {
+    const report = await maskReportOnIds(this.model, this.tokenizer, this.dataset.val, { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * this.shape.blockSize });
+    return { type: 'report', step: this.step, time: Date.now(), report };
   }
 
   /** Per-site mask statistics from the masks the step already computed (no extra forward pass). */
@@ -465,7 +515,17 @@ export class TrainingRun {
           'B near 0 with a small A is a stationary point (∂m/∂B = −½·sin(B + A·x) ≈ 0); initialize B near π/2 (dropout.bInit) or raise the penalties.',
       );
     }
-    return { type: 'stats', step: this.step, time: Date.now(), sites, stuck };
+    const stuckSites: NonNullable<StatsRecord['stuckSites']> = [];
+    for (const s of this.step >= STUCK_AFTER_STEPS ? sites : []) {
+      const at = stuckAt(s);
+      if (at) stuckSites.push({ site: s.site, at });
+    }
+    for (const { site, at } of stuckSites) {
+      if (stuck || this.warnedSites.has(site + at)) continue;
+      this.warnedSites.add(site + at);
+      events.log?.('warn', `run ${this.id}: after ${this.step} steps the mask at ${site} is stuck at ${at === 'half' ? '0.5 (undecided)' : at === 'one' ? '1' : '0'}: ${STUCK_ADVICE[at]}.`);
+    }
+    return { type: 'stats', step: this.step, time: Date.now(), sites, stuck, stuckSites };
   }
 }
 
@@ -476,7 +536,10 @@ function makeOptimizer(model: GPT, c: LDConfig): AdamW {
     model.params,
     (name) => {
       const isAB = name.endsWith('.A') || name.endsWith('.B');
-      if (isAB) return { lrScale: d.abLr === null ? 1 : d.abLr / t.lr, weightDecay: 0, kind: d.abOptimizer };
+      if (isAB)
+        return d.abLr !== null && d.abLrMode === 'constant'
+          ? { lrScale: 1, fixedLr: d.abLr, weightDecay: 0, kind: d.abOptimizer }
+          : { lrScale: d.abLr === null ? 1 : d.abLr / t.lr, weightDecay: 0, kind: d.abOptimizer };
       return { lrScale: 1, weightDecay: model.params.get(name)!.rank >= 2 ? t.weightDecay : 0, kind: 'adamw' };
     },
     { betas: t.betas, eps: t.eps },

@@ -1,7 +1,8 @@
 // The engine's operations, whoever asks: `ldlens serve` binds them to the protocol, the CLI's
 // commands call them. The service owns the compute backend, the cache of loaded checkpoints and
 // the one run that trains at a time, and chooses the trainer kind that runs it.
-import type { AnalysisResult, BackendChoice, MetricRecord, RunInfo } from '@common/protocol';
+import { maskReport } from '../maskReport';
+import type { AnalysisResult, BackendChoice, MaskReport, MetricRecord, RunInfo } from '@common/protocol';
 import { initBackend, type BackendReport } from '../backend';
 import { listRuns, readMetrics } from '../checkpoint';
 import { loadCorpus } from '../corpus';
@@ -76,6 +77,11 @@ export class EngineService {
 
   analyze(p: { checkpoint: string; text: string; window?: number; stride?: number }, checkpointHook?: CancelHook): Promise<AnalysisResult> {
     return this.withModel(p.checkpoint, (im) => analyzeText(im, p.text, { window: p.window, stride: p.stride, checkpointHook }));
+  }
+
+  /** The mask report of a text: per site, how decided the masks are and their token structure, next to chance. */
+  report(p: { checkpoint: string; text: string; chanceDraws?: number }, checkpointHook?: CancelHook): Promise<MaskReport> {
+    return this.withModel(p.checkpoint, (im) => maskReport(im, p.text, { chanceDraws: p.chanceDraws, checkpointHook }));
   }
 
   /** Text sampled after the prompt. */
