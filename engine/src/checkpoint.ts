@@ -118,6 +118,15 @@ export function saveCheckpoint(
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
+  try {
+    return writeCheckpointFiles(runDir, root, name, tmp, a);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true }); // a full disk leaves no half checkpoint behind
+    throw e;
+  }
+}
+
+function writeCheckpointFiles(runDir: string, root: string, name: string, tmp: string, a: Parameters<typeof saveCheckpoint>[1]): CheckpointInfo {
   const shapes = new Map(parameterShapes(a.shape, a.config.dropout.kind === 'learned'));
   const tensors = new Map<string, NamedTensor>();
   for (const [n, data] of a.weights) tensors.set(n, { shape: shapes.get(n)!, data });

@@ -10,7 +10,9 @@ import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
+import { MemoryError } from './memoryEstimate';
 import { GPT, siteKindLabel } from './model';
+import { RunLockedError } from './runLock';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
@@ -436,7 +438,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
 function describeError(e: unknown): string {
   if (e instanceof ConfigError) return e.message;
-  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError) return e.message;
+  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError || e instanceof RunLockedError || e instanceof MemoryError) return e.message;
   return (e as Error)?.stack ?? String(e);
 }
 

@@ -18,6 +18,7 @@ import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT } from './model';
+import { RunLockedError } from './runLock';
 import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { TokenizerError } from './tokenizer';
@@ -28,6 +29,7 @@ import { ENGINE_VERSION } from './version';
 export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
   if (e instanceof ResponseError) return e;
   const err = e as Error;
+  if (e instanceof RunLockedError) return new ResponseError(P.EngineErrorCode.Busy, err.message, { problems: [err.message], path: e.path });
   if (e instanceof ConfigError) return new ResponseError(P.EngineErrorCode.InvalidConfig, err.message, { problems: e.problems });
   if (e instanceof CorpusError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message], path: e.path });
   if (e instanceof TokenizerError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });

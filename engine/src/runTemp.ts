@@ -1,0 +1,28 @@
+// Leftovers of an interrupted trainer: checkpoint folders that were never renamed into place
+// (checkpoints/.tmp-step-*: a crash or a full disk mid-write) and atomic-write temp files
+// (.NAME.PID.RAND.tmp). Removed when the run starts again, under its lock, so no writer is live.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkpointsDir } from './checkpoint';
+
+const TEMP_CHECKPOINT = /^\.tmp-step-/;
+const TEMP_FILE = /^\..+\.\d+\.[a-z0-9]+\.tmp$/;
+
+/** Removes the leftovers in a run folder and its checkpoints folder; returns what was removed. */
+export function cleanTempFiles(runDir: string): string[] {
+  const removed: string[] = [];
+  for (const dir of [runDir, checkpointsDir(runDir)]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // no checkpoints folder yet
+    }
+    for (const name of names) {
+      if (!TEMP_CHECKPOINT.test(name) && !TEMP_FILE.test(name)) continue;
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(join(dir, name));
+    }
+  }
+  return removed;
+}
