@@ -12,6 +12,7 @@ import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { MemoryError } from './memoryEstimate';
 import { GPT, siteKindLabel } from './model';
+import { isPrototypeKey } from './prototypeKeys';
 import { RunLockedError } from './runLock';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
@@ -79,6 +80,8 @@ export function parseSets(sets: string[] = []): Record<string, unknown> {
     const eq = s.indexOf('=');
     if (eq < 1) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(s)}`);
     const keys = s.slice(0, eq).split('.');
+    const bad = keys.find((k) => isPrototypeKey(k) || !k);
+    if (bad !== undefined) throw new UsageError(`--set ${s.slice(0, eq)}: ${JSON.stringify(bad)} is not a config key`);
     let value: unknown = s.slice(eq + 1);
     try {
       value = JSON.parse(value as string);

@@ -3,6 +3,7 @@
 // binary file is refused cheaply.
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { glob, isDynamicPattern } from 'tinyglobby';
 
 export class CorpusError extends Error {
@@ -50,6 +51,12 @@ export interface CorpusOptions {
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MIN_CHARS = 100;
 const SNIFF_BYTES = 8192;
+/**
+ * JavaScript heap per corpus byte once read and tokenized: the string (up to 2 bytes a character),
+ * token ids and their start and end offsets (number arrays, 8 bytes an element), with room for
+ * the copies made on the way. A raised --max-bytes must still leave the engine alive.
+ */
+const HEAP_BYTES_PER_CORPUS_BYTE = 32;
 /** Folders never entered when walking a folder or expanding a glob. */
 const SKIP_DIRS = new Set(['node_modules', '.git', '.ldlens']);
 const GLOB_IGNORE = ['**/node_modules/**', '**/.git/**', '**/.ldlens/**'];
@@ -252,6 +259,15 @@ export async function loadCorpus(specs: string[], opts: CorpusOptions = {}): Pro
     throw new CorpusError(
       `${what} is ${formatBytes(total)}, over the ${formatBytes(maxBytes)} limit; name less text or raise the limit (the max-bytes setting, or --max-bytes on the command line).`,
       show(big.c.abs),
+    );
+  }
+
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  if (total * HEAP_BYTES_PER_CORPUS_BYTE > heapLimit / 2) {
+    const what = sized.length === 1 ? show(sized[0]!.c.abs) : `the corpus (${sized.length} files)`;
+    throw new CorpusError(
+      `${what} is ${formatBytes(total)}: reading and tokenizing it needs about ${formatBytes(total * HEAP_BYTES_PER_CORPUS_BYTE)} of memory, more than half of this engine's ${formatBytes(heapLimit)} JavaScript heap; name less text.`,
+      show(sized[0]!.c.abs),
     );
   }
 

@@ -2,6 +2,7 @@
 // need hundreds of GB (nEmbd 8192 × nLayer 96), and finding out by allocating kills Node with a
 // fatal error instead of a message. Estimates are rough (±50%) but err high; the refusal names them.
 import { totalmem } from 'node:os';
+import { tf } from './backend';
 import type { ModelShape } from './config';
 import { parameterShapes } from './model';
 import { stepBytesPerSequence } from './trainer';
@@ -49,6 +50,12 @@ export function inferenceMemory(shape: ModelShape, learned: boolean, tokens = sh
   // Per token: one byte per unit of every site (MLP 4C, residual/embedding C, attention nh × T).
   const unitsPerToken = shape.nLayer * (4 * shape.nEmbd + 2 * shape.nEmbd + shape.nHead * shape.blockSize) + shape.nEmbd;
   return estimate(p, { weights: 4 * p, [`activations (${ANALYSIS_WINDOWS} windows)`]: Math.ceil((ANALYSIS_WINDOWS * stepBytesPerSequence(shape)) / 3), 'analysis buffers': tokens * unitsPerToken * 3 });
+}
+
+/** Whether the wasm backend is the one running (without making tfjs pick one when none is yet). */
+export function onWasm(): boolean {
+  // (a plain field: tf.getBackend() and tf.findBackend() would start initializing one)
+  return (tf.engine() as unknown as { backendName: string | null }).backendName === 'wasm';
 }
 
 export function formatBytes(n: number): string {

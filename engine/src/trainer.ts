@@ -23,7 +23,7 @@ import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
 import { GPT, initWeights, parameterShapes } from './model';
 import { inPlaceBackend } from './kernels';
-import { checkMemory, trainingMemory } from './memoryEstimate';
+import { checkMemory, onWasm, trainingMemory } from './memoryEstimate';
 import { AdamW, type OptimizerState } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
 import { Rng } from './rng';
@@ -565,7 +565,7 @@ function checkTrainingMemory(config: LDConfig, shape: ModelShape): void {
   const t = config.train;
   const micro = t.microBatch > 0 ? t.microBatch : inPlaceBackend() ? autoMicroBatch(t.batchSize, shape) : t.batchSize;
   checkMemory(trainingMemory(shape, config.dropout.kind === 'learned', micro), 'training this model', {
-    wasm: tf.getBackend() === 'wasm',
+    wasm: onWasm(),
     hint: 'make it smaller (model.nEmbd, model.nLayer, model.blockSize) or the micro-batch (train.microBatch)',
   });
 }
