@@ -349,6 +349,8 @@ export interface SampleResult {
   text: string;
   /** Prompt + generated text, analyzed. */
   analysis: AnalysisResult;
+  /** E.g. the prompt's characters outside the vocabulary, named (they were left out). */
+  warnings?: string[];
 }
 export const Sample = new RequestType<SampleParams, SampleResult, void>('sample');
 

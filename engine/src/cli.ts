@@ -14,6 +14,7 @@ import { MemoryError } from './memoryEstimate';
 import { GPT, siteKindLabel } from './model';
 import { isPrototypeKey } from './prototypeKeys';
 import { RunLockedError } from './runLock';
+import { promptWarning, samplingProblems } from './sampling';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
@@ -250,10 +251,15 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const o = parse(argv, { checkpoint: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' } });
     if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
     await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const params = { maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') };
+    const bad = samplingProblems(params, { maxTokens: '--tokens', temperature: '--temperature', topK: '--top-k', seed: '--seed' });
+    if (bad.length) throw new UsageError(bad.join('; '));
     const im = await loadModel(o.checkpoint);
     const prompt = o.prompt ?? '';
-    const text = await sampleText(im, prompt, { maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') });
-    if (o.json) out({ prompt, text, analysis: await analyzeText(im, prompt + text) });
+    const warning = promptWarning(im.tokenizer, prompt);
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
+    const text = await sampleText(im, prompt, params);
+    if (o.json) out({ prompt, text, analysis: await analyzeText(im, prompt + text), ...(warning ? { warnings: [warning] } : {}) });
     else process.stdout.write(prompt + text + '\n');
     return 0;
   },

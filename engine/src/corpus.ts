@@ -68,14 +68,32 @@ function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** The UTF-16 encoding a byte-order mark announces, or null. */
+export function utf16Bom(head: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+  return null;
+}
+
+/** UTF-16 without a BOM: NUL in most of the even or most of the odd bytes (Latin text). */
+function looksUtf16(head: Uint8Array, n: number): boolean {
+  let even = 0, odd = 0;
+  for (let i = 0; i + 1 < n; i += 2) {
+    if (head[i] === 0) even++;
+    if (head[i + 1] === 0) odd++;
+  }
+  return n >= 8 && Math.max(even, odd) > 0.6 * (n / 2) && Math.min(even, odd) < 0.1 * (n / 2);
+}
+
 /** Why these leading bytes look binary, or null for text: NUL bytes, or over 10% control characters. */
 export function looksBinary(head: Uint8Array): string | null {
   const n = Math.min(head.length, SNIFF_BYTES);
   if (n === 0) return null;
+  if (utf16Bom(head)) return null; // UTF-16 text: decoded as such
   let control = 0;
   for (let i = 0; i < n; i++) {
     const b = head[i]!;
-    if (b === 0) return 'it contains NUL bytes';
+    if (b === 0) return looksUtf16(head, n) ? 'it contains NUL bytes: it looks like UTF-16 text without a byte-order mark; convert it to UTF-8' : 'it contains NUL bytes';
     // Tab, LF, VT, FF, CR and ESC (ANSI colours in logs) are normal in text.
     if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0b && b !== 0x0c && b !== 0x0d && b !== 0x1b) || b === 0x7f) control++;
   }
@@ -113,6 +131,14 @@ type Decoded = { text: string } | { reason: string; message: string };
 function decodeText(buf: Uint8Array, path: string): Decoded {
   const why = looksBinary(buf.subarray(0, SNIFF_BYTES));
   if (why) return { reason: `looks binary: ${why}`, message: `${path} looks like a binary file (${why}); name text files only.` };
+  const utf16 = utf16Bom(buf);
+  if (utf16) {
+    try {
+      return { text: new TextDecoder(utf16, { fatal: true, ignoreBOM: false }).decode(buf) };
+    } catch {
+      return { reason: `not valid ${utf16.toUpperCase()}`, message: `${path} starts with a ${utf16.toUpperCase()} byte-order mark but is not valid ${utf16.toUpperCase()}; convert it to UTF-8 or leave it out.` };
+    }
+  }
   const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   try {
     return { text: utf8Fatal.decode(buf.subarray(bom)) };

@@ -19,6 +19,7 @@ import { CorpusError, loadCorpus } from './corpus';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT } from './model';
 import { RunLockedError } from './runLock';
+import { promptWarning, samplingProblems } from './sampling';
 import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { TokenizerError } from './tokenizer';
@@ -245,12 +246,15 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.Sample,
     handle(async (p: P.SampleParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], prompt: ['string', true], maxTokens: ['number', true], temperature: ['number', false], topK: ['number', false], seed: ['number', false] });
-      if (!(p.maxTokens >= 1 && p.maxTokens <= 10000)) throw new ResponseError(ErrorCodes.InvalidParams, 'maxTokens must be between 1 and 10000');
+      const bad = samplingProblems(p);
+      if (bad.length) throw new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${bad.join('; ')}`, { problems: bad });
       await ensureBackend();
       const im = models.get(p.checkpoint);
       const hook = cancelHook(token);
+      const warning = promptWarning(im.tokenizer, p.prompt);
+      if (warning) log('warn', `sample: ${warning}`);
       const text = await sampleText(im, p.prompt, { ...p, checkpointHook: hook });
-      return { text, analysis: await analyzeText(im, p.prompt + text, { checkpointHook: hook }) };
+      return { text, analysis: await analyzeText(im, p.prompt + text, { checkpointHook: hook }), ...(warning ? { warnings: [warning] } : {}) };
     }),
   );
 
