@@ -97,11 +97,23 @@ class ModelCache {
   }
 }
 
+/** Exit status of an engine that left because its input stream became unreadable. */
+export const EXIT_PROTOCOL = 3;
+
 export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): MessageConnection {
   // Anything a library prints must not corrupt the protocol stream.
   for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
 
-  const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+  const reader = new StreamMessageReader(input);
+  const conn = createMessageConnection(reader, new StreamMessageWriter(output));
+  // A body that is not JSON leaves the stream in step (its length was right): answered, ignored.
+  // A bad header (a Content-Length shorter or longer than its body) does not: every later message
+  // would be misread and the engine would sit deaf. Leave, so that the client restarts it.
+  reader.onError((e) => {
+    if (e instanceof SyntaxError) return;
+    process.stderr.write(`ldlens serve: the message stream is out of step (${e.message.split('\n')[0]}); exiting\n`);
+    void shutdown().finally(() => process.exit(EXIT_PROTOCOL));
+  });
   // Once the client has gone away, sendNotification throws (synchronously): drop the message, so
   // that a run still stops cleanly and writes its checkpoint.
   const notify = <T>(type: NotificationType<T>, params: T): void => {
@@ -295,6 +307,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   })());
   conn.onRequest(P.Shutdown, handle(shutdown));
+  conn.onRequest(P.Ping, () => ({ pid: process.pid }));
   conn.onNotification('exit', () => process.exit(0));
   conn.onError(([err]) => log('warn', `protocol error: ${err.message}`));
   // The client went away: save what can be saved, then leave.
