@@ -142,7 +142,7 @@ function lockedError(runDir: string, path: string, h: LockHolder): RunLockedErro
   const who = h.pid === process.pid && h.host === hostname() ? 'this engine process' : `process ${h.pid} on ${h.host === hostname() ? 'this machine' : 'host ' + h.host}`;
   return new RunLockedError(
     `${runDir} is already being trained by ${who} (since ${h.started}); stop that trainer first` +
-      (h.host === hostname() ? '' : `, or delete ${path} if it is no longer running`),
+      (h.host === hostname() ? (h.pid === process.pid ? '' : ` (if process ${h.pid} is not an ldlens trainer, delete ${path})`) : `, or delete ${path} if it is no longer running`),
     path,
     h,
   );

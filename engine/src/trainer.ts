@@ -167,6 +167,8 @@ export class TrainingRun {
 
   static async create(setup: TrainSetup, backend: BackendName): Promise<TrainingRun> {
     const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
+    // Before reading the corpus, with the smallest vocabulary it could give (checked again below).
+    checkTrainingMemory(config, { ...config.model, vocabSize: 2 });
     const cwd = resolve(setup.cwd ?? process.cwd());
     const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
     const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
