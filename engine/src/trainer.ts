@@ -26,6 +26,7 @@ import { inPlaceBackend } from './kernels';
 import { checkMemory, onWasm, trainingMemory } from './memoryEstimate';
 import { AdamW, type OptimizerState } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
+import { prototypeKeyProblem } from './prototypeKeys';
 import { Rng } from './rng';
 import { acquireRunLock, type RunLock } from './runLock';
 import { cleanTempFiles } from './runTemp';
@@ -264,6 +265,8 @@ export class TrainingRun {
       throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
     }
     if (typeof saved !== 'object' || saved === null || !Object.hasOwn(saved, 'config')) throw new CheckpointError(`${cfgPath}: no config; the run cannot be resumed`, cfgPath);
+    const hostile = prototypeKeyProblem(saved, cfgPath);
+    if (hostile) throw new CheckpointError(hostile, cfgPath);
     saved.config = upgradeConfig(saved.config) as LDConfig;
     const problems = validate(saved.config);
     if (problems.length) throw new ConfigError(problems);

@@ -69,6 +69,16 @@ test('a checkpoint whose config.json has prototype keys, or a shape beyond the l
   assert.match(results[0].stderr, /config\.json: "model\.__proto__" is a reserved JavaScript name, not allowed as a key; the file was not used/);
   assert.match(results[1].stderr, /config\.json: "config\.train\.toString" is a reserved JavaScript name/);
   assert.match(results[2].stderr, /config\.json: model\.blockSize 24000 is outside \[2, 4096\]/);
+  // The run's own config.json, for resume: refused, and the run is left as it was.
+  const copy = join(dir, 'run-proto');
+  cpSync(run, copy, { recursive: true });
+  const cfg = join(copy, 'config.json');
+  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('{"model":{', '{"model":{"constructor":{"prototype":{"x":1}},'));
+  const meta = readFileSync(join(copy, 'run.json'));
+  const rr = await runCli(['resume', '--run', copy, '--steps', '4'], { cwd: dir });
+  assert.equal(rr.code, 1, rr.stderr);
+  assert.match(rr.stderr, /^ldlens resume: .*config\.json: "model\.constructor" is a reserved JavaScript name/);
+  assert.ok(readFileSync(join(copy, 'run.json')).equals(meta), 'run.json unchanged');
 });
 
 test('memory estimates: parameters counted exactly; what does not fit the machine or the wasm heap is refused with the estimate', () => {
