@@ -93,11 +93,14 @@ test('two ldlens processes on one run: resume and train are refused naming the t
   mkdirSync(join(ckDir, '.tmp-step-999999-12345'));
   writeFileSync(join(ckDir, '.tmp-step-999999-12345', 'model.safetensors'), 'half');
   writeFileSync(join(runDir, '.run.json.12345.abc123.tmp'), '{');
-  const steps = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')).step as number;
+  writeFileSync(join(runDir, `${LOCK_FILE}.stale-x1`), '{}');
+  // Resume starts from the latest checkpoint (run.json may lag it: the kill can fall in between).
+  const steps = Math.max(...readdirSync(ckDir).filter((n) => /^step-\d+$/.test(n)).map((n) => Number(n.slice(5))));
   const r = await runCli(['resume', '--run', runDir, '--steps', String(steps + 3), '--json'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(ckDir).filter((n) => n.startsWith('.')), [], 'temporary checkpoint folders removed');
   assert.ok(!existsSync(join(runDir, '.run.json.12345.abc123.tmp')), 'temp file removed');
+  assert.ok(!existsSync(join(runDir, `${LOCK_FILE}.stale-x1`)), 'a set-aside stale lock removed');
   assert.ok(!existsSync(join(runDir, LOCK_FILE)), 'the lock is released at exit');
   const recorded = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => x.type === 'step').map((x) => x.step);
   assert.deepEqual(recorded, Array.from({ length: steps + 3 }, (_, i) => i + 1), 'every step recorded once');
