@@ -2,13 +2,16 @@
 // that would need more memory than there is; a corpus too large for the engine's heap. Each is
 // refused with a message, before anything is allocated, and nothing is obeyed.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import * as P from '@common/protocol';
 import { DEFAULTS, merge, resolveConfig, validate } from '../src/config';
 import { checkMemory, inferenceMemory, MemoryError, parameterCount, trainingMemory, WASM_HEAP_BYTES } from '../src/memoryEstimate';
 import { prototypeKeyPaths } from '../src/prototypeKeys';
-import { runCli, smallCorpus, tempDir, TINY_SETS } from './helpers';
+import { cliPath, runCli, smallCorpus, tempDir, TINY_SETS } from './helpers';
 
 const dir = tempDir('ldlens-hostile-');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,4 +124,24 @@ test('a corpus too large for the engine heap is refused before it is read, even 
   });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^ldlens train: big\.txt is [\d.]+ MiB: reading and tokenizing it needs about [\d.]+ MiB of memory, more than half of this engine's [\d.]+ MiB JavaScript heap; name less text\./);
+});
+
+test('serve: overrides with prototype keys are InvalidConfig naming them; the engine answers on', { timeout: 60_000 }, async () => {
+  const server = spawn(process.execPath, [cliPath, 'serve'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const conn = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+  conn.listen();
+  try {
+    await conn.sendRequest(P.Initialize, {});
+    // As the extension's settings JSON would arrive: own "__proto__" and "constructor" keys.
+    const overrides = JSON.parse('{"__proto__": {"polluted": 1}, "train": {"constructor": {"prototype": {"x": 1}}, "steps": 2}}');
+    const e = await conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'rpc-runs'), overrides }).catch((x: unknown) => x);
+    assert.ok(e instanceof ResponseError, String(e));
+    assert.equal(e.code, P.EngineErrorCode.InvalidConfig);
+    assert.deepEqual((e.data as P.EngineErrorData).problems, ['__proto__: unknown key', 'train.constructor: unknown key']);
+    assert.deepEqual(await conn.sendRequest(P.Ping), { pid: server.pid });
+  } finally {
+    conn.dispose();
+    server.stdin.end();
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.on('exit', r)));
+  }
 });
