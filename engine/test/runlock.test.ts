@@ -10,6 +10,10 @@ import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '@common/protocol';
+import { saveCheckpoint } from '../src/checkpoint';
+import { resolveConfig } from '../src/config';
+import { initWeights } from '../src/model';
+import { Rng } from '../src/rng';
 import { acquireRunLock, LOCK_FILE, readLock, RunLockedError } from '../src/runLock';
 import { cliPath, runCli, smallCorpus, tempDir, TINY_SETS } from './helpers';
 
@@ -150,4 +154,18 @@ test('resume from a checkpoint of another vocabulary is refused before anything 
   const after = snapshot(a);
   assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
   for (const [p, bytes] of before) assert.ok(after.get(p)!.equals(bytes), `${p} unchanged`);
+});
+
+test('a checkpoint write that fails midway (a full disk, a bad tensor) leaves no temporary folder behind', () => {
+  const run = join(dir, 'failing-write');
+  mkdirSync(run);
+  const shape = { vocabSize: 2, blockSize: 4, nEmbd: 4, nHead: 1, nLayer: 1 };
+  const config = resolveConfig('tiny', { model: { blockSize: 4, nEmbd: 4, nHead: 1, nLayer: 1 } });
+  const weights = initWeights(shape, config.dropout, new Rng(1));
+  // The weights are written, then the optimizer state fails (a moment for a parameter that does not exist).
+  const bad = new Map([['no.such.param', new Float32Array(3)]]);
+  assert.throws(() =>
+    saveCheckpoint(run, { step: 1, shape, config, tokenizer: { type: 'char', vocab: ['a', 'b'] }, weights, optimizer: { step: 1, m: bad, v: bad }, rng: [1, 2, 3, 4], bestValLoss: null, valLoss: null }),
+  );
+  assert.deepEqual(readdirSync(join(run, 'checkpoints')), [], 'neither a checkpoint nor its temporary folder');
 });
