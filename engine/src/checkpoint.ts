@@ -2,6 +2,7 @@
 //
 //   RUN/run.json                  what the run is (status, step, best val loss, data specs, backend)
 //   RUN/metrics.jsonl             one MetricRecord per line, appended as they happen
+//   RUN/train.lock                while a trainer runs: its pid, host and start (runLock.ts)
 //   RUN/checkpoints/step-000100/  one folder per checkpoint, renamed into place when complete:
 //       model.safetensors         float32, the reference's names and torch layouts, lm_head omitted (tied)
 //       config.json               {model, tokenizer, config, step}: loadable by the reference's `loss`

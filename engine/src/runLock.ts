@@ -76,7 +76,8 @@ export function acquireRunLock(runDir: string): RunLock {
     try {
       fd = openSync(path, 'wx'); // O_EXCL: exactly one creator wins
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new RunLockedError(`${runDir}: cannot create the run lock ${path} (${code ?? (e as Error).message}); is the folder writable?`, path, null);
       const h = readLock(runDir);
       if (!isStale(h)) throw lockedError(runDir, path, h!);
       // Move the stale lock aside atomically, then check that what moved is what was judged stale:
