@@ -217,7 +217,8 @@ export function loadCheckpoint(path: string, base?: LDConfig): LoadedCheckpoint 
     throw new CheckpointError((e as Error).message, cfgPath);
   }
   const size = statSync(weightsPath).size, expected = 4 * parameterCount(shape, learnedClaim);
-  if (size > expected + WEIGHTS_HEADER_SLACK)
+  // (twice: a file from elsewhere may also hold a tied lm_head or buffers such as attention masks)
+  if (size > 2 * expected + WEIGHTS_HEADER_SLACK)
     throw new CheckpointError(`${weightsPath} is ${size.toLocaleString('en-US')} bytes, far more than the ${expected.toLocaleString('en-US')} its config's model needs`, weightsPath);
   let tensors: Map<string, NamedTensor>;
   try {
