@@ -64,7 +64,9 @@ test('a checkpoint whose config.json has prototype keys, or a shape beyond the l
   const proto = variant('proto', (c) => JSON.stringify(c).replace('{"model":{', '{"model":{"__proto__":{"polluted":true},'));
   const toStr = variant('tostring', (c) => JSON.stringify({ ...c, config: { ...c.config, train: { ...c.config.train, toString: 'x' } } }));
   const huge = variant('huge', (c) => JSON.stringify({ ...c, model: { ...c.model, blockSize: 24000 } }));
-  const results = await Promise.all([proto, toStr, huge].map((d) => runCli(['analyze', '--checkpoint', d, '--text', 'hello'], { cwd: dir })));
+  const padded = variant('padded', (c) => JSON.stringify(c));
+  writeFileSync(join(padded, 'model.safetensors'), Buffer.concat([readFileSync(join(good, 'model.safetensors')), Buffer.alloc(20 * 1024 * 1024)]));
+  const results = await Promise.all([proto, toStr, huge, padded].map((d) => runCli(['analyze', '--checkpoint', d, '--text', 'hello'], { cwd: dir })));
   for (const x of results) {
     assert.equal(x.code, 1, x.stderr);
     assert.doesNotMatch(x.stderr, /^\s+at /m);
@@ -72,6 +74,7 @@ test('a checkpoint whose config.json has prototype keys, or a shape beyond the l
   assert.match(results[0].stderr, /config\.json: "model\.__proto__" is a reserved JavaScript name, not allowed as a key; the file was not used/);
   assert.match(results[1].stderr, /config\.json: "config\.train\.toString" is a reserved JavaScript name/);
   assert.match(results[2].stderr, /config\.json: model\.blockSize 24000 is outside \[2, 4096\]/);
+  assert.match(results[3].stderr, /model\.safetensors is [\d,]+ bytes, far more than the [\d,]+ its config's model needs/);
   // The run's own config.json, for resume: refused, and the run is left as it was.
   const copy = join(dir, 'run-proto');
   cpSync(run, copy, { recursive: true });
