@@ -315,6 +315,8 @@ export interface SampleResult {
   text: string;
   /** Prompt + generated text, analyzed. */
   analysis: AnalysisResult;
+  /** E.g. the prompt's characters outside the vocabulary, named (they were left out). */
+  warnings?: string[];
 }
 export const Sample = new RequestType<SampleParams, SampleResult, void>('sample');
 
@@ -331,6 +333,11 @@ export const Eval = new RequestType<EvalParams, EvalResult, void>('eval');
 export const ListRuns = new RequestType<{ runsDir: string }, RunInfo[], void>('runs/list');
 export const RunMetrics = new RequestType<{ runDir: string }, MetricRecord[], void>('runs/metrics');
 export const Shutdown = new RequestType0<void, void>('shutdown');
+/** Liveness: answered at once whatever the engine is doing (the supervisor restarts an engine that stops answering). */
+export interface PingResult {
+  pid: number;
+}
+export const Ping = new RequestType0<PingResult, void>('ping');
 
 // ----------------------------------------------------------------------------- notifications
 

@@ -2,6 +2,7 @@
 //
 //   RUN/run.json                  what the run is (status, step, best val loss, data specs, backend)
 //   RUN/metrics.jsonl             one MetricRecord per line, appended as they happen
+//   RUN/train.lock                while a trainer runs: its pid, host and start (runLock.ts)
 //   RUN/checkpoints/step-000100/  one folder per checkpoint, renamed into place when complete:
 //       model.safetensors         float32, the reference's names and torch layouts, lm_head omitted (tied)
 //       config.json               {model, tokenizer, config, step}: loadable by the reference's `loss`
@@ -9,9 +10,11 @@
 //       state.json                step, RNG state, best validation loss: what exact resume needs
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULTS, merge, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
+import { DEFAULTS, merge, SHAPE_LIMITS, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
 import { writeFileAtomicSync } from './fsutil';
+import { checkMemory, inferenceMemory, onWasm, parameterCount } from './memoryEstimate';
 import { parameterShapes } from './model';
+import { prototypeKeyProblem } from './prototypeKeys';
 import type { OptimizerState } from './optim';
 import type { BackendName, CheckpointInfo, MetricRecord, RunInfo, RunStatus } from '@common/protocol';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
@@ -69,11 +72,15 @@ export function checkpointsDir(runDir: string): string {
 export function readRunMeta(runDir: string): RunMeta {
   const p = join(runDir, 'run.json');
   if (!existsSync(p)) throw new CheckpointError(`${runDir} is not a LearnedDropout run (no run.json)`, runDir, true);
+  let meta: RunMeta;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')) as RunMeta;
+    meta = JSON.parse(readFileSync(p, 'utf8')) as RunMeta;
   } catch (e) {
     throw new CheckpointError(`${p} is not valid JSON: ${(e as Error).message}`, p);
   }
+  const hostile = prototypeKeyProblem(meta, p);
+  if (hostile) throw new CheckpointError(hostile, p);
+  return meta;
 }
 
 export function writeRunMeta(runDir: string, meta: RunMeta): void {
@@ -118,6 +125,15 @@ export function saveCheckpoint(
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
+  try {
+    return writeCheckpointFiles(runDir, root, name, tmp, a);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true }); // a full disk leaves no half checkpoint behind
+    throw e;
+  }
+}
+
+function writeCheckpointFiles(runDir: string, root: string, name: string, tmp: string, a: Parameters<typeof saveCheckpoint>[1]): CheckpointInfo {
   const shapes = new Map(parameterShapes(a.shape, a.config.dropout.kind === 'learned'));
   const tensors = new Map<string, NamedTensor>();
   for (const [n, data] of a.weights) tensors.set(n, { shape: shapes.get(n)!, data });
@@ -151,6 +167,8 @@ export function resolveCheckpointDir(path: string): { dir: string; runDir: strin
 }
 
 const SHAPE_KEYS = ['vocabSize', 'blockSize', 'nEmbd', 'nHead', 'nLayer'] as const;
+/** Room for a safetensors header (names, shapes, metadata) above the weights themselves. */
+const WEIGHTS_HEADER_SLACK = 16 * 1024 * 1024;
 
 /**
  * Loads and checks a checkpoint: every weight present with the right shape, a usable tokenizer.
@@ -166,10 +184,19 @@ export function loadCheckpoint(path: string, base?: LDConfig): LoadedCheckpoint 
   } catch (e) {
     throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}`, cfgPath);
   }
-  const m = raw.model ?? {};
-  const bad = SHAPE_KEYS.filter((k) => !Number.isInteger(m[k]) || (m[k] as number) < 1);
+  // Anyone can hand a user a checkpoint folder: nothing in it is obeyed before it is checked.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CheckpointError(`${cfgPath}: expected a JSON object`, cfgPath);
+  const hostile = prototypeKeyProblem(raw, cfgPath);
+  if (hostile) throw new CheckpointError(hostile, cfgPath);
+  const m = (Object.hasOwn(raw, 'model') ? raw.model : undefined) ?? {};
+  const own = (k: string) => (Object.hasOwn(m, k) ? m[k] : undefined);
+  const bad = SHAPE_KEYS.filter((k) => !Number.isInteger(own(k)) || (own(k) as number) < 1);
   if (bad.length) throw new CheckpointError(`${cfgPath}: model.${bad.join(', model.')} missing or not a positive integer`, cfgPath);
-  const shape = Object.fromEntries(SHAPE_KEYS.map((k) => [k, m[k] as number])) as unknown as ModelShape;
+  const shape = Object.fromEntries(SHAPE_KEYS.map((k) => [k, own(k) as number])) as unknown as ModelShape;
+  // The validator's bounds: a file claiming blockSize 24000 would take GBs to analyze 14 characters.
+  const outOfRange = SHAPE_KEYS.filter((k) => shape[k] < SHAPE_LIMITS[k][0] || shape[k] > SHAPE_LIMITS[k][1]);
+  if (outOfRange.length)
+    throw new CheckpointError(`${cfgPath}: ${outOfRange.map((k) => `model.${k} ${shape[k]} is outside [${SHAPE_LIMITS[k][0]}, ${SHAPE_LIMITS[k][1]}]`).join('; ')}`, cfgPath);
   if (shape.nEmbd % shape.nHead !== 0) throw new CheckpointError(`${cfgPath}: nEmbd ${shape.nEmbd} is not divisible by nHead ${shape.nHead}`, cfgPath);
   let tokenizer: Tokenizer;
   try {
@@ -182,6 +209,17 @@ export function loadCheckpoint(path: string, base?: LDConfig): LoadedCheckpoint 
 
   const weightsPath = join(dir, 'model.safetensors');
   if (!existsSync(weightsPath)) throw new CheckpointError(`${weightsPath} is missing`, weightsPath);
+  // Before reading the weights: what they claim must fit, and the file must be about their size.
+  const learnedClaim = raw.config !== undefined ? (raw.config as { dropout?: { kind?: unknown } })?.dropout?.kind === 'learned' : true;
+  try {
+    checkMemory(inferenceMemory(shape, learnedClaim), `loading ${dir}`, { wasm: onWasm() });
+  } catch (e) {
+    throw new CheckpointError((e as Error).message, cfgPath);
+  }
+  const size = statSync(weightsPath).size, expected = 4 * parameterCount(shape, learnedClaim);
+  // (twice: a file from elsewhere may also hold a tied lm_head or buffers such as attention masks)
+  if (size > 2 * expected + WEIGHTS_HEADER_SLACK)
+    throw new CheckpointError(`${weightsPath} is ${size.toLocaleString('en-US')} bytes, far more than the ${expected.toLocaleString('en-US')} its config's model needs`, weightsPath);
   let tensors: Map<string, NamedTensor>;
   try {
     tensors = decodeSafetensors(readFileSync(weightsPath), weightsPath).tensors;
@@ -219,6 +257,8 @@ export function loadTrainingState(ckptDir: string, names: string[]): { state: Tr
   let state: TrainingState;
   try {
     state = JSON.parse(readFileSync(sp, 'utf8'));
+    const hostile = prototypeKeyProblem(state, 'state.json');
+    if (hostile) throw new Error(hostile);
     if (!Number.isInteger(state.step) || !Array.isArray(state.rng) || state.rng.length !== 4) throw new Error('step or rng state missing');
   } catch (e) {
     throw new CheckpointError(`${sp}: cannot resume from it: ${(e as Error).message}`, sp);

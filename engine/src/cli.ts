@@ -10,6 +10,10 @@ import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
 import { analyzeText, sampleText } from './inference';
 import { describeReport } from './maskReport';
+import { MemoryError } from './memoryEstimate';
+import { isPrototypeKey } from './prototypeKeys';
+import { RunLockedError } from './runLock';
+import { promptWarning, samplingProblems } from './sampling';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { siteKindLabel } from '@common/sites';
 import { SafetensorsError } from './safetensors';
@@ -83,6 +87,8 @@ export function parseSets(sets: string[] = []): Record<string, unknown> {
     const eq = s.indexOf('=');
     if (eq < 1) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(s)}`);
     const keys = s.slice(0, eq).split('.');
+    const bad = keys.find((k) => isPrototypeKey(k) || !k);
+    if (bad !== undefined) throw new UsageError(`--set ${s.slice(0, eq)}: ${JSON.stringify(bad)} is not a config key`);
     let value: unknown = s.slice(eq + 1);
     try {
       value = JSON.parse(value as string);
@@ -277,9 +283,15 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const o = parse(argv, { checkpoint: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' } });
     if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
     const prompt = o.prompt ?? '';
-    const p = { checkpoint: o.checkpoint, prompt, maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') };
-    if (o.json) out({ prompt, ...(await engine(o).sample(p)) });
-    else process.stdout.write(prompt + (await engine(o).sampleText(p)) + '\n');
+    const params = { maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') };
+    const bad = samplingProblems(params, { maxTokens: '--tokens', temperature: '--temperature', topK: '--top-k', seed: '--seed' });
+    if (bad.length) throw new UsageError(bad.join('; '));
+    const service = engine(o);
+    const p = { checkpoint: o.checkpoint, prompt, ...params };
+    const warning = await service.withModel(o.checkpoint, async (im) => promptWarning(im.tokenizer, prompt));
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
+    if (o.json) out({ prompt, ...(await service.sample(p)), ...(warning ? { warnings: [warning] } : {}) });
+    else process.stdout.write(prompt + (await service.sampleText(p)) + '\n');
     return 0;
   },
 
@@ -479,7 +491,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
 function describeError(e: unknown): string {
   if (e instanceof ConfigError) return e.message;
-  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError) return e.message;
+  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError || e instanceof RunLockedError || e instanceof MemoryError) return e.message;
   return (e as Error)?.stack ?? String(e);
 }
 

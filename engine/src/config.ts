@@ -183,6 +183,15 @@ export const PRESETS: Record<string, { description: string; config: DeepPartial<
   },
 };
 
+/** Bounds of a model's shape: the validator's, and the checkpoint loader's (a file can claim anything). */
+export const SHAPE_LIMITS: Record<keyof ModelShape, [number, number]> = {
+  blockSize: [2, 4096],
+  nEmbd: [1, 8192],
+  nHead: [1, 256],
+  nLayer: [1, 96],
+  vocabSize: [1, 1 << 20],
+};
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid config:\n  - ${problems.join('\n  - ')}`);
@@ -194,14 +203,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Deep merge of plain objects; arrays and scalars replace. */
+/**
+ * Deep merge of plain objects; arrays and scalars replace. Keys are own properties only and are
+ * defined, not assigned: `__proto__` from a file stays a key (that validate names) rather than
+ * becoming the result's prototype.
+ */
 export function merge<T>(base: T, over: unknown): T {
   if (!isObject(over)) return base;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    const b = out[k];
-    out[k] = isObject(b) && isObject(v) ? merge(b, v) : v;
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    Object.defineProperty(out, k, { value: isObject(b) && isObject(v) ? merge(b, v) : v, enumerable: true, writable: true, configurable: true });
   }
   return out as T;
 }
@@ -213,12 +226,12 @@ export function merge<T>(base: T, over: unknown): T {
 export function upgradeConfig(cfg: unknown): unknown {
   if (!isObject(cfg)) return cfg;
   let out = cfg;
-  if (isObject(out.train) && !('microBatch' in out.train)) out = { ...out, train: { ...out.train, microBatch: 0 } };
+  if (isObject(out.train) && !Object.hasOwn(out.train, 'microBatch')) out = { ...out, train: { ...out.train, microBatch: 0 } };
   // keys of issue 13: older runs keep what they did (soft masks, scaled A/B lr); their evaluation
   // moves to the validation split's windows
-  if (isObject(out.train) && !('evalValTokens' in out.train)) out = { ...out, train: { ...out.train, evalValTokens: DEFAULTS.train.evalValTokens } };
-  if (isObject(out.dropout) && !('rounding' in out.dropout)) out = { ...out, dropout: { ...out.dropout, rounding: 'none' } };
-  if (isObject(out.dropout) && !('abLrMode' in out.dropout)) out = { ...out, dropout: { ...out.dropout, abLrMode: 'scaled' } };
+  if (isObject(out.train) && !Object.hasOwn(out.train, 'evalValTokens')) out = { ...out, train: { ...out.train, evalValTokens: DEFAULTS.train.evalValTokens } };
+  if (isObject(out.dropout) && !Object.hasOwn(out.dropout, 'rounding')) out = { ...out, dropout: { ...out.dropout, rounding: 'none' } };
+  if (isObject(out.dropout) && !Object.hasOwn(out.dropout, 'abLrMode')) out = { ...out, dropout: { ...out.dropout, abLrMode: 'scaled' } };
   return out;
 }
 
@@ -228,8 +241,9 @@ export function validate(cfg: unknown): string[] {
   const check = (shape: unknown, value: unknown, path: string) => {
     if (isObject(shape)) {
       if (!isObject(value)) { problems.push(`${path || 'config'}: expected an object`); return; }
-      for (const k of Object.keys(value)) if (!(k in shape) && !(path === 'model' && k === 'vocabSize')) problems.push(`${path ? path + '.' : ''}${k}: unknown key`);
-      for (const [k, s] of Object.entries(shape)) check(s, value[k], path ? `${path}.${k}` : k);
+      // Own keys only: `k in shape` would take toString, constructor or __proto__ for config keys.
+      for (const k of Object.keys(value)) if (!Object.hasOwn(shape, k) && !(path === 'model' && k === 'vocabSize')) problems.push(`${path ? path + '.' : ''}${k}: unknown key`);
+      for (const [k, s] of Object.entries(shape)) check(s, Object.hasOwn(value, k) ? value[k] : undefined, path ? `${path}.${k}` : k);
       return;
     }
     if (Array.isArray(shape)) {
@@ -259,11 +273,7 @@ export function validate(cfg: unknown): string[] {
   const range = (v: number, path: string, lo: number, hi: number, loOpen = false) => {
     if (v < lo || v > hi || (loOpen && v === lo)) problems.push(`${path}: expected a value in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
   };
-  int(c.model.blockSize, 'model.blockSize', 2, 4096);
-  int(c.model.nEmbd, 'model.nEmbd', 1, 8192);
-  int(c.model.nHead, 'model.nHead', 1, 256);
-  int(c.model.nLayer, 'model.nLayer', 1, 96);
-  if (c.model.vocabSize !== undefined) int(c.model.vocabSize, 'model.vocabSize', 1, 1 << 20);
+  for (const [k, [lo, hi]] of Object.entries(SHAPE_LIMITS)) if (k !== 'vocabSize' || c.model.vocabSize !== undefined) int(c.model[k as keyof ModelShape]!, `model.${k}`, lo, hi);
   if (Number.isInteger(c.model.nEmbd) && Number.isInteger(c.model.nHead) && c.model.nHead > 0 && c.model.nEmbd % c.model.nHead !== 0)
     problems.push(`model.nEmbd (${c.model.nEmbd}) must be divisible by model.nHead (${c.model.nHead})`);
   if (!['learned', 'standard', 'none'].includes(c.dropout.kind)) problems.push(`dropout.kind: expected "learned", "standard" or "none", got ${JSON.stringify(c.dropout.kind)}`);

@@ -3,6 +3,7 @@
 // binary file is refused cheaply.
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { glob, isDynamicPattern } from 'tinyglobby';
 
 export class CorpusError extends Error {
@@ -50,6 +51,12 @@ export interface CorpusOptions {
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MIN_CHARS = 100;
 const SNIFF_BYTES = 8192;
+/**
+ * JavaScript heap per corpus byte once read and tokenized: the string (up to 2 bytes a character),
+ * token ids and their start and end offsets (number arrays, 8 bytes an element), with room for
+ * the copies made on the way. A raised --max-bytes must still leave the engine alive.
+ */
+const HEAP_BYTES_PER_CORPUS_BYTE = 32;
 /** Folders never entered when walking a folder or expanding a glob. */
 const SKIP_DIRS = new Set(['node_modules', '.git', '.ldlens']);
 const GLOB_IGNORE = ['**/node_modules/**', '**/.git/**', '**/.ldlens/**'];
@@ -61,14 +68,32 @@ function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** The UTF-16 encoding a byte-order mark announces, or null. */
+export function utf16Bom(head: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+  return null;
+}
+
+/** UTF-16 without a BOM: NUL in most of the even or most of the odd bytes (Latin text). */
+function looksUtf16(head: Uint8Array, n: number): boolean {
+  let even = 0, odd = 0;
+  for (let i = 0; i + 1 < n; i += 2) {
+    if (head[i] === 0) even++;
+    if (head[i + 1] === 0) odd++;
+  }
+  return n >= 8 && Math.max(even, odd) > 0.6 * (n / 2) && Math.min(even, odd) < 0.1 * (n / 2);
+}
+
 /** Why these leading bytes look binary, or null for text: NUL bytes, or over 10% control characters. */
 export function looksBinary(head: Uint8Array): string | null {
   const n = Math.min(head.length, SNIFF_BYTES);
   if (n === 0) return null;
+  if (utf16Bom(head)) return null; // UTF-16 text: decoded as such
   let control = 0;
   for (let i = 0; i < n; i++) {
     const b = head[i]!;
-    if (b === 0) return 'it contains NUL bytes';
+    if (b === 0) return looksUtf16(head, n) ? 'it contains NUL bytes: it looks like UTF-16 text without a byte-order mark; convert it to UTF-8' : 'it contains NUL bytes';
     // Tab, LF, VT, FF, CR and ESC (ANSI colours in logs) are normal in text.
     if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0b && b !== 0x0c && b !== 0x0d && b !== 0x1b) || b === 0x7f) control++;
   }
@@ -106,6 +131,14 @@ type Decoded = { text: string } | { reason: string; message: string };
 function decodeText(buf: Uint8Array, path: string): Decoded {
   const why = looksBinary(buf.subarray(0, SNIFF_BYTES));
   if (why) return { reason: `looks binary: ${why}`, message: `${path} looks like a binary file (${why}); name text files only.` };
+  const utf16 = utf16Bom(buf);
+  if (utf16) {
+    try {
+      return { text: new TextDecoder(utf16, { fatal: true, ignoreBOM: false }).decode(buf) };
+    } catch {
+      return { reason: `not valid ${utf16.toUpperCase()}`, message: `${path} starts with a ${utf16.toUpperCase()} byte-order mark but is not valid ${utf16.toUpperCase()}; convert it to UTF-8 or leave it out.` };
+    }
+  }
   const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   try {
     return { text: utf8Fatal.decode(buf.subarray(bom)) };
@@ -252,6 +285,15 @@ export async function loadCorpus(specs: string[], opts: CorpusOptions = {}): Pro
     throw new CorpusError(
       `${what} is ${formatBytes(total)}, over the ${formatBytes(maxBytes)} limit; name less text or raise the limit (the max-bytes setting, or --max-bytes on the command line).`,
       show(big.c.abs),
+    );
+  }
+
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  if (total * HEAP_BYTES_PER_CORPUS_BYTE > heapLimit / 2) {
+    const what = sized.length === 1 ? show(sized[0]!.c.abs) : `the corpus (${sized.length} files)`;
+    throw new CorpusError(
+      `${what} is ${formatBytes(total)}: reading and tokenizing it needs about ${formatBytes(total * HEAP_BYTES_PER_CORPUS_BYTE)} of memory, more than half of this engine's ${formatBytes(heapLimit)} JavaScript heap; name less text.`,
+      show(sized[0]!.c.abs),
     );
   }
 

@@ -5,6 +5,7 @@ import { chanceMask, chanceParams, forTokenValues, paintedDefinition, paintedVal
 import { GPT } from './model';
 import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
+import { checkSampling } from './sampling';
 import type { Tokenizer } from './tokenizer';
 
 export interface InferenceModel {
@@ -169,10 +170,11 @@ export interface SampleOptions {
 /** Autoregressive sampling with temperature and top-k; the context is the last blockSize tokens. */
 export async function sampleText(im: InferenceModel, prompt: string, o: SampleOptions): Promise<string> {
   const { model, tokenizer } = im;
+  checkSampling(o);
   const rng = new Rng(o.seed ?? (Date.now() >>> 0));
   const ids = tokenizer.encode(prompt, 'skip').ids;
   if (ids.length === 0) ids.push(0); // an empty prompt starts from token 0, as nanoGPT's sample.py
-  const temperature = Math.max(o.temperature ?? 0.8, 1e-4);
+  const temperature = o.temperature ?? 0.8;
   const T = model.shape.blockSize, V = model.shape.vocabSize;
   const out: number[] = [];
   for (let step = 0; step < o.maxTokens; step++) {
@@ -187,8 +189,14 @@ export async function sampleText(im: InferenceModel, prompt: string, o: SampleOp
     const k = Math.min(o.topK ?? V, V);
     let cut = -Infinity;
     if (k < V) cut = [...z].sort((a, b) => b - a)[k - 1];
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (z[v] >= cut) max = Math.max(max, z[v]);
+    let max = -Infinity, argmax = 0;
+    for (let v = 0; v < V; v++) if (z[v] >= cut && z[v] > max) (max = z[v]), (argmax = v);
+    if (temperature === 0) {
+      // greedy: the most likely token (the first of equals), no draw
+      ids.push(argmax);
+      out.push(argmax);
+      continue;
+    }
     let total = 0;
     for (let v = 0; v < V; v++) {
       z[v] = z[v] >= cut ? Math.exp((z[v] - max) / temperature) : 0;

@@ -11,6 +11,8 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
+import { RunLockedError } from './runLock';
+import { promptWarning, samplingProblems } from './sampling';
 import * as P from '@common/protocol';
 import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
@@ -25,6 +27,7 @@ import { ENGINE_VERSION } from './version';
 export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
   if (e instanceof ResponseError) return e;
   const err = e as Error;
+  if (e instanceof RunLockedError) return new ResponseError(P.EngineErrorCode.Busy, err.message, { problems: [err.message], path: e.path });
   if (e instanceof ConfigError) return new ResponseError(P.EngineErrorCode.InvalidConfig, err.message, { problems: e.problems });
   if (e instanceof CorpusError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message], path: e.path });
   if (e instanceof TokenizerError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
@@ -61,11 +64,23 @@ function check(params: unknown, fields: Record<string, [Kind, boolean]>): void {
   if (problems.length) throw new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${problems.join('; ')}`, { problems });
 }
 
+/** Exit status of an engine that left because its input stream became unreadable. */
+export const EXIT_PROTOCOL = 3;
+
 export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): MessageConnection {
   // Anything a library prints must not corrupt the protocol stream.
   for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
 
-  const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+  const reader = new StreamMessageReader(input);
+  const conn = createMessageConnection(reader, new StreamMessageWriter(output));
+  // A body that is not JSON leaves the stream in step (its length was right): answered, ignored.
+  // A bad header (a Content-Length shorter or longer than its body) does not: every later message
+  // would be misread and the engine would sit deaf. Leave, so that the client restarts it.
+  reader.onError((e) => {
+    if (e instanceof SyntaxError) return;
+    process.stderr.write(`ldlens serve: the message stream is out of step (${e.message.split('\n')[0]}); exiting\n`);
+    void shutdown().finally(() => process.exit(EXIT_PROTOCOL));
+  });
   // Once the client has gone away, sendNotification throws (synchronously): drop the message, so
   // that a run still stops cleanly and writes its checkpoint.
   const notify = <T>(type: NotificationType<T>, params: T): void => {
@@ -181,8 +196,11 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.Sample,
     handle(async (p: P.SampleParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], prompt: ['string', true], maxTokens: ['number', true], temperature: ['number', false], topK: ['number', false], seed: ['number', false] });
-      if (!(p.maxTokens >= 1 && p.maxTokens <= 10000)) throw new ResponseError(ErrorCodes.InvalidParams, 'maxTokens must be between 1 and 10000');
-      return service.sample(p, cancelHook(token));
+      const bad = samplingProblems(p);
+      if (bad.length) throw new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${bad.join('; ')}`, { problems: bad });
+      const warning = await service.withModel(p.checkpoint, async (im) => promptWarning(im.tokenizer, p.prompt));
+      if (warning) log('warn', `sample: ${warning}`);
+      return { ...(await service.sample(p, cancelHook(token))), ...(warning ? { warnings: [warning] } : {}) };
     }),
   );
 
@@ -218,6 +236,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     await service.stopAll();
   })());
   conn.onRequest(P.Shutdown, handle(shutdown));
+  conn.onRequest(P.Ping, () => ({ pid: process.pid }));
   conn.onNotification('exit', () => process.exit(0));
   conn.onError(([err]) => log('warn', `protocol error: ${err.message}`));
   // The client went away: save what can be saved, then leave.

@@ -14,6 +14,7 @@ import {
   saveCheckpoint,
   writeRunMeta,
   type RunMeta,
+  type TrainingState,
 } from './checkpoint';
 import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
 import { CorpusError, loadCorpus } from './corpus';
@@ -21,11 +22,15 @@ import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
 import { analyzeText } from './inference';
 import { maskReportOnIds } from './maskReport';
-import { GPT, initWeights } from './model';
+import { GPT, initWeights, parameterShapes } from './model';
 import { inPlaceBackend } from './kernels';
-import { AdamW } from './optim';
+import { checkMemory, onWasm, trainingMemory } from './memoryEstimate';
+import { AdamW, type OptimizerState } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, ReportRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
+import { prototypeKeyProblem } from './prototypeKeys';
 import { Rng } from './rng';
+import { acquireRunLock, type RunLock } from './runLock';
+import { cleanTempFiles } from './runTemp';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
 
 export interface TrainSetup {
@@ -162,6 +167,7 @@ export class TrainingRun {
     private readonly opt: AdamW,
     private rng: Rng,
     public step: number,
+    private readonly lock: RunLock,
   ) {
     this.metricsPath = join(dir, 'metrics.jsonl');
     this.bestValLoss = meta.bestValLoss;
@@ -189,6 +195,8 @@ export class TrainingRun {
 
   static async create(setup: TrainSetup, backend: BackendName): Promise<TrainingRun> {
     const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
+    // Before reading the corpus, with the smallest vocabulary it could give (checked again below).
+    checkTrainingMemory(config, { ...config.model, vocabSize: 2 });
     const cwd = resolve(setup.cwd ?? process.cwd());
     const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
     const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
@@ -196,16 +204,42 @@ export class TrainingRun {
     config.model.vocabSize = tokenizer.vocabSize;
     const dataset = new Dataset(Int32Array.from(tokenizer.encode(corpus.text, 'error').ids), config.train.valFraction);
     dataset.checkWindow(shape.blockSize);
+    checkTrainingMemory(config, shape);
 
-    const rng = new Rng(config.train.seed);
-    const model = GPT.fromWeights(shape, config.dropout, initWeights(shape, config.dropout, rng));
     const name = setup.name?.trim() || `${setup.preset ?? 'tiny'} ${config.dropout.kind}`;
     let id = runId(name);
     // Two runs of the same name within a second (train, stop, train) get distinct folders.
     for (let k = 2; !setup.runDir && existsSync(resolve(setup.runsDir, id)); k++) id = `${runId(name)}-${k}`;
     const dir = setup.runDir ? resolve(setup.runDir) : resolve(setup.runsDir, id);
-    if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
     mkdirSync(dir, { recursive: true });
+    // The lock first: a folder that another process is training is refused naming that trainer.
+    const lock = acquireRunLock(dir);
+    try {
+      if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
+      cleanTempFiles(dir);
+      return TrainingRun.createLocked(setup, config, cwd, corpus, tokenizer, shape, dataset, name, id, dir, backend, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  private static createLocked(
+    setup: TrainSetup,
+    config: LDConfig,
+    cwd: string,
+    corpus: Awaited<ReturnType<typeof loadCorpus>>,
+    tokenizer: Tokenizer,
+    shape: ModelShape,
+    dataset: Dataset,
+    name: string,
+    id: string,
+    dir: string,
+    backend: BackendName,
+    lock: RunLock,
+  ): TrainingRun {
+    const rng = new Rng(config.train.seed);
+    const model = GPT.fromWeights(shape, config.dropout, initWeights(shape, config.dropout, rng));
     const meta: RunMeta = {
       id,
       name,
@@ -227,15 +261,29 @@ export class TrainingRun {
       JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n',
     );
     writeFileSync(join(dir, 'metrics.jsonl'), '');
-    const run = new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, makeOptimizer(model, config), rng, 0);
+    const run = new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, makeOptimizer(model, config), rng, 0, lock);
     run.watchText = setup.watchText ?? null;
     return run;
   }
 
-  /** Continues from the run's latest checkpoint (or from the start if it has none). */
+  /**
+   * Continues from the run's latest checkpoint (or from the start if it has none). Every check that
+   * can refuse (the run lock, the config, the corpus, the checkpoint's files, shape and vocabulary,
+   * memory) runs before anything in the run folder changes.
+   */
   static async resume(runDir: string, backend: BackendName, steps?: number): Promise<TrainingRun> {
     const dir = resolve(runDir);
     const meta = readRunMeta(dir);
+    const lock = acquireRunLock(dir);
+    try {
+      return await TrainingRun.resumeLocked(dir, meta, backend, steps, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  private static async resumeLocked(dir: string, meta: RunMeta, backend: BackendName, steps: number | undefined, lock: RunLock): Promise<TrainingRun> {
     const cfgPath = join(dir, 'config.json');
     let saved: { model: ModelShape; tokenizer: unknown; config: LDConfig };
     try {
@@ -243,32 +291,53 @@ export class TrainingRun {
     } catch (e) {
       throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
     }
+    if (typeof saved !== 'object' || saved === null || !Object.hasOwn(saved, 'config')) throw new CheckpointError(`${cfgPath}: no config; the run cannot be resumed`, cfgPath);
+    const hostile = prototypeKeyProblem(saved, cfgPath);
+    if (hostile) throw new CheckpointError(hostile, cfgPath);
     saved.config = upgradeConfig(saved.config) as LDConfig;
     const problems = validate(saved.config);
     if (problems.length) throw new ConfigError(problems);
     const config = saved.config;
     if (steps !== undefined) config.train.steps = steps;
     const tokenizer = tokenizerFromJSON(saved.tokenizer);
+    const shape: ModelShape = { ...config.model, vocabSize: tokenizer.vocabSize };
+    const shapeProblem = shapeMismatch(saved.model, shape);
+    if (shapeProblem) throw new CheckpointError(`${cfgPath}: model ${shapeProblem}; the run cannot be resumed`, cfgPath);
     const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
     // The vocabulary is the run's own: a corpus that changed since is read with it, or refused.
     const dataset = new Dataset(Int32Array.from(tokenizer.encode(corpus.text, 'error').ids), config.train.valFraction);
-    dataset.checkWindow(saved.model.blockSize);
+    dataset.checkWindow(shape.blockSize);
 
     const ckpts = listCheckpoints(dir);
-    let model: GPT, opt: AdamW, rng: Rng, step = 0;
-    if (ckpts.length) {
-      const last = ckpts[ckpts.length - 1];
+    const last = ckpts.at(-1);
+    let restored: { weights: Map<string, Float32Array>; state: TrainingState; optimizer: OptimizerState } | null = null;
+    if (last) {
       const ck = loadCheckpoint(last.dir);
-      model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
+      // A checkpoint of another shape or vocabulary (a folder copied in, a run retrained in place)
+      // would train on ids its embedding does not have.
+      const ckProblem = shapeMismatch(ck.shape, shape) ??
+        (JSON.stringify(ck.tokenizer.toJSON()) !== JSON.stringify(tokenizer.toJSON()) ? 'has another vocabulary than the run' : null) ??
+        (ck.config.dropout.kind !== config.dropout.kind ? `has dropout "${ck.config.dropout.kind}", the run "${config.dropout.kind}"` : null);
+      if (ckProblem) throw new CheckpointError(`${last.dir}: the checkpoint ${ckProblem}; the run cannot be resumed from it (move that checkpoint out of ${checkpointsDirOf(dir)} to resume from the one before)`, last.dir);
+      const names = parameterShapes(shape, config.dropout.kind === 'learned').map(([n]) => n);
+      const { state, optimizer } = loadTrainingState(last.dir, names);
+      restored = { weights: ck.weights, state, optimizer };
+    }
+    checkTrainingMemory(config, shape);
+
+    // Every check passed: from here on the run folder changes.
+    cleanTempFiles(dir);
+    let model: GPT, opt: AdamW, rng: Rng, step = 0;
+    if (restored) {
+      model = GPT.fromWeights(shape, config.dropout, restored.weights);
       opt = makeOptimizer(model, config);
-      const { state, optimizer } = loadTrainingState(last.dir, [...model.params.keys()]);
-      opt.load(optimizer);
-      rng = Rng.fromState(state.rng);
-      step = state.step;
-      meta.bestValLoss = state.bestValLoss;
+      opt.load(restored.optimizer);
+      rng = Rng.fromState(restored.state.rng);
+      step = restored.state.step;
+      meta.bestValLoss = restored.state.bestValLoss;
     } else {
       rng = new Rng(config.train.seed);
-      model = GPT.fromWeights(saved.model, config.dropout, initWeights(saved.model, config.dropout, rng));
+      model = GPT.fromWeights(shape, config.dropout, initWeights(shape, config.dropout, rng));
       opt = makeOptimizer(model, config);
       meta.bestValLoss = null;
     }
@@ -284,7 +353,7 @@ export class TrainingRun {
     if (steps !== undefined) {
       writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ ...saved, config }) + '\n');
     }
-    return new TrainingRun(dir, meta, config, saved.model, tokenizer, dataset, model, opt, rng, step);
+    return new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, opt, rng, step, lock);
   }
 
   stop(): void {
@@ -294,6 +363,7 @@ export class TrainingRun {
   dispose(): void {
     this.model.dispose();
     this.opt.dispose();
+    this.lock.release();
   }
 
   private emit(events: TrainEvents, rec: MetricRecord): void {
@@ -546,3 +616,24 @@ function makeOptimizer(model: GPT, c: LDConfig): AdamW {
   );
 }
 
+const SHAPE_KEYS = ['vocabSize', 'blockSize', 'nEmbd', 'nHead', 'nLayer'] as const;
+
+/** How `got` differs from `want` ("blockSize 64, not 32"), or null when they match. */
+function shapeMismatch(got: Partial<ModelShape> | undefined, want: ModelShape): string | null {
+  const diff = SHAPE_KEYS.filter((k) => got?.[k] !== want[k]);
+  return diff.length ? `is ${diff.map((k) => `${k} ${got?.[k]}, not ${want[k]}`).join(', ')}` : null;
+}
+
+function checkpointsDirOf(runDir: string): string {
+  return join(runDir, 'checkpoints');
+}
+
+/** Refuses a model whose training would not fit the wasm heap or the machine (see memoryEstimate.ts). */
+function checkTrainingMemory(config: LDConfig, shape: ModelShape): void {
+  const t = config.train;
+  const micro = t.microBatch > 0 ? t.microBatch : inPlaceBackend() ? autoMicroBatch(t.batchSize, shape) : t.batchSize;
+  checkMemory(trainingMemory(shape, config.dropout.kind === 'learned', micro), 'training this model', {
+    wasm: onWasm(),
+    hint: 'make it smaller (model.nEmbd, model.nLayer, model.blockSize) or the micro-batch (train.microBatch)',
+  });
+}

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { LEVELS, levelOf } from '../src/heatmap/colors';
 import { AnalysisView, type PaintChoice } from '../src/heatmap/metrics';
-import { LineIndex, paintSpans } from '../src/heatmap/offsets';
+import { clusterBoundaries, LineIndex, paintSpans } from '../src/heatmap/offsets';
 import { buildHoverMarkdown } from '../src/hover/hoverContent';
 import { makeAnalysis } from '../test/unit/analysisFixture';
 
@@ -45,6 +45,19 @@ const layerSwitchMs = median(() => {
 let h = 0;
 const hoverMs = median(() => buildHoverMarkdown({ view: new AnalysisView(a), index: [0, 2500, 4999, 17, 3001][h++ % 5], choice: mlp0, uri: 'u' }));
 
-const result = { tokens: a.tokens.length, paintMs, layerSwitchMs, hoverMs, targets: { paintMs: 100, layerSwitchMs: 100, hoverMs: 50 } };
+// A 2 MB document dense in combining marks, emoji, ZWJ sequences, CJK and RTL: painting one
+// 5,000-token window of it (what the heatmap does per analysis window / visible range), and the
+// cluster boundaries of the whole of it (one segmenter pass over it used to take minutes).
+const mixed = ['plain words ', 'e\u0301', 'മലയാളം', '👩‍💻', '🇫🇷', '日本語', 'עברית', 'العربية', '\n'];
+let big = '';
+for (let i = 0; big.length < 2 * 1024 * 1024; i++) big += mixed[(i * 7919) % mixed.length];
+const mid = big.length >> 1;
+const windowTokens = Array.from({ length: 5000 }, (_, i) => ({ start: i, end: i + 1 }));
+const window2MbMs = median(() => paintSpans(big, windowTokens, mid));
+const t0 = performance.now();
+clusterBoundaries(big);
+const clusters2MbMs = performance.now() - t0;
+
+const result = { tokens: a.tokens.length, paintMs, layerSwitchMs, hoverMs, window2MbMs, clusters2MbMs, targets: { paintMs: 100, layerSwitchMs: 100, hoverMs: 50 } };
 if (process.argv.includes('--json')) console.log(JSON.stringify(result));
-else console.log(`5,000 tokens: paint pipeline ${paintMs.toFixed(1)} ms, layer switch ${layerSwitchMs.toFixed(1)} ms, hover ${hoverMs.toFixed(2)} ms (medians)`);
+else console.log(`5,000 tokens: paint pipeline ${paintMs.toFixed(1)} ms, layer switch ${layerSwitchMs.toFixed(1)} ms, hover ${hoverMs.toFixed(2)} ms (medians); 2 MB mixed-script document: a 5,000-token window ${window2MbMs.toFixed(1)} ms, cluster boundaries of all of it ${clusters2MbMs.toFixed(0)} ms`);

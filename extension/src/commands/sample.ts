@@ -40,6 +40,7 @@ export async function sampleCommand(s: Services, args?: SampleArgs): Promise<boo
         const ck = await s.checkpoints.resolve(token, { label: 'Sample', run: () => sampleCommand(s, { prompt, maxTokens, where }) });
         if (!ck) return false;
         const r = await s.engine.request(P.Sample, { checkpoint: ck.checkpoint, prompt, maxTokens: maxTokens! }, token);
+        for (const w of r.warnings ?? []) void vscode.window.showWarningMessage(`Sample Text: ${w}`);
         if (where === 'insert' && ed) {
           const at = ed.document.offsetAt(ed.selection.active);
           const ok = await ed.edit((b) => b.insert(ed.selection.active, r.text));

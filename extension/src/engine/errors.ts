@@ -1,6 +1,6 @@
 // Turning whatever a request rejected with into one message a person can act on. No `vscode`
 // import: unit-tested under plain Node.
-import { ResponseError } from 'vscode-jsonrpc';
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
 import { type EngineErrorData, EngineErrorCode } from '@common/protocol';
 import { EngineExitedError, EngineUnavailableError, RequestCancelledError } from './supervisor';
 
@@ -15,6 +15,9 @@ export type EngineErrorKind =
   | 'engineExited'
   | 'engineUnavailable'
   | 'protocol'
+  | 'invalidParams'
+  | 'internal'
+  | 'tooLarge'
   | 'unknown';
 
 export interface DescribedError {
@@ -35,7 +38,17 @@ const KIND_BY_CODE = new Map<number, EngineErrorKind>([
   [EngineErrorCode.Busy, 'busy'],
   [EngineErrorCode.Backend, 'backend'],
   [EngineErrorCode.Cancelled, 'cancelled'],
+  // Only these mean that the two sides do not speak the same protocol. InvalidParams is a value
+  // out of range (a sample length), InternalError a failure inside the engine: their messages say what.
+  [ErrorCodes.ParseError, 'protocol'],
+  [ErrorCodes.InvalidRequest, 'protocol'],
+  [ErrorCodes.MethodNotFound, 'protocol'],
+  [ErrorCodes.InvalidParams, 'invalidParams'],
+  [ErrorCodes.InternalError, 'internal'],
 ]);
+
+/** V8's messages when a string (a request or reply being serialized) would exceed its maximum length. */
+const STRING_TOO_LONG = /Invalid string length|Cannot create a string longer than/i;
 
 const HINT: Partial<Record<EngineErrorKind, string>> = {
   invalidConfig: 'Fix the configuration (settings `ldlens.training.*` or the config file) and try again.',
@@ -44,7 +57,18 @@ const HINT: Partial<Record<EngineErrorKind, string>> = {
   busy: 'Wait for the current run to finish or stop it with "LearnedDropout: Stop Training".',
   backend: 'Choose another backend in the setting `ldlens.engine.backend`, or see "LearnedDropout: Show Engine Log".',
   engineExited: 'See "LearnedDropout: Show Engine Log".',
+  internal: 'See "LearnedDropout: Show Engine Log".',
+  tooLarge: 'Analyze a selection or a smaller part of the document.',
 };
+
+function tooLarge(action: string, cause: string): DescribedError {
+  return {
+    kind: 'tooLarge',
+    message: `${action}: the text or its result is too large to pass between the extension and the engine (${cause.replace(/\.$/, '')}). ${HINT.tooLarge}`,
+    problems: [cause],
+    cancelled: false,
+  };
+}
 
 function isEngineErrorData(d: unknown): d is EngineErrorData {
   return typeof d === 'object' && d !== null;
@@ -56,7 +80,8 @@ export function describeEngineError(e: unknown, action: string): DescribedError 
   if (e instanceof EngineExitedError) return { kind: 'engineExited', message: `${action}: ${e.message} ${HINT.engineExited}`, problems: [], cancelled: false };
   if (e instanceof EngineUnavailableError) return { kind: 'engineUnavailable', message: `${action}: ${e.message}`, problems: [], cancelled: false };
   if (e instanceof ResponseError) {
-    const kind = KIND_BY_CODE.get(e.code) ?? (e.code <= -32600 && e.code >= -32700 ? 'protocol' : 'unknown');
+    if (STRING_TOO_LONG.test(e.message)) return tooLarge(action, e.message);
+    const kind = KIND_BY_CODE.get(e.code) ?? 'unknown';
     if (kind === 'cancelled') return { kind, message: `${action}: cancelled.`, problems: [], cancelled: true };
     const data = isEngineErrorData(e.data) ? e.data : {};
     const problems = Array.isArray(data.problems) ? data.problems.filter((p): p is string => typeof p === 'string') : [];
@@ -70,5 +95,6 @@ export function describeEngineError(e: unknown, action: string): DescribedError 
     return { kind, message, problems, path, cancelled: false };
   }
   const msg = e instanceof Error ? e.message : String(e);
+  if (STRING_TOO_LONG.test(msg)) return tooLarge(action, msg);
   return { kind: 'unknown', message: `${action}: ${msg}`, problems: [], cancelled: false };
 }

@@ -9,7 +9,8 @@
 //   failed ──start() (an explicit user restart clears the crash history)──▶ starting
 //
 // The restart cap follows vscode-languageclient's default error handler: a crash restarts the
-// engine unless it already crashed `maxRestarts` times in the last `restartWindowMs`.
+// engine unless it already crashed `maxRestarts` times in the last `restartWindowMs`. An engine
+// that stops answering (no reply to a `ping` within `pingTimeoutMs`) is killed and counts as a crash.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   type CancellationToken,
@@ -48,6 +49,13 @@ export interface SupervisorOptions {
   initializeTimeoutMs?: number;
   /** How long the engine gets to answer `shutdown` and exit before it is killed. */
   shutdownTimeoutMs?: number;
+  /** Time between liveness pings of a running engine (0: none). */
+  pingIntervalMs?: number;
+  /**
+   * How long a ping may go unanswered before the engine is taken for hung, killed and restarted.
+   * Generous: a busy engine still answers between training steps and analysis batches.
+   */
+  pingTimeoutMs?: number;
   log?: (level: P.LogLevel, message: string) => void;
 }
 
@@ -101,6 +109,9 @@ interface Live {
   gone: Promise<never>;
   rejectGone: (e: Error) => void;
   handlers: Disposable[];
+  /** The pending ping timer; set to why it was killed when it stopped answering. */
+  pingTimer?: NodeJS.Timeout;
+  hung?: string;
 }
 
 const STDERR_TAIL = 40;
@@ -130,12 +141,16 @@ export class EngineSupervisor {
   private readonly restartWindowMs: number;
   private readonly initializeTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
 
   constructor(private readonly options: SupervisorOptions) {
     this.maxRestarts = options.maxRestarts ?? 4;
     this.restartWindowMs = options.restartWindowMs ?? 3 * 60_000;
     this.initializeTimeoutMs = options.initializeTimeoutMs ?? 60_000;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 3_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 20_000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 90_000;
   }
 
   get state(): EngineState {
@@ -280,7 +295,35 @@ export class EngineSupervisor {
     }
     if (this.live !== live) throw new EngineExitedError('The engine exited while starting.');
     this.setState('running');
+    this.schedulePing(live);
     this.startedEmitter.fire(this._initializeResult!);
+  }
+
+  /** Pings `live` after the interval; one that stays unanswered for pingTimeoutMs is killed. */
+  private schedulePing(live: Live): void {
+    if (this.pingIntervalMs <= 0) return;
+    live.pingTimer = setTimeout(() => {
+      if (this.live !== live || this._state !== 'running') return;
+      const hang = setTimeout(() => {
+        if (this.live !== live || live.hung) return;
+        live.hung = `it did not answer a ping within ${Math.round(this.pingTimeoutMs / 1000)} s`;
+        this.log('warn', `The engine (pid ${live.child.pid}) stopped answering: ${live.hung}; killing it`);
+        this.killNow(live);
+      }, this.pingTimeoutMs);
+      hang.unref?.();
+      live.pingTimer = hang;
+      // Any answer, an error included (an older engine without `ping`), shows the engine reads its input.
+      live.connection.sendRequest(P.Ping).then(
+        () => this.pinged(live, hang),
+        (e: unknown) => (e instanceof ResponseError ? this.pinged(live, hang) : undefined),
+      );
+    }, this.pingIntervalMs);
+    live.pingTimer.unref?.();
+  }
+
+  private pinged(live: Live, hang: NodeJS.Timeout): void {
+    clearTimeout(hang);
+    if (this.live === live && !live.hung) this.schedulePing(live);
   }
 
   private fail(message: string): void {
@@ -290,10 +333,11 @@ export class EngineSupervisor {
   }
 
   private onExit(live: Live, code: number | null, signal: NodeJS.Signals | null): void {
+    clearTimeout(live.pingTimer);
     for (const h of live.handlers) h.dispose();
     live.connection.dispose();
     const tail = this.stderrTail.slice(-10);
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const how = live.hung ? `stopped answering (${live.hung})` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
     live.rejectGone(new EngineExitedError(`The engine ${how}.`));
     if (this.live !== live) return;
     this.live = undefined;
@@ -382,6 +426,7 @@ export class EngineSupervisor {
       return;
     }
     this.setState('stopping', reason);
+    clearTimeout(live.pingTimer);
     const deadline = Date.now() + this.shutdownTimeoutMs;
     try {
       await this.withTimeout(Promise.race([live.connection.sendRequest(P.Shutdown), live.gone]), this.shutdownTimeoutMs, 'no answer to shutdown');
