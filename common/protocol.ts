@@ -9,6 +9,8 @@ export const PROTOCOL_VERSION = 1;
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
+/** What trained a run: a tfjs backend of the TypeScript engine, or the PyTorch worker (engine/torch). */
+export type TrainBackendName = BackendName | 'torch';
 
 export interface BackendAttempt {
   name: BackendName;
@@ -93,7 +95,7 @@ export interface RunInfo {
   name: string;
   dir: string;
   status: RunStatus;
-  backend: BackendName | null;
+  backend: TrainBackendName | null;
   step: number;
   totalSteps: number;
   bestValLoss: number | null;

@@ -13,7 +13,7 @@ import { DEFAULTS, merge, upgradeConfig, validate, type LDConfig, type ModelShap
 import { writeFileAtomicSync } from './fsutil';
 import { parameterShapes } from './model';
 import type { OptimizerState } from './optim';
-import type { BackendName, CheckpointInfo, MetricRecord, RunInfo, RunStatus } from '@common/protocol';
+import type { CheckpointInfo, MetricRecord, RunInfo, RunStatus, TrainBackendName } from '@common/protocol';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer';
 
@@ -30,7 +30,7 @@ export interface RunMeta {
   name: string;
   created: string;
   status: RunStatus;
-  backend: BackendName | null;
+  backend: TrainBackendName | null;
   step: number;
   totalSteps: number;
   bestValLoss: number | null;

@@ -17,6 +17,7 @@ import { startServer } from './server';
 import { TokenizerError } from './tokenizer';
 import { TrainingRun, type TrainEvents } from './trainer';
 import { ENGINE_VERSION } from './version';
+import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
 
 class UsageError extends Error {}
 
@@ -27,7 +28,8 @@ usage: ldlens <command> [options]
 commands:
   train     --data FILE|DIR|GLOB... [--preset tiny] [--config FILE] [--set KEY=VALUE...]
             [--steps N] [--seed S] [--out RUN_DIR | --runs-dir DIR] [--name NAME]
-  resume    --run RUN_DIR [--steps N]
+            [--backend torch [--python PY] [--nproc N] [--device auto|cuda|mps|cpu] [--threads N]]
+  resume    --run RUN_DIR [--steps N] [--backend torch [--python PY] [--nproc N] ...]
   analyze   --checkpoint DIR (--text TEXT | --file FILE) [--window N] [--stride N]
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
@@ -39,7 +41,8 @@ commands:
   demo-corpus --out FILE [--probe FILE]         write the built-in demo corpus (and a short probe text)
   presets                                       list the config presets
 
-common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+common options: --json (one JSON event per line), --backend auto|torch|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+(torch: train and resume only, in PyTorch; auto picks it where a Python with torch sees a CUDA or MPS device)
 --set takes dotted config keys, e.g. --set train.lr=1e-3 --set dropout.kind=standard
 `;
 
@@ -126,7 +129,10 @@ function reporter(json: boolean, total: () => number): TrainEvents {
   };
 }
 
-async function runTraining(run: TrainingRun, json: boolean): Promise<number> {
+/** What runTraining drives: a TrainingRun, or the torch backend's supervised worker (torch/worker.ts). */
+export type DrivenRun = Pick<TrainingRun, 'id' | 'dir' | 'totalSteps' | 'run' | 'stop' | 'dispose'>;
+
+async function runTraining(run: DrivenRun, json: boolean): Promise<number> {
   let interrupts = 0;
   const onSig = () => {
     if (++interrupts > 1) process.exit(130);
@@ -193,6 +199,7 @@ function backendLine(backend: string, attempts: { ok: boolean; reason: string }[
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  ...torchCommands(parse, (run, json) => runTraining(run, json)),
   async train(argv) {
     const o = parse(argv, {
       data: { type: 'string', multiple: true },
@@ -205,24 +212,27 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       'runs-dir': { type: 'string' },
       name: { type: 'string' },
       'max-bytes': { type: 'string' },
+      ...TORCH_OPTIONS,
     });
     if (!o.data?.length) throw new UsageError('train needs --data FILE|DIR|GLOB');
     const overrides = parseSets(o.set);
     const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
     if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+    const setup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
+    const torchRun = await torchTraining(o, { setup });
+    if (torchRun) return runTraining(torchRun, !!o.json);
     const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
-    const run = await TrainingRun.create(
-      { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') },
-      backend,
-    );
+    const run = await TrainingRun.create(setup, backend);
     // (after the run is set up: a refused corpus or config stays a one-line error)
     if (!o.json) process.stderr.write(backendLine(backend, attempts));
     return runTraining(run, !!o.json);
   },
 
   async resume(argv) {
-    const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' } });
+    const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' }, ...TORCH_OPTIONS });
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
+    const torchRun = await torchTraining(o, { resume: o.run, steps: int(o.steps, 'steps') });
+    if (torchRun) return runTraining(torchRun, !!o.json);
     const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
     const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
     if (!o.json) process.stderr.write(backendLine(backend, attempts));
@@ -436,7 +446,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
 function describeError(e: unknown): string {
   if (e instanceof ConfigError) return e.message;
-  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError) return e.message;
+  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError || e instanceof TorchBackendError) return e.message;
   return (e as Error)?.stack ?? String(e);
 }
 

@@ -69,7 +69,16 @@ export interface TrainConfig {
   statsInterval: number;
   valFraction: number;
   seed: number;
+  /**
+   * The torch backend's arithmetic: fp32 (parity with the TypeScript engine), tf32 (CUDA matmuls
+   * in TensorFloat-32) or bf16 (autocast). The TypeScript engine always computes in fp32.
+   */
+  precision: Precision;
+  /** torch.compile the model (torch backend, torch ≥ 2; ignored with a warning elsewhere). */
+  compile: boolean;
 }
+
+export type Precision = 'fp32' | 'tf32' | 'bf16';
 
 export interface LDConfig {
   model: Omit<ModelShape, 'vocabSize'> & { vocabSize?: number };
@@ -116,6 +125,8 @@ export const DEFAULTS: LDConfig = {
     statsInterval: 10,
     valFraction: 0.1,
     seed: 1337,
+    precision: 'fp32',
+    compile: false,
   },
   tokenizer: 'char',
 };
@@ -187,8 +198,10 @@ export function merge<T>(base: T, over: unknown): T {
  * set to their defaults, so that older runs still resume and older checkpoints still load.
  */
 export function upgradeConfig(cfg: unknown): unknown {
-  if (isObject(cfg) && isObject(cfg.train) && !('microBatch' in cfg.train)) return { ...cfg, train: { ...cfg.train, microBatch: 0 } };
-  return cfg;
+  if (!isObject(cfg) || !isObject(cfg.train)) return cfg;
+  const added: Record<string, unknown> = {};
+  for (const k of ['microBatch', 'precision', 'compile'] as const) if (!(k in cfg.train)) added[k] = DEFAULTS.train[k];
+  return Object.keys(added).length ? { ...cfg, train: { ...cfg.train, ...added } } : cfg;
 }
 
 /** Every unknown key, wrong type and out-of-range value, each named by its path. */
@@ -272,6 +285,7 @@ export function validate(cfg: unknown): string[] {
   int(t.statsInterval, 'train.statsInterval', 1);
   range(t.valFraction, 'train.valFraction', 0, 0.5, true);
   int(t.seed, 'train.seed', 0, 2 ** 32 - 1);
+  if (!['fp32', 'tf32', 'bf16'].includes(t.precision)) problems.push(`train.precision: expected "fp32", "tf32" or "bf16", got ${JSON.stringify(t.precision)}`);
   if (!['char', 'gpt2'].includes(c.tokenizer)) problems.push(`tokenizer: expected "char" or "gpt2", got ${JSON.stringify(c.tokenizer)}`);
   return problems;
 }
