@@ -183,8 +183,11 @@ export interface EngineErrorData {
 // ----------------------------------------------------------------------------- requests
 
 export interface InitializeParams {
-  backend?: BackendChoice;
+  /** `torch`: training in PyTorch (the engine's own backend, `auto`, does the rest). */
+  backend?: BackendChoice | 'torch';
   clientName?: string;
+  /** The Python of the torch backend (ldlens.engine.pythonPath); default: LDLENS_PYTHON, else python3. */
+  pythonPath?: string;
 }
 export interface InitializeResult {
   engineVersion: string;

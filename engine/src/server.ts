@@ -22,6 +22,8 @@ import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { TokenizerError } from './tokenizer';
 import { TrainingRun } from './trainer';
+import { serverTorchRun, TorchChoiceError } from './torch/serve';
+import type { TorchRun } from './torch/worker';
 import { ENGINE_VERSION } from './version';
 
 /** Maps an engine error to a JSON-RPC error with a stable code and every problem named. */
@@ -35,6 +37,7 @@ export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
     return new ResponseError(e.notFound ? P.EngineErrorCode.NotFound : P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message], path: e.path });
   if (e instanceof SafetensorsError) return new ResponseError(P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message] });
   if (e instanceof RangeError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
+  if (e instanceof TorchChoiceError) return new ResponseError(P.EngineErrorCode.Backend, err.message, { problems: [err.message] });
   return new ResponseError(ErrorCodes.InternalError, err?.message ?? String(e));
 }
 
@@ -110,13 +113,16 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   };
   const log = (level: P.LogLevel, message: string) => notify(P.Log, { level, message });
   let backend: Promise<BackendReport> | null = null;
-  const ensureBackend = (choice: P.BackendChoice = (process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto') =>
-    (backend ??= initBackend(choice).catch((e) => {
+  // What trains: `torch` or the engine's own choice (torch/serve.ts decides `auto` per training)
+  let trainChoice: string = process.env.LDLENS_BACKEND || 'auto';
+  let pythonPath: string | undefined;
+  const ensureBackend = (choice: P.BackendChoice | 'torch' = (process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto') =>
+    (backend ??= initBackend(choice === 'torch' ? 'auto' : choice).catch((e) => {
       backend = null;
       throw new ResponseError(P.EngineErrorCode.Backend, (e as Error).message);
     }));
   const models = new ModelCache();
-  let active: TrainingRun | null = null;
+  let active: TrainingRun | TorchRun | null = null;
   let activeDone: Promise<void> | null = null;
 
   const cancelHook = (token: CancellationToken) => async () => {
@@ -135,7 +141,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
-  const startLoop = (run: TrainingRun) => {
+  const startLoop = (run: TrainingRun | TorchRun) => {
     active = run;
     const runId = run.id;
     activeDone = (async () => {
@@ -155,7 +161,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   // Set-up (corpus, model) takes a while: a second train/start or train/resume arriving meanwhile is
   // Busy too, not a second run training alongside the first.
   let settingUp = false;
-  const claimTraining = async (setUp: () => Promise<TrainingRun>): Promise<TrainingRun> => {
+  const claimTraining = async (setUp: () => Promise<TrainingRun | TorchRun>): Promise<TrainingRun | TorchRun> => {
     if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
     if (settingUp) throw new ResponseError(P.EngineErrorCode.Busy, 'a run is being set up; wait for it or stop it first');
     settingUp = true;
@@ -168,12 +174,14 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
-  const started = (run: TrainingRun): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
+  const started = (run: TrainingRun | TorchRun): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
 
   conn.onRequest(
     P.Initialize,
     handle(async (p: P.InitializeParams) => {
-      check(p, { backend: ['string', false], clientName: ['string', false] });
+      check(p, { backend: ['string', false], clientName: ['string', false], pythonPath: ['string', false] });
+      if (p.backend) trainChoice = p.backend;
+      pythonPath = p.pythonPath || undefined;
       const r = await ensureBackend(p.backend ?? ((process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto'));
       return {
         engineVersion: ENGINE_VERSION,
@@ -190,8 +198,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: P.TrainStartParams) => {
       check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], watchText: ['string', false] });
       const { backend: name } = await ensureBackend();
-      const run = await claimTraining(() => TrainingRun.create({ ...p, overrides: p.overrides }, name));
-      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${name}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
+      const run = await claimTraining(async () => (await serverTorchRun(trainChoice, pythonPath, { start: p }, log)) ?? TrainingRun.create({ ...p, overrides: p.overrides }, name));
+      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${run instanceof TrainingRun ? name : 'torch'}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
       return started(run);
     }),
   );
@@ -202,6 +210,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       check(p, { runDir: ['string', true], steps: ['number', false], watchText: ['string', false] });
       const { backend: name } = await ensureBackend();
       const run = await claimTraining(async () => {
+        const t = await serverTorchRun(trainChoice, pythonPath, { resume: p.runDir, steps: p.steps, watchText: p.watchText }, log);
+        if (t) return t;
         const r = await TrainingRun.resume(p.runDir, name, p.steps);
         r.watchText = p.watchText ?? null;
         return r;

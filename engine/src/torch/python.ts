@@ -1,7 +1,7 @@
 // The Python side of the torch backend: which interpreter, where our package is, and what that
 // interpreter offers (torch, its version, CUDA, MPS). `probeTorch` is what `auto` decides by and
 // what the backend report quotes.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -26,7 +26,7 @@ export function torchPackageDir(): string {
 export function pythonEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const dir = torchPackageDir();
   const pp = process.env.PYTHONPATH;
-  return { ...process.env, PYTHONPATH: pp ? `${dir}${process.platform === 'win32' ? ';' : ':'}${pp}` : dir, PYTHONUNBUFFERED: '1', ...extra };
+  return { ...process.env, PYTHONPATH: pp ? `${dir}${process.platform === 'win32' ? ';' : ':'}${pp}` : dir, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 
 export interface TorchProbe {
@@ -58,6 +58,34 @@ export function probeTorch(python?: string | null, timeoutMs = 60_000): TorchPro
     return { ok: false, python: cmd, reason: (e as Error).message };
   }
   const r = spawnSync(cmd, ['-m', 'ldtorch.probe'], { cwd: dir, env: pythonEnv(), encoding: 'utf8', timeout: timeoutMs });
+  const p = readProbe(cmd, r);
+  cache.set(cmd, p);
+  return p;
+}
+
+/** probeTorch without blocking the event loop (the server's), sharing its cache. */
+export function probeTorchAsync(python?: string | null, timeoutMs = 60_000): Promise<TorchProbe> {
+  const cmd = pythonCommand(python);
+  const hit = cache.get(cmd);
+  if (hit) return Promise.resolve(hit);
+  let dir: string;
+  try {
+    dir = torchPackageDir();
+  } catch (e) {
+    return Promise.resolve({ ok: false, python: cmd, reason: (e as Error).message });
+  }
+  return new Promise((res) => {
+    execFile(cmd, ['-m', 'ldtorch.probe'], { cwd: dir, env: pythonEnv(), encoding: 'utf8', timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error && typeof (error as NodeJS.ErrnoException).code === 'number' ? ((error as unknown as { code: number }).code) : error ? null : 0;
+      const spawnError = error && typeof (error as NodeJS.ErrnoException).code === 'string' ? error : undefined;
+      const p = readProbe(cmd, { error: spawnError, status: code, stdout, stderr });
+      cache.set(cmd, p);
+      res(p);
+    });
+  });
+}
+
+function readProbe(cmd: string, r: { error?: Error; status: number | null; stdout: string; stderr: string }): TorchProbe {
   let p: TorchProbe;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
@@ -69,9 +97,7 @@ export function probeTorch(python?: string | null, timeoutMs = 60_000): TorchPro
       info = JSON.parse(line);
     } catch {
       const err = (r.stderr ?? '').trim().split('\n').slice(-2).join(' ');
-      p = { ok: false, python: cmd, reason: `${cmd} did not answer the probe (exit ${r.status}${err ? ': ' + err : ''}); is it Python 3?` };
-      cache.set(cmd, p);
-      return p;
+      return { ok: false, python: cmd, reason: `${cmd} did not answer the probe (exit ${r.status}${err ? ': ' + err : ''}); is it Python 3?` };
     }
     if (!info.torch) p = { ...info, ok: false, python: cmd, reason: `no torch in ${cmd} (Python ${info.pythonVersion}): ${info.error ?? 'import failed'}; install PyTorch there or point ldlens.engine.pythonPath at a Python that has it` } as TorchProbe;
     else {
@@ -79,7 +105,6 @@ export function probeTorch(python?: string | null, timeoutMs = 60_000): TorchPro
       p = { ...info, ok: true, python: cmd, reason: `torch ${info.torch} in ${cmd} (Python ${info.pythonVersion}), ${dev}` } as TorchProbe;
     }
   }
-  cache.set(cmd, p);
   return p;
 }
 
@@ -89,17 +114,31 @@ export function torchHasGpu(p: TorchProbe): boolean {
 }
 
 /** The training backend: `torch`, or the TypeScript engine's `auto` (and why), for `--backend auto`. */
-export function chooseTrainBackend(choice: string, python?: string | null): { torch: boolean; probe: TorchProbe | null; reason: string } {
+export function chooseTrainBackend(choice: string, python?: string | null): TrainBackendChoice {
+  return decide(choice, choice === 'torch' || (choice === 'auto' && process.env.LDLENS_TORCH !== '0') ? probeTorch(python) : null);
+}
+
+/** chooseTrainBackend without blocking the event loop. */
+export async function chooseTrainBackendAsync(choice: string, python?: string | null): Promise<TrainBackendChoice> {
+  return decide(choice, choice === 'torch' || (choice === 'auto' && process.env.LDLENS_TORCH !== '0') ? await probeTorchAsync(python) : null);
+}
+
+export interface TrainBackendChoice {
+  torch: boolean;
+  probe: TorchProbe | null;
+  reason: string;
+}
+
+function decide(choice: string, probe: TorchProbe | null): TrainBackendChoice {
   if (choice === 'torch') {
-    const probe = probeTorch(python);
+    if (!probe) throw new Error('no probe');
     if (!probe.ok) throw new Error(`the torch backend cannot start: ${probe.reason}`);
     return { torch: true, probe, reason: probe.reason };
   }
   if (choice !== 'auto') return { torch: false, probe: null, reason: `backend ${choice} chosen` };
   // auto: torch first, but only where it has a GPU; on a CPU-only machine the TypeScript engine
   // (no Python needed, the same numbers) keeps the job
-  if (process.env.LDLENS_TORCH === '0') return { torch: false, probe: null, reason: 'torch: off (LDLENS_TORCH=0)' };
-  const probe = probeTorch(python);
+  if (!probe) return { torch: false, probe: null, reason: 'torch: off (LDLENS_TORCH=0)' };
   if (torchHasGpu(probe)) return { torch: true, probe, reason: probe.reason };
-  return { torch: false, probe, reason: `torch not chosen: ${probe.ok ? probe.reason : probe.reason}` };
+  return { torch: false, probe, reason: `torch not chosen: ${probe.reason}` };
 }

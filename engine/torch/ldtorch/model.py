@@ -70,7 +70,6 @@ class Attention(nn.Module):
         self.c_proj = nn.Linear(C, C, bias=False)
         self.attn_dropout = make_dropout(d, T)  # over the softmaxed probabilities
         self.resid_dropout = make_dropout(d, C)
-        self.register_buffer("causal", torch.tril(torch.ones(T, T, dtype=torch.bool)), persistent=False)
 
     def forward(self, x):
         Bsz, T, C = x.shape
@@ -78,7 +77,9 @@ class Attention(nn.Module):
         q, k, v = [t.view(Bsz, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)]
         # explicit attention (no fused SDPA): LearnedDropout needs the probabilities themselves
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
-        att = att.masked_fill(~self.causal[:T, :T], float("-inf"))
+        # made per call, not a bool buffer: DDP broadcasts buffers at start and gloo has no bool
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        att = att.masked_fill(~causal, float("-inf"))
         att = self.attn_dropout(F.softmax(att, dim=-1))
         y = (att @ v).transpose(1, 2).contiguous().view(Bsz, T, C)
         return self.resid_dropout(self.c_proj(y))

@@ -44,7 +44,7 @@ export class EngineService implements vscode.Disposable {
           env: { ...process.env, ...runtime.env, LDLENS_NATIVE_MODULES: nativeModulesDir(context) },
         };
       },
-      initializeParams: () => ({ backend: readSettings().backend, clientName: `${vscode.env.appName} ${vscode.version}` }),
+      initializeParams: () => ({ backend: readSettings().backend, pythonPath: readSettings().pythonPath || undefined, clientName: `${vscode.env.appName} ${vscode.version}` }),
       log: (level, message) => {
         switch (level) {
           case 'trace':
@@ -76,7 +76,7 @@ export class EngineService implements vscode.Disposable {
     });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if ((e.affectsConfiguration('ldlens.engine.backend') || e.affectsConfiguration('ldlens.engine.runtimePath')) && this.supervisor.state === 'running') {
+        if ((e.affectsConfiguration('ldlens.engine.backend') || e.affectsConfiguration('ldlens.engine.runtimePath') || e.affectsConfiguration('ldlens.engine.pythonPath')) && this.supervisor.state === 'running') {
           void vscode.window
             .showInformationMessage('The engine runtime or backend setting changed. Restart the engine to apply it?', 'Restart Engine')
             .then((a) => a && vscode.commands.executeCommand('ldlens.restartEngine'));
