@@ -34,6 +34,9 @@ commands:
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
   eval      --checkpoint DIR --data FILE...     mean next-token cross-entropy (the reference's \`loss\`)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
+  cluster-script (--data FILE... [train options] | --run RUN_DIR) [--nodes N] [--gpus-per-node G] [--python PY]
+            [--partition P] [--time HH:MM:SS] [--device cuda|auto|cpu]   torchrun and Slurm scripts in RUN/torch/
+  follow    --run RUN_DIR [--interval S] [--from-end]   follow a run written elsewhere (polls its folder)
   bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
   serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
@@ -199,7 +202,7 @@ function backendLine(backend: string, attempts: { ok: boolean; reason: string }[
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  ...torchCommands(parse, (run, json) => runTraining(run, json)),
+  ...torchCommands({ parse, parseSets, reporter, out }),
   async train(argv) {
     const o = parse(argv, {
       data: { type: 'string', multiple: true },

@@ -1,7 +1,9 @@
 // The CLI's torch parts: `train`/`resume --backend torch` (and `auto`'s choice), `cluster-script`
 // and `follow`. Kept out of cli.ts, which only registers them.
 import type { ParseArgsConfig } from 'node:util';
-import type { TrainSetup } from '../trainer';
+import type { TrainEvents, TrainSetup } from '../trainer';
+import { writeClusterScripts } from './cluster';
+import { followRun } from './follow';
 import { prepareTorchResume, prepareTorchRun } from './prepare';
 import { chooseTrainBackend } from './python';
 import { TorchRun } from './worker';
@@ -56,10 +58,82 @@ export async function torchTraining(o: TorchFlags, what: { setup: TrainSetup } |
   return new TorchRun(prepared, { python: o.python, nproc });
 }
 
-type Parse = <O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) => Record<string, unknown>;
-type Drive = (run: TorchRun, json: boolean) => Promise<number>;
+/** What cli.ts lends these commands: its option parser, --set parser, progress reporter and JSON printer. */
+export interface CliHelpers {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  parse: (argv: string[], options: NonNullable<ParseArgsConfig['options']>) => Record<string, any>;
+  parseSets: (sets?: string[]) => Record<string, unknown>;
+  reporter: (json: boolean, total: () => number) => TrainEvents;
+  out: (o: unknown) => void;
+}
+
+const TRAIN_OPTIONS = {
+  data: { type: 'string', multiple: true },
+  preset: { type: 'string' },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  steps: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  'runs-dir': { type: 'string' },
+  name: { type: 'string' },
+  'max-bytes': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
 
 /** `cluster-script` and `follow` (registered by cli.ts). */
-export function torchCommands(_parse: Parse, _drive: Drive): Record<string, (argv: string[]) => Promise<number>> {
-  return {};
+export function torchCommands(h: CliHelpers): Record<string, (argv: string[]) => Promise<number>> {
+  return {
+    async 'cluster-script'(argv) {
+      const o = h.parse(argv, {
+        ...TRAIN_OPTIONS,
+        run: { type: 'string' },
+        nodes: { type: 'string' },
+        'gpus-per-node': { type: 'string' },
+        python: { type: 'string' },
+        partition: { type: 'string' },
+        time: { type: 'string' },
+        port: { type: 'string' },
+        device: { type: 'string' },
+      });
+      if (!o.data?.length === !o.run) throw new TorchBackendError('cluster-script needs --data FILE|DIR|GLOB (a new run) or --run RUN_DIR (resume one)');
+      if (o.device !== undefined && !['auto', 'cuda', 'mps', 'cpu'].includes(o.device)) throw new TorchBackendError(`--device must be auto, cuda, mps or cpu, got ${JSON.stringify(o.device)}`);
+      const steps = posInt(o.steps, 'steps'), seed = o.seed === undefined ? undefined : Number(o.seed);
+      const overrides = h.parseSets(o.set);
+      if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+      const opts = { nodes: posInt(o.nodes, 'nodes') ?? 1, gpusPerNode: posInt(o['gpus-per-node'], 'gpus-per-node') ?? 1, python: o.python, partition: o.partition, time: o.time, port: posInt(o.port, 'port'), device: o.device };
+      const { run, files } = await writeClusterScripts(
+        o.run ? { resume: o.run, steps } : { setup: { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: posInt(o['max-bytes'], 'max-bytes') } },
+        opts,
+      );
+      if (o.json) h.out({ event: 'clusterScript', runDir: run.dir, files, step: run.step });
+      else
+        process.stderr.write(
+          `run ${run.meta.id} → ${run.dir} (from step ${run.step})\n` +
+            `one node:   bash ${files[0]}\n` +
+            `Slurm:      sbatch ${files[1]}   (${opts.nodes} node(s) × ${opts.gpusPerNode} GPU(s))\n` +
+            `follow it:  ldlens follow --run ${run.dir}\n`,
+        );
+      return 0;
+    },
+
+    async follow(argv) {
+      const o = h.parse(argv, { run: { type: 'string' }, interval: { type: 'string' }, 'from-end': { type: 'boolean' } });
+      if (!o.run) throw new TorchBackendError('follow needs --run RUN_DIR');
+      const interval = o.interval === undefined ? 2 : Number(o.interval);
+      if (!(interval > 0)) throw new TorchBackendError(`--interval must be a number of seconds > 0, got ${JSON.stringify(o.interval)}`);
+      let total = 0;
+      const ev = h.reporter(!!o.json, () => total);
+      const ac = new AbortController();
+      const onSig = () => ac.abort();
+      process.on('SIGINT', onSig);
+      process.on('SIGTERM', onSig);
+      if (!o.json) process.stderr.write(`following ${o.run} (every ${interval} s; Ctrl-C stops following, not the run)\n`);
+      const outcome = await followRun(o.run, { ...ev, progress: (p) => ((total = p.totalSteps), ev.progress?.(p)) }, { intervalMs: interval * 1000, signal: ac.signal, fromEnd: !!o['from-end'] });
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      if (o.json) h.out({ event: 'done', runDir: o.run, ...outcome });
+      else process.stderr.write(`\n${outcome.status} at step ${outcome.step}${outcome.error ? ': ' + outcome.error : ''}\n`);
+      return outcome.status === 'failed' ? 1 : 0;
+    },
+  };
 }

@@ -142,6 +142,10 @@ def pick_device(want):
             return "cuda"
         mps = getattr(torch.backends, "mps", None)
         return "mps" if mps is not None and mps.is_available() else "cpu"
+    if want == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"the job asks for CUDA but this torch ({torch.__version__}) sees no CUDA device (set the job's device to auto or cpu)")
+    if want == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainError("the job asks for Apple MPS but this torch sees no MPS device")
     return want
 
 
@@ -299,6 +303,7 @@ class Trainer:
         r0 = self.rank * rows
         started, start_step = time.perf_counter(), self.step
         ev = self.events
+        self.save_meta("running")  # also for a launch no engine prepared just now (a cluster script)
         ev.send("started", step=self.step, totalSteps=t["steps"], device=str(self.device), torch=torch.__version__,
                 world=self.world, precision=t.get("precision", "fp32"))
         self.model.train()
@@ -502,23 +507,29 @@ def main(argv=None):
         events.send("ended", status=status, step=trainer.step)
         return 0
     except (TrainError, runfolder.CheckpointError) as e:
-        return fail(events, trainer, str(e))
+        return fail(events, trainer, str(e), a.job, job, rank)
     except Exception as e:  # noqa: BLE001 — the engine shows the message; the traceback goes to stderr
         import traceback
         traceback.print_exc()
-        return fail(events, trainer, f"{type(e).__name__}: {e}")
+        return fail(events, trainer, f"{type(e).__name__}: {e}", a.job, job, rank)
     finally:
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def fail(events, trainer, message):
+def fail(events, trainer, message, job_path, job, rank):
     step = trainer.step if trainer else 0
-    if trainer:
-        try:
+    try:
+        if trainer:
             trainer.save_meta("failed", message)
-        except Exception:  # noqa: BLE001 — the run folder itself may be the problem
-            pass
+        elif rank == 0:  # it failed setting up: run.json still says so
+            run_dir = os.path.abspath(job.get("runDir") or os.path.join(os.path.dirname(os.path.abspath(job_path)), ".."))
+            folder = runfolder.RunFolder(run_dir)
+            meta = folder.read_meta()
+            meta.update(status="failed", error=message)
+            folder.write_meta(meta)
+    except Exception:  # noqa: BLE001 — the run folder itself may be the problem
+        pass
     events.log("error", f"failed at step {step}: {message}")
     events.send("ended", status="failed", step=step, error=message)
     return 1

@@ -1,0 +1,106 @@
+// `ldlens follow --run DIR`: a run written by another process or machine (a cluster job on a
+// shared filesystem, a run over Remote-SSH), followed by polling its folder: new metric records,
+// new checkpoints and progress, as the same events a local training sends, until run.json says it
+// ended. Reads only; a record line still being written is read on the next poll.
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CheckpointInfo, MetricRecord, RunStatus } from '@common/protocol';
+import { listCheckpoints, readRunMeta } from '../checkpoint';
+import type { TrainEvents } from '../trainer';
+
+export interface FollowOptions {
+  intervalMs?: number;
+  /** Stop following (the run goes on) when this resolves or is aborted. */
+  signal?: AbortSignal;
+  /** Only what is written from now on: skip the records already there. */
+  fromEnd?: boolean;
+}
+
+export interface FollowOutcome {
+  status: RunStatus | 'following-stopped';
+  step: number;
+  error?: string;
+}
+
+/** Reads whole new lines appended to a file since `offset`. */
+function readNewLines(path: string, offset: number): { lines: string[]; offset: number } {
+  if (!existsSync(path)) return { lines: [], offset: 0 };
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < offset) offset = 0; // rewritten (a resume set records aside): read it again
+    if (size === offset) return { lines: [], offset };
+    const buf = Buffer.alloc(size - offset);
+    readSync(fd, buf, 0, buf.length, offset);
+    const text = buf.toString('utf8');
+    const end = text.lastIndexOf('\n');
+    if (end < 0) return { lines: [], offset };
+    return { lines: text.slice(0, end).split('\n').filter((l) => l.trim()), offset: offset + Buffer.byteLength(text.slice(0, end + 1)) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function followRun(runDir: string, events: TrainEvents, o: FollowOptions = {}): Promise<FollowOutcome> {
+  const dir = resolve(runDir);
+  readRunMeta(dir); // not a run: say so now
+  const metricsPath = join(dir, 'metrics.jsonl');
+  let offset = 0;
+  if (o.fromEnd) offset = readNewLines(metricsPath, 0).offset;
+  const seen = new Set(o.fromEnd ? listCheckpoints(dir).map((c) => c.dir) : []);
+  let step = 0, firstStep: number | null = null, firstTime = 0;
+  const interval = o.intervalMs ?? 2000;
+  // A stopped run (a cluster script not launched yet, a run to be resumed elsewhere) is waited for;
+  // once seen running, its end ends the following. A completed or failed run ends it at once.
+  let sawRunning = false, announced = false;
+  for (;;) {
+    const r = readNewLines(metricsPath, offset);
+    offset = r.offset;
+    for (const line of r.lines) {
+      let rec: MetricRecord;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      events.metric?.(rec);
+      if (rec.type === 'step') {
+        step = rec.step;
+        if (firstStep === null) [firstStep, firstTime] = [rec.step, rec.time];
+        const meta = safeMeta(dir);
+        const total = meta?.totalSteps ?? step;
+        const rate = rec.time > firstTime ? (rec.step - firstStep) / ((rec.time - firstTime) / 1000) : 0;
+        events.progress?.({ step, totalSteps: total, loss: rec.loss, tokensPerSec: rec.tokensPerSec, etaSeconds: rate > 0 ? (total - step) / rate : NaN });
+      }
+    }
+    for (const c of listCheckpoints(dir)) {
+      if (seen.has(c.dir)) continue;
+      seen.add(c.dir);
+      events.checkpoint?.(c as CheckpointInfo);
+    }
+    const meta = safeMeta(dir);
+    if (meta?.status === 'running') sawRunning = true;
+    // ended, and every record it wrote before saying so has been read (run.json is written last)
+    const caughtUp = meta && meta.status !== 'running' && meta.step <= step && r.lines.length === 0;
+    if (meta && caughtUp && (sawRunning || meta.status !== 'stopped'))
+      return { status: meta.status, step: meta.step, ...(meta.error ? { error: meta.error } : {}) };
+    if (meta && meta.status !== 'running' && !sawRunning && !announced) {
+      announced = true;
+      events.log?.('info', `run ${meta.id} is ${meta.status} at step ${meta.step}; waiting for it to start (Ctrl-C to stop following)`);
+    }
+    if (o.signal?.aborted) return { status: 'following-stopped', step };
+    await new Promise<void>((res) => {
+      const wake = () => (clearTimeout(t), res());
+      const t = setTimeout(() => (o.signal?.removeEventListener('abort', wake), res()), interval);
+      o.signal?.addEventListener('abort', wake, { once: true });
+    });
+  }
+}
+
+function safeMeta(dir: string) {
+  try {
+    return readRunMeta(dir);
+  } catch {
+    return null; // mid-rename on a network filesystem: the next poll reads it
+  }
+}
