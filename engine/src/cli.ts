@@ -18,6 +18,7 @@ import { TokenizerError } from './tokenizer';
 import { TrainingRun, type TrainEvents } from './trainer';
 import { ENGINE_VERSION } from './version';
 import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
+import { torchBackendBench } from './torch/bench';
 
 class UsageError extends Error {}
 
@@ -37,7 +38,7 @@ commands:
   cluster-script (--data FILE... [train options] | --run RUN_DIR) [--nodes N] [--gpus-per-node G] [--python PY]
             [--partition P] [--time HH:MM:SS] [--device cuda|auto|cpu]   torchrun and Slurm scripts in RUN/torch/
   follow    --run RUN_DIR [--interval S] [--from-end]   follow a run written elsewhere (polls its folder)
-  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
+  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--torch-backend [--python PY]] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
   serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
   demo      [--steps N] [--out DIR]             train on the built-in demo corpus and show what it learned
@@ -300,6 +301,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       warmup: { type: 'string' },
       data: { type: 'string' },
       'compare-torch': { type: 'boolean' },
+      'torch-backend': { type: 'boolean' },
+      python: { type: 'string' },
       'torch-script': { type: 'string' },
       out: { type: 'string' },
       'peak-gflops': { type: 'string' },
@@ -314,7 +317,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const rounds = Math.max(1, int(o.rounds, 'rounds') ?? 1);
     const peak = num(o['peak-gflops'], 'peak-gflops') ?? 166; // 2-core Zen 4 at base clock (shared/guides/tfjs-engine.md)
     const backend = (o.backend as BackendChoice) ?? 'auto';
-    const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; trainGflops: number; inferGflops: number; rounds: { ours: BenchResult[]; torch: BenchResult[] } }[] = [];
+    const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; torchBackend?: BenchResult | null; torchBackendError?: string; trainGflops: number; inferGflops: number; rounds: { ours: BenchResult[]; torch: BenchResult[] } }[] = [];
     /** The best training and the best inference figure over rounds. */
     const bestOf = (rs: BenchResult[]): BenchResult | null =>
       rs.length ? { ...rs[0], trainTokensPerSec: Math.max(...rs.map((r) => r.trainTokensPerSec)), inferTokensPerSec: Math.max(...rs.map((r) => r.inferTokensPerSec)) } : null;
@@ -336,7 +339,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       const ours = bestOf(oursRounds)!, torch = bestOf(torchRounds);
       if (o.json && !o['compare-torch']) out(ours);
       const fpt = forwardFlopsPerToken(ours.config);
-      rows.push({ shape: name, ours, torch, torchError, trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9, rounds: { ours: oursRounds, torch: torchRounds } });
+      // our torch backend (a real supervised run, records included), when asked for
+      const tb = o['torch-backend'] ? await torchBackendBench(text, shape, { steps, warmup, python: o.python }) : null;
+      rows.push({ shape: name, ours, torch, torchError, ...(tb ? { torchBackend: tb.result, torchBackendError: tb.error } : {}), trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9, rounds: { ours: oursRounds, torch: torchRounds } });
     }
     let analysis: Awaited<ReturnType<typeof benchAnalysis>> | null = null;
     if (o['analyze-checkpoint']) {
@@ -374,6 +379,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
           `${r.shape.padEnd(6)} | ${f(r.ours.trainTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.trainTokensPerSec) : '-').padStart(11)} | ${(r.trainRatio?.toFixed(2) ?? '-').padStart(5)} | ${f(r.ours.inferTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.inferTokensPerSec) : '-').padStart(11)} | ${(r.inferRatio?.toFixed(2) ?? '-').padStart(5)} | ${pct(r.trainGflops)}, ${pct(r.inferGflops)}\n`,
         );
       for (const r of report.rows) if (r.torchError) process.stdout.write(`torch ${r.shape}: ${r.torchError}\n`);
+      for (const r of report.rows)
+        if (r.torchBackend || r.torchBackendError)
+          process.stdout.write(`torch backend ${r.shape}: ${r.torchBackend ? `${f(r.torchBackend.trainTokensPerSec)} train tok/s (${r.torchBackend.impl})${r.torch ? `, ${(r.torchBackend.trainTokensPerSec / r.torch.trainTokensPerSec).toFixed(2)}x the reference loop` : ''}` : r.torchBackendError}\n`);
       if (analysis) process.stdout.write(`analysis of ${analysis.chars} characters (${analysis.tokens} tokens), in process: median ${analysis.medianMs.toFixed(1)} ms over ${analysis.runs} runs\n`);
       process.stdout.write(`backend: ${rows[0]?.ours.impl} (${rows[0]?.ours.threads} threads)\n`);
     }
