@@ -272,6 +272,26 @@ export interface EvalResult {
 export const Eval = new RequestType<EvalParams, EvalResult, void>('eval');
 
 export const ListRuns = new RequestType<{ runsDir: string }, RunInfo[], void>('runs/list');
+/**
+ * Follow a run written by another process or machine (a cluster job, a shared or Remote-SSH folder)
+ * by polling its folder: its records arrive as train/metric, train/progress and train/checkpoint,
+ * its end as train/ended; train/stop stops following (the run goes on). Busy while a run trains.
+ */
+export const RunFollow = new RequestType<{ runDir: string; intervalMs?: number }, TrainStartResult, void>('runs/follow');
+
+export interface ClusterScriptParams extends Omit<TrainStartParams, 'watchText'> {
+  nodes: number;
+  gpusPerNode: number;
+  /** The Python (with torch) on the cluster; default python3. */
+  python?: string;
+  partition?: string;
+  /** Slurm's --time, e.g. 04:00:00. */
+  time?: string;
+  /** The job's device: cuda (default), auto, mps or cpu. */
+  device?: 'cuda' | 'auto' | 'mps' | 'cpu';
+}
+/** A new run folder for a cluster, with RUN/torch/launch-torchrun.sh and RUN/torch/launch-slurm.sbatch (engine/src/torch/cluster.ts). */
+export const ClusterScript = new RequestType<ClusterScriptParams, { runId: string; runDir: string; files: string[] }, void>('torch/clusterScript');
 export const RunMetrics = new RequestType<{ runDir: string }, MetricRecord[], void>('runs/metrics');
 export const Shutdown = new RequestType0<void, void>('shutdown');
 

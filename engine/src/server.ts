@@ -24,6 +24,8 @@ import { TokenizerError } from './tokenizer';
 import { TrainingRun } from './trainer';
 import { serverTorchRun, TorchChoiceError } from './torch/serve';
 import type { TorchRun } from './torch/worker';
+import { FollowedRun } from './torch/follow';
+import { writeClusterScripts } from './torch/cluster';
 import { ENGINE_VERSION } from './version';
 
 /** Maps an engine error to a JSON-RPC error with a stable code and every problem named. */
@@ -122,7 +124,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       throw new ResponseError(P.EngineErrorCode.Backend, (e as Error).message);
     }));
   const models = new ModelCache();
-  let active: TrainingRun | TorchRun | null = null;
+  type Active = TrainingRun | TorchRun | FollowedRun;
+  let active: Active | null = null;
   let activeDone: Promise<void> | null = null;
 
   const cancelHook = (token: CancellationToken) => async () => {
@@ -141,7 +144,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
-  const startLoop = (run: TrainingRun | TorchRun) => {
+  const startLoop = (run: Active) => {
     active = run;
     const runId = run.id;
     activeDone = (async () => {
@@ -161,7 +164,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   // Set-up (corpus, model) takes a while: a second train/start or train/resume arriving meanwhile is
   // Busy too, not a second run training alongside the first.
   let settingUp = false;
-  const claimTraining = async (setUp: () => Promise<TrainingRun | TorchRun>): Promise<TrainingRun | TorchRun> => {
+  const claimTraining = async (setUp: () => Promise<Active>): Promise<Active> => {
     if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
     if (settingUp) throw new ResponseError(P.EngineErrorCode.Busy, 'a run is being set up; wait for it or stop it first');
     settingUp = true;
@@ -174,7 +177,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
-  const started = (run: TrainingRun | TorchRun): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
+  const started = (run: Active): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
 
   conn.onRequest(
     P.Initialize,
@@ -277,6 +280,28 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: { runsDir: string }) => {
       check(p, { runsDir: ['string', true] });
       return listRuns(p.runsDir);
+    }),
+  );
+
+  conn.onRequest(
+    P.RunFollow,
+    handle(async (p: { runDir: string; intervalMs?: number }) => {
+      check(p, { runDir: ['string', true], intervalMs: ['number', false] });
+      const run = await claimTraining(async () => FollowedRun.open(p.runDir, p.intervalMs));
+      log('info', `following run ${run.id} in ${run.dir} (polling its folder; Stop stops following, not the run)`);
+      return started(run);
+    }),
+  );
+
+  conn.onRequest(
+    P.ClusterScript,
+    handle(async (p: P.ClusterScriptParams) => {
+      check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], nodes: ['number', true], gpusPerNode: ['number', true], python: ['string', false], partition: ['string', false], time: ['string', false], device: ['string', false] });
+      for (const k of ['nodes', 'gpusPerNode'] as const) if (!(Number.isInteger(p[k]) && p[k] >= 1)) throw new ResponseError(ErrorCodes.InvalidParams, `${k} must be a positive integer`);
+      if (p.device && !['cuda', 'auto', 'mps', 'cpu'].includes(p.device)) throw new ResponseError(ErrorCodes.InvalidParams, 'device must be cuda, auto, mps or cpu');
+      const { run, files } = await writeClusterScripts({ setup: { ...p, overrides: p.overrides } }, { nodes: p.nodes, gpusPerNode: p.gpusPerNode, python: p.python, partition: p.partition, time: p.time, device: p.device });
+      log('info', `run ${run.meta.id}: cluster scripts in ${run.dir}/torch`);
+      return { runId: run.meta.id, runDir: run.dir, files };
     }),
   );
 

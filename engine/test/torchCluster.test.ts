@@ -87,3 +87,42 @@ describe('torch runs elsewhere', { skip }, () => {
     assert.match(bad.stderr, /train\.precision: expected "fp32", "tf32" or "bf16", got "fp8"/);
   });
 });
+
+describe('torch runs elsewhere, through ldlens serve', { skip }, () => {
+  test('torch/clusterScript writes the run; runs/follow reports its launch live as train/* notifications', { timeout: 240_000 }, async () => {
+    const { createMessageConnection, StreamMessageReader, StreamMessageWriter } = await import('vscode-jsonrpc/node');
+    const P = await import('@common/protocol');
+    const child = spawn(process.execPath, [cliPath, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LDLENS_BACKEND: 'wasm' } });
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    const notes: { method: string; params: any }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let wake = () => {};
+    conn.onNotification((method: string, params: unknown) => (notes.push({ method, params }), wake()));
+    conn.listen();
+    const until = (f: () => boolean) => new Promise<void>((res) => {
+      const check = () => (f() ? res() : (wake = check));
+      check();
+    });
+    try {
+      await conn.sendRequest(P.Initialize, { clientName: 'test' });
+      const overrides = { model: { blockSize: 32, nEmbd: 32, nHead: 2, nLayer: 1 }, train: { steps: 10, batchSize: 4, checkpointInterval: 5, evalInterval: 5, evalBatches: 2 } };
+      const made = await conn.sendRequest(P.ClusterScript, { data: [corpus], runsDir: join(dir, 'served'), overrides, nodes: 1, gpusPerNode: 1, python: PY, device: 'cpu' });
+      assert.equal(made.files.length, 2);
+      const followed = await conn.sendRequest(P.RunFollow, { runDir: made.runDir, intervalMs: 200 });
+      assert.equal(followed.runId, made.runId);
+      const busy = await conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'served') }).then(() => null, (e) => e);
+      assert.equal(busy?.code, P.EngineErrorCode.Busy, 'one run at a time, followed ones included');
+      const launched = spawnSync('bash', [made.files[0]], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: '' }, timeout: 180_000 });
+      assert.equal(launched.status, 0, launched.stderr);
+      await until(() => notes.some((n) => n.method === 'train/ended'));
+      const steps = notes.filter((n) => n.method === 'train/metric' && n.params.record.type === 'step').map((n) => n.params.record.step);
+      assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(notes.filter((n) => n.method === 'train/checkpoint').map((n) => n.params.checkpoint.step), [5, 10]);
+      assert.ok(notes.some((n) => n.method === 'train/progress' && n.params.step === 10 && n.params.totalSteps === 10));
+      const ended = notes.find((n) => n.method === 'train/ended')!.params;
+      assert.deepEqual([ended.runId, ended.status, ended.step], [made.runId, 'completed', 10]);
+    } finally {
+      conn.dispose();
+      child.kill();
+    }
+  });
+});

@@ -23,6 +23,8 @@ export const COMMANDS: Cmd[] = [
   { command: 'ldlens.train', title: 'Train Model', icon: '$(play)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
   { command: 'ldlens.stopTraining', title: 'Stop Training', icon: '$(debug-stop)', enablement: 'ldlens.training', palette: 'ldlens.training' },
   { command: 'ldlens.resumeTraining', title: 'Resume Training', icon: '$(debug-continue)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.trainOnCluster', title: 'Train on a Cluster…', enablement: 'isWorkspaceTrusted', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.followRun', title: 'Follow Run Folder…', enablement: '!ldlens.training' },
   { command: 'ldlens.analyzeDocument', title: 'Analyze Document', icon: '$(symbol-color)', palette: 'editorIsOpen' },
   { command: 'ldlens.analyzeSelection', title: 'Analyze Selection', palette: 'editorHasSelection' },
   { command: 'ldlens.clearHeatmap', title: 'Clear Mask Heatmap', icon: '$(clear-all)', enablement: 'ldlens.heatmapVisible', palette: 'ldlens.heatmapVisible' },

@@ -2,11 +2,12 @@
 // shared filesystem, a run over Remote-SSH), followed by polling its folder: new metric records,
 // new checkpoints and progress, as the same events a local training sends, until run.json says it
 // ended. Reads only; a record line still being written is read on the next poll.
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CheckpointInfo, MetricRecord, RunStatus } from '@common/protocol';
-import { listCheckpoints, readRunMeta } from '../checkpoint';
-import type { TrainEvents } from '../trainer';
+import { CheckpointError, listCheckpoints, readRunMeta, type RunMeta } from '../checkpoint';
+import type { LDConfig, ModelShape } from '../config';
+import type { RunOutcome, TrainEvents } from '../trainer';
 
 export interface FollowOptions {
   intervalMs?: number;
@@ -102,5 +103,58 @@ function safeMeta(dir: string) {
     return readRunMeta(dir);
   } catch {
     return null; // mid-rename on a network filesystem: the next poll reads it
+  }
+}
+
+/**
+ * A followed run, driven by the server like a training (train/progress, train/metric,
+ * train/checkpoint, train/ended notifications; train/stop stops following, not the run).
+ */
+export class FollowedRun {
+  watchText: string | null = null;
+  step: number;
+  readonly config: LDConfig;
+  readonly shape: ModelShape;
+  private readonly ac = new AbortController();
+
+  constructor(readonly dir: string, readonly meta: RunMeta, saved: { config: LDConfig; model: ModelShape }, readonly intervalMs = 2000) {
+    this.config = saved.config;
+    this.shape = saved.model;
+    this.step = meta.step;
+  }
+
+  static open(runDir: string, intervalMs?: number): FollowedRun {
+    const dir = resolve(runDir);
+    const meta = readRunMeta(dir);
+    const p = join(dir, 'config.json');
+    let saved: { config: LDConfig; model: ModelShape };
+    try {
+      saved = JSON.parse(readFileSync(p, 'utf8'));
+    } catch (e) {
+      throw new CheckpointError(`${p}: ${existsSync(p) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be followed`, p);
+    }
+    return new FollowedRun(dir, meta, saved, intervalMs);
+  }
+
+  get id(): string {
+    return this.meta.id;
+  }
+  get totalSteps(): number {
+    return safeMeta(this.dir)?.totalSteps ?? this.config.train.steps;
+  }
+  stop(): void {
+    this.ac.abort();
+  }
+  dispose(): void {
+    this.ac.abort();
+  }
+
+  async run(events: TrainEvents = {}): Promise<RunOutcome> {
+    const o = await followRun(this.dir, { ...events, progress: (p) => ((this.step = p.step), events.progress?.(p)) }, { intervalMs: this.intervalMs, signal: this.ac.signal, fromEnd: true });
+    // (from the end: the records already there are in metrics.jsonl, which the charts read)
+    // following ended by Stop: the run itself goes on wherever it runs
+    if (o.status === 'following-stopped' || o.status === 'running') return { status: 'stopped', step: o.step };
+    if (o.status === 'interrupted') return { status: 'failed', step: o.step, error: o.error ?? 'the run was interrupted' };
+    return { status: o.status, step: o.step, ...(o.error ? { error: o.error } : {}) };
   }
 }
