@@ -57,6 +57,29 @@ export interface SiteMasks {
    * (there it is the site's `units`).
    */
   keys?: number[];
+  /**
+   * Per token: the fraction of its units kept, `active / units` (attention: `active / keys`, the
+   * fraction of its causal keys kept), in [0, 1]. Unlike `active`, it does not grow with the
+   * token's position in its window at attention sites.
+   */
+  fraction?: number[];
+  /** Per token: how decided its mask is, mean of |2m − 1| over its units (0: all at 0.5; 1: all at 0 or 1). */
+  decided?: number[];
+  /**
+   * The same per-token statistics from untrained A and B drawn from the run's init (seeded) on the
+   * same hidden states: what chance gives. Absent for dropout kinds without a learned mask.
+   */
+  chance?: { active: number[]; fraction: number[]; mean: number[]; decided: number[] };
+}
+
+/** What the editor paints by default, per token (see `AnalysisResult.painted`). */
+export interface PaintedDefinition {
+  /** Machine name of the metric, e.g. `fraction`. */
+  metric: string;
+  /** One sentence for legends and tooltips: what the number measures and over which sites. */
+  description: string;
+  /** Names of the sites it averages over (attention sites are left out: position would dominate). */
+  sites: string[];
 }
 
 export interface AnalysisResult {
@@ -74,7 +97,69 @@ export interface AnalysisResult {
   crossEntropy: number | null;
   /** Per token: −ln p(token | preceding tokens in its window), null for a window's first token. */
   surprisal: (number | null)[];
+  /** Per token, aligned with `tokens`: the value the editor paints by default (see `paintedBy`). */
+  painted?: number[];
+  paintedBy?: PaintedDefinition;
 }
+
+// ----------------------------------------------------------------------------- mask report
+
+/** A variance-explained figure (η², in [0, 1]) of a per-token statistic by one grouping. */
+export interface VarianceExplained {
+  /** By token identity (each distinct token id a group). */
+  token: number;
+  /** By token type (letter, digit, space, punctuation, …: the engine's token classes). */
+  tokenType: number;
+  /** By position in the analysis window. */
+  position: number;
+}
+
+/** One site's figures in a mask report; each is next to the same figure under chance A/B. */
+export interface SiteReportFigures {
+  /** Fraction of mask values outside [0.1, 0.9]. */
+  decidedFraction: number;
+  /** Mean |2m − 1| over all values. */
+  meanDecided: number;
+  /** Mean fraction of units kept per token (m ≥ 0.5). */
+  meanFraction: number;
+  /** Units (not attention) with m ≥ 0.5 for ≥ 99% of tokens / with m < 0.5 for ≥ 99% of tokens. */
+  alwaysOn: number;
+  alwaysOff: number;
+  /** η² of the per-token kept fraction, by token, token type and window position. */
+  eta2: VarianceExplained;
+}
+
+export interface SiteReport {
+  site: string;
+  layer: number;
+  kind: SiteKind;
+  units: number;
+  trained: SiteReportFigures;
+  /** Untrained A/B from the run's init on the same hidden states; several draws averaged. */
+  chance: SiteReportFigures;
+  /** Spread of the chance figures over the draws (standard deviation), for "outside chance". */
+  chanceSd: SiteReportFigures;
+  /** One sentence: whether the trained figures differ from chance, and how. */
+  verdict: string;
+}
+
+export interface MaskReport {
+  checkpoint: CheckpointRef;
+  /** Tokens the report is over, and how many chance draws. */
+  tokens: number;
+  chanceDraws: number;
+  sites: SiteReport[];
+  /** Plain-language summary lines: decided or not, token structure above chance or not. */
+  summary: string[];
+}
+
+export interface ReportParams {
+  /** A checkpoint folder, or a run folder (its latest checkpoint). */
+  checkpoint: string;
+  text: string;
+  chanceDraws?: number;
+}
+export const Report = new RequestType<ReportParams, MaskReport, void>('report');
 
 export interface CheckpointRef {
   runDir: string;
@@ -146,6 +231,16 @@ export interface StatsRecord {
   sites: SiteStats[];
   /** True when every mask has stayed near 1: the LearnedDropout is dropping nothing. */
   stuck: boolean;
+  /** Sites whose masks are stuck, and where: at 1 (drops nothing), at 0, or at 0.5 (undecided). */
+  stuckSites?: { site: string; at: 'one' | 'zero' | 'half' }[];
+}
+
+/** A mask report on the validation text at a checkpoint, written while training. */
+export interface ReportRecord {
+  type: 'report';
+  step: number;
+  time: number;
+  report: Omit<MaskReport, 'checkpoint'>;
 }
 
 /** Every `evalInterval` steps and at the end. */
@@ -157,6 +252,7 @@ export interface EvalRecord {
   valLoss: number;
 }
 
+// ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).
 export type MetricRecord = StepRecord | StatsRecord | EvalRecord;
 
 // ----------------------------------------------------------------------------- errors

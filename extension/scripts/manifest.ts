@@ -21,6 +21,7 @@ interface Cmd {
 
 export const COMMANDS: Cmd[] = [
   { command: 'ldlens.train', title: 'Train Model', icon: '$(play)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.tryDemo', title: 'Try It on a Demo Corpus', icon: '$(beaker)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted && workspaceFolderCount > 0' },
   { command: 'ldlens.stopTraining', title: 'Stop Training', icon: '$(debug-stop)', enablement: 'ldlens.training', palette: 'ldlens.training' },
   { command: 'ldlens.resumeTraining', title: 'Resume Training', icon: '$(debug-continue)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
   { command: 'ldlens.trainOnCluster', title: 'Train on a Cluster…', enablement: 'isWorkspaceTrusted', palette: 'isWorkspaceTrusted' },
@@ -179,7 +180,7 @@ export const WALKTHROUGH = {
       id: 'ldlens.train',
       title: 'Train a tiny model',
       description:
-        'Open a text file (prose, code, logs: a few tens of kilobytes is plenty), then train the tiny preset on it. Progress shows in the status bar.\n[Train Model](command:ldlens.train)',
+        'Train the tiny preset on the built-in demo corpus (written into ldlens-demo/ in this folder), or open a text file of your own (prose, code, logs: a few tens of kilobytes is plenty) and train on it. Progress shows in the status bar.\n[Try It on a Demo Corpus](command:ldlens.tryDemo)\n[Train Model](command:ldlens.train)',
       media: { markdown: 'media/walkthrough/train.md' },
       completionEvents: ['onContext:ldlens.hasCheckpoint', 'onContext:ldlens.training'],
     },

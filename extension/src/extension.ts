@@ -31,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): LdlensApi {
   analyzer.heatmap = heatmap;
   const hover = new TokenHoverProvider(heatmap, log);
   const training = new TrainingController(context, engine, heatmap, log);
+  checkpoints.pending = () => training.pendingCheckpoint;
   const views = new Views(context, engine, analyzer, heatmap, checkpoints, training, log);
   const services: Services = { context, log, engine, heatmap, analyzer, hover, checkpoints, training, views };
 

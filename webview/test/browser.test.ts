@@ -10,7 +10,7 @@ import { parseCsv } from '../src/common/export';
 import { ACTIVE_Q, AnalysisModel, overlap } from '../src/common/masks';
 import type { AnalysisResult, ExplorerSnapshot } from '@common/webviewProtocol';
 import { buildWebview, chromiumAvailable, launch, loadFixtures, openView, OUTPUT_DIR, type TestWindow, type ViewPage } from './browser/harness';
-import { chartedSteps, exportVia, heatmapMismatches, pngSize, svgClipping, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
+import { chartedSteps, explorerLayout, exportVia, heatmapMismatches, overlaps, pngSize, svgClipping, tokenDetails, waitForChartedSteps, waitForExplorer } from './browser/webviewChecks';
 import { makeAnalysis, makeCheckpoints, makeMetrics, makeRun, sampleText, SMALL_SHAPE } from './fixtures';
 
 const skip = chromiumAvailable() ? false : 'no Chromium at /usr/bin/chromium (set CHROMIUM_PATH)';
@@ -323,6 +323,42 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       }
     });
 
+    // A split editor column (narrow) and a panel under the editor (short): no part runs over
+    // another, the toolbar wraps, and the heatmap takes the width it is given.
+    for (const [width, height, what] of [[420, 700, 'narrow'], [1000, 360, 'short']] as const) {
+      it(`fits a ${what} panel (${width}×${height})`, async () => {
+        const view = await openView(browser, 'explorer', { theme: 'dark', width, height });
+        try {
+          await view.send({ type: 'state', state: snapshot(analysis, { selectedToken: 3 }) });
+          await waitForExplorer(view.page);
+          await view.page.evaluate(() => (window as unknown as TestWindow).__nextFrame());
+          const l = await explorerLayout(view.page);
+          const b = l.boxes;
+          assert.deepEqual(overlaps(b, ['.toolbar', '.token-strip', '.strip-legend', '.heat-pane', '.details', '.tabs', '.status-line']), [], 'overlapping parts');
+          assert.deepEqual(l.toolbarOverflow, [], 'toolbar items outside the toolbar (it wraps)');
+          // The legend stays inside the strip's section, under the strip.
+          assert.ok(b['.strip-legend']!.y + b['.strip-legend']!.height <= b['.strip-section']!.y + b['.strip-section']!.height + 0.5, 'the legend inside its section');
+          assert.ok(b['.token-strip']!.height >= 40, `the token strip shows some lines (${b['.token-strip']!.height} px)`);
+          // The heatmap fills its pane (less the 40 px y axis and the pane's padding) ...
+          const pane = b['.heat-pane']!;
+          assert.ok(l.canvas.cssWidth >= pane.width - 40 - 16 - 1, `heatmap ${l.canvas.cssWidth} px wide in a ${pane.width} px pane`);
+          assert.ok(l.canvas.cssHeight >= 120, `heatmap ${l.canvas.cssHeight} px high`);
+          // ... drawn at its own size (the ResizeObserver sized the backing store) ...
+          assert.equal(l.canvas.width, Math.round(l.canvas.cssWidth * l.canvas.dpr));
+          assert.equal(l.canvas.height, Math.round(l.canvas.cssHeight * l.canvas.dpr));
+          // ... and when narrow the pane has the whole width (the details go under it).
+          if (what === 'narrow') {
+            assert.ok(pane.width >= l.viewport.width - 1, `the heat pane is ${pane.width} of ${l.viewport.width} px`);
+            assert.ok(b['.details']!.y >= pane.y + pane.height - 1, 'the details under the heatmap');
+          }
+          await view.screenshot(`explorer-${what}-${width}x${height}`);
+          await noViolations(view);
+        } finally {
+          await view.close();
+        }
+      });
+    }
+
     for (const theme of ['dark', 'light'] as const) {
       it(`exports the view at half an editor's width with nothing clipped (${theme})`, async () => {
         // At ~550 px the heatmap is narrower than the title: the document must grow to hold it, and
@@ -516,6 +552,31 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         assert.deepEqual(await view.waitForPosted('selectRuns', before), { type: 'selectRuns', runIds: ['tiny-learned', 'baseline'] });
         assert.equal(await view.page.locator('[data-chart="entropy"] .log-toggle').getAttribute('aria-pressed'), 'true');
         await view.screenshot('charts-light');
+      } finally {
+        await view.close();
+      }
+    });
+
+    it('moves the runs table with the steps, keeping its rows (a click in between is not lost)', async () => {
+      const view = await openView(browser, 'charts', { theme: 'dark', width: 420, height: 900 });
+      try {
+        await view.send({ type: 'state', state: { runs, selected: ['tiny-learned'] } });
+        const row = view.page.locator('tr[data-run="tiny-learned"]');
+        await row.waitFor();
+        await row.evaluate((tr) => ((tr as HTMLElement & { original?: true }).original = true));
+        // The host re-sends the runs as live records move them (chartsView runsMoved).
+        await view.send({ type: 'runs', runs: [{ ...runs[0]!, step: 409, bestValLoss: 1.234 }, runs[1]!] });
+        await view.page.waitForFunction(() => /409\/800/.test(document.querySelector('tr[data-run="tiny-learned"] .run-steps')?.textContent ?? ''));
+        assert.match(await row.innerText(), /running[\s\S]*409\/800[\s\S]*1\.234/);
+        assert.equal(await row.evaluate((tr) => (tr as HTMLElement & { original?: true }).original === true), true, 'the same row, updated in place');
+        await view.send({ type: 'runs', runs: [{ ...runs[0]!, status: 'completed', step: 800 }, runs[1]!] });
+        await view.page.waitForFunction(() => document.querySelector('tr[data-run="tiny-learned"] .status')?.classList.contains('status-completed'));
+        assert.match(await row.innerText(), /completed[\s\S]*800\/800/);
+        // A new run: the table is rebuilt with it.
+        await view.send({ type: 'runs', runs: [...runs, makeRun('third')] });
+        await view.page.waitForSelector('tr[data-run="third"]');
+        assert.equal(await view.page.locator('.runs-table tr[data-run]').count(), 3);
+        await noViolations(view);
       } finally {
         await view.close();
       }

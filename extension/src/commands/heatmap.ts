@@ -150,7 +150,9 @@ export async function selectCheckpointCommand(s: Services): Promise<void> {
     }
   }
   if (items.length === 1) {
-    void vscode.window.showInformationMessage('No run has a checkpoint yet.', 'Train Model').then((a) => a && vscode.commands.executeCommand('ldlens.train'));
+    const pending = s.checkpoints.pending();
+    if (pending) void vscode.window.showInformationMessage(`No run has a checkpoint yet: ${pending.name} is training (step ${pending.step}) and writes its first at step ${pending.atStep}.`);
+    else void vscode.window.showInformationMessage('No run has a checkpoint yet.', 'Train Model').then((a) => a && vscode.commands.executeCommand('ldlens.train'));
     return;
   }
   const pick = await vscode.window.showQuickPick(items, { title: 'Select Checkpoint', placeHolder: 'Checkpoint used by Analyze, Sample and the hovers', matchOnDescription: true });

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Services } from '../services';
 import { installGpuBackendCommand } from './backend';
+import { tryDemoCommand } from './demo';
 import {
   analyzeDocumentCommand,
   analyzeSelectionCommand,
@@ -25,6 +26,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
   const reg = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, f as (...args: unknown[]) => unknown);
   return [
     reg('ldlens.train', (args?: Parameters<typeof trainCommand>[1]) => trainCommand(s, args)),
+    reg('ldlens.tryDemo', () => tryDemoCommand(s)),
     reg('ldlens.stopTraining', () => s.training.stop()),
     reg('ldlens.resumeTraining', (args?: Parameters<typeof resumeCommand>[1]) => resumeCommand(s, args)),
     reg('ldlens.trainOnCluster', () => clusterScriptCommand(s)),

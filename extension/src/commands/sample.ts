@@ -37,7 +37,7 @@ export async function sampleCommand(s: Services, args?: SampleArgs): Promise<boo
     return await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Sampling ${maxTokens} tokens`, cancellable: true },
       async (_p, token) => {
-        const ck = await s.checkpoints.resolve(token);
+        const ck = await s.checkpoints.resolve(token, { label: 'Sample', run: () => sampleCommand(s, { prompt, maxTokens, where }) });
         if (!ck) return false;
         const r = await s.engine.request(P.Sample, { checkpoint: ck.checkpoint, prompt, maxTokens: maxTokens! }, token);
         if (where === 'insert' && ed) {

@@ -59,7 +59,8 @@ export class Analyzer implements vscode.Disposable {
     const name = document.uri.path.split('/').pop();
     const run = async (progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<DocHeat | undefined> => {
       token.onCancellationRequested(() => cts.cancel());
-      const ck = await this.checkpoints.resolve(cts.token);
+      const again = { label: 'Analyze', run: () => this.analyze(document, vscode.window.visibleTextEditors.find((e) => e.document === document), opts) };
+      const ck = await this.checkpoints.resolve(cts.token, opts.interactive ? again : undefined);
       if (!ck) return undefined;
       const threshold = readSettings().visibleRangeFirst;
       if (!sel && editor && threshold > 0 && text.length > threshold && editor.visibleRanges.length) {

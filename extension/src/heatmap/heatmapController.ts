@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
 import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
+import { blankTokens, domainWithout } from './blankTokens';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
 import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
 
@@ -28,6 +29,8 @@ export interface DocHeat {
   ranges?: (vscode.Range | undefined)[];
   /** Tokens painted in the last paint. */
   painted: number;
+  /** Tokens left unpainted and out of the colour scale (a sample's whitespace: blankTokens.ts). */
+  skip?: Uint8Array;
 }
 
 /** Edits seen since a request (or a watched text) was taken from a document. */
@@ -142,6 +145,7 @@ export class HeatmapController implements vscode.Disposable {
     if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
     const text = opts.text ?? (opts.base >= 0 && opts.base + analysis.textLength <= opts.docText.length ? opts.docText.slice(opts.base, opts.base + analysis.textLength) : undefined);
     const heat: DocHeat = { uri, view, starts: spans.starts, ends: spans.ends, version: document.version, kind: opts.kind, base: opts.base, text, runDir: opts.runDir, painted: 0 };
+    if (opts.kind === 'sample') heat.skip = blankTokens(analysis.tokens);
     this.heats.set(uri, heat);
     for (const ed of vscode.window.visibleTextEditors) if (ed.document.uri.toString() === uri) this.paintEditor(ed, t0);
     this.updateContext();
@@ -227,14 +231,14 @@ export class HeatmapController implements vscode.Disposable {
       for (let i = 0; i < heat.starts.length; i++) {
         const s = heat.starts[i];
         const e = heat.ends[i];
-        if (e > s) {
+        if (e > s && !heat.skip?.[i]) {
           const a = idx.positionAt(s);
           const b = idx.positionAt(e);
           heat.ranges[i] = new vscode.Range(a.line, a.character, b.line, b.character);
         }
       }
     }
-    const { values, domain } = heat.view.values(this._choice);
+    const { values, domain } = this.paintValues(heat);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     let painted = 0;
     for (let i = 0; i < heat.ranges.length; i++) {
@@ -248,6 +252,12 @@ export class HeatmapController implements vscode.Disposable {
     const ms = performance.now() - t0;
     this.lastPaint = { tokens: painted, ms };
     this.log.debug(`heatmap: painted ${painted} tokens of ${doc.uri.path.split('/').pop()} in ${ms.toFixed(1)} ms`);
+  }
+
+  /** The painted metric per token and the colour scale's domain (over the painted tokens). */
+  private paintValues(heat: DocHeat): { values: Float32Array; domain: [number, number] } {
+    const v = heat.view.values(this._choice);
+    return heat.skip ? { values: v.values, domain: domainWithout(v.values, heat.skip, v.domain) } : v;
   }
 
   private updateContext(): void {
@@ -276,7 +286,7 @@ export class HeatmapController implements vscode.Disposable {
       return;
     }
     const what = describeChoice(this._choice, heat.view.sites);
-    const { domain } = heat.view.values(this._choice);
+    const { domain } = this.paintValues(heat);
     const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
     this.legend.text = `$(symbol-color) ${what.replace(/ · /g, ' ')} ${fmt(domain[0])} ${legendRamp()} ${fmt(domain[1])}`;
     const s = readSettings();

@@ -99,14 +99,19 @@ export function sitesTable(view: AnalysisView, token: number): string {
   return emb >= 0 ? `Embedding: ${siteCell(view, emb, token)} active\n\n${table}` : table;
 }
 
-/** The units of one token at one site: █ on / ░ off (rounded) or ▁…█ (soft), in rows. */
+/**
+ * Characters per line of the unit strip: a hover is only so wide (about 250 px at the default
+ * font, where 32 block characters need 307 px and were clipped), so 16 units a line.
+ */
+export const STRIP_LINE = 16;
+
+/** The units of one token at one site: █ on / ░ off (rounded) or ▁…█ (soft), in lines of STRIP_LINE. */
 export function unitStrip(view: AnalysisView, site: number, token: number, rounded: boolean, maxRows = 8): string {
   const s = view.sites[site];
   const masks = view.masks(site);
   const off = token * s.units;
-  // Attention: one row per head over its keys; elsewhere rows of 32 units.
-  const rowLen = s.kind === 'attention' ? Math.max(1, Math.round(s.units / Math.max(1, Math.round(s.units / 64)))) : 32;
-  const shownLen = Math.min(rowLen, 64);
+  // Attention: each head's keys start a new line; elsewhere the units run on.
+  const rowLen = s.kind === 'attention' ? Math.max(1, Math.round(s.units / Math.max(1, Math.round(s.units / 64)))) : s.units;
   const rows: string[] = [];
   // The count the table shows: for attention, over the causal keys only (the rest of a head's row
   // multiplies attention probabilities that are zero).
@@ -114,15 +119,20 @@ export function unitStrip(view: AnalysisView, site: number, token: number, round
   const keys = view.analysis.layers[site].keys?.[token];
   if (s.kind === 'attention' && keys !== undefined) on = view.analysis.layers[site].active[token];
   else for (let u = 0; u < s.units; u++) if (masks[off + u] >= 128) on++;
+  let shown = 0;
   for (let r = 0; r * rowLen < s.units && rows.length < maxRows; r++) {
-    let row = '';
-    for (let u = r * rowLen; u < Math.min(s.units, r * rowLen + shownLen); u++) {
-      const m = masks[off + u] / 255;
-      row += rounded ? (m >= 0.5 ? '█' : '░') : blockChar(m);
+    const end = Math.min(s.units, (r + 1) * rowLen);
+    for (let start = r * rowLen; start < end && rows.length < maxRows; start += STRIP_LINE) {
+      let row = '';
+      for (let u = start; u < Math.min(end, start + STRIP_LINE); u++) {
+        const m = masks[off + u] / 255;
+        row += rounded ? (m >= 0.5 ? '█' : '░') : blockChar(m);
+      }
+      rows.push(row);
+      shown += row.length;
     }
-    rows.push(row);
   }
-  const more = s.units - Math.min(s.units, rows.length * rowLen);
+  const more = s.units - shown;
   const tail = more > 0 ? `\n… ${more} more units` : '';
   const of = s.kind === 'attention' && keys !== undefined ? `${keys} (heads × causal keys)` : `${s.units} units`;
   return '```text\n' + rows.join('\n') + tail + '\n```\n' + `${on} of ${of} on`;

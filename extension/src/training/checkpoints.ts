@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { runsDirPath } from '../settings';
+import type { PendingCheckpoint } from './trainingController';
 
 const KEY = 'ldlens.checkpoint';
 
@@ -42,11 +43,16 @@ export class Checkpoints {
     return run?.checkpoints ?? [];
   }
 
+  /** The training run whose first checkpoint is still to come (set by activate()). */
+  pending: () => PendingCheckpoint | undefined = () => undefined;
+
   /**
    * The checkpoint (or run folder) to analyze with: the selection, else the newest run that has a
-   * checkpoint. Undefined (after telling the user) when there is none.
+   * checkpoint. Undefined when there is none; the user is told without waiting for an answer (so
+   * the caller's progress stops), and `again` (e.g. "Analyze") is offered for when the first
+   * checkpoint of a training run lands.
    */
-  async resolve(token?: vscode.CancellationToken): Promise<{ checkpoint: string; runDir: string } | undefined> {
+  async resolve(token?: vscode.CancellationToken, again?: { label: string; run: () => unknown }): Promise<{ checkpoint: string; runDir: string } | undefined> {
     const sel = this.selected;
     if (sel) return { checkpoint: sel.dir, runDir: sel.runDir };
     const runs = await this.listRuns(token);
@@ -55,13 +61,16 @@ export class Checkpoints {
       const latest = [...run.checkpoints].sort((a, b) => b.step - a.step)[0];
       return { checkpoint: latest.dir, runDir: run.dir };
     }
-    const a = await vscode.window.showInformationMessage(
-      'There is no checkpoint to analyze with yet: train a model first (or pick a checkpoint from another runs folder).',
-      'Train Model',
-      'Select Checkpoint',
-    );
-    if (a === 'Train Model') void vscode.commands.executeCommand('ldlens.train');
-    if (a === 'Select Checkpoint') void vscode.commands.executeCommand('ldlens.selectCheckpoint');
+    const pending = this.pending();
+    if (pending) void offerWhenItLands(pending, again);
+    else {
+      void vscode.window
+        .showInformationMessage('There is no checkpoint to analyze with yet: train a model first (or pick a checkpoint from another runs folder).', 'Train Model', 'Select Checkpoint')
+        .then((a) => {
+          if (a === 'Train Model') void vscode.commands.executeCommand('ldlens.train');
+          if (a === 'Select Checkpoint') void vscode.commands.executeCommand('ldlens.selectCheckpoint');
+        });
+    }
     return undefined;
   }
 
@@ -70,3 +79,17 @@ export class Checkpoints {
   }
 }
 
+/** A run is training but has no checkpoint yet: say when it comes, and offer to go on then. */
+async function offerWhenItLands(p: PendingCheckpoint, again: { label: string; run: () => unknown } | undefined): Promise<void> {
+  const text = `${p.name} is training (step ${p.step}): its first checkpoint comes at step ${p.atStep}.`;
+  if (!again) {
+    void vscode.window.showInformationMessage(`${text} Analyses can use it then.`);
+    return;
+  }
+  const button = `${again.label} When It Lands`;
+  const a = await vscode.window.showInformationMessage(text, button);
+  if (a !== button) return;
+  // Already there if it landed while the message was up.
+  if (await p.landed) void again.run();
+  else void vscode.window.showWarningMessage(`${p.name} ended without a checkpoint: there is nothing to ${again.label.toLowerCase()} with.`);
+}

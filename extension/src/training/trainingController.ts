@@ -32,6 +32,21 @@ interface ActiveRun extends ProgressSnapshot {
   ended: Promise<Exclude<P.RunStatus, 'running'>>;
   resolveEnded: (s: Exclude<P.RunStatus, 'running'>) => void;
   announced: boolean;
+  /** Step of the run's first checkpoint; undefined once the run has one (resumed runs start with one). */
+  firstCheckpointAt?: number;
+  /** Resolves true at the run's first checkpoint, false when it ends without one. */
+  firstCheckpoint: Promise<boolean>;
+  resolveFirstCheckpoint: (landed: boolean) => void;
+}
+
+/** A training run that has no checkpoint yet (so nothing can be analyzed with it). */
+export interface PendingCheckpoint {
+  name: string;
+  /** The step the first checkpoint is written at, and the step the run is at now. */
+  atStep: number;
+  step: number;
+  /** True when the checkpoint lands, false when the run ends first. */
+  landed: Promise<boolean>;
 }
 
 const LAST_RUN_KEY = 'ldlens.lastRun';
@@ -69,10 +84,13 @@ export class TrainingController implements vscode.Disposable {
         if (run && run.runId === p.runId) this.metricEmitter.fire({ runId: p.runId, runDir: run.runDir, record: p.record });
       }),
       engine.onNotification(P.TrainCheckpoint, (p) => {
-        if (this.active?.runId !== p.runId) return;
+        const run = this.active;
+        if (run?.runId !== p.runId) return;
+        run.firstCheckpointAt = undefined;
         this.log.info(`checkpoint at step ${p.checkpoint.step}: ${p.checkpoint.dir}`);
         void vscode.commands.executeCommand('setContext', 'ldlens.hasCheckpoint', true);
         this.checkpointEmitter.fire(p.checkpoint);
+        run.resolveFirstCheckpoint(true);
       }),
       engine.onNotification(P.TrainEnded, (p) => this.onEnded(p)),
       engine.onNotification(P.TrainWatchAnalysis, (p) => this.onWatchAnalysisNotification(p.runId, p.analysis)),
@@ -94,6 +112,13 @@ export class TrainingController implements vscode.Disposable {
     return this.active && { runId: this.active.runId, runDir: this.active.runDir, name: this.active.name };
   }
 
+  /** The active run while its first checkpoint is still to come. */
+  get pendingCheckpoint(): PendingCheckpoint | undefined {
+    const run = this.active;
+    if (!run || run.firstCheckpointAt === undefined) return undefined;
+    return { name: run.name, atStep: run.firstCheckpointAt, step: run.step, landed: run.firstCheckpoint };
+  }
+
   /** The run folder of the last run started here (for Resume and default analyses). */
   get lastRunDir(): string | undefined {
     return this.context.workspaceState.get<string>(LAST_RUN_KEY);
@@ -108,7 +133,7 @@ export class TrainingController implements vscode.Disposable {
       const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Starting training ${label}` }, () =>
         this.engine.request(P.TrainStart, { ...params, runsDir, ...(watch ? { watchText: watch.docText.slice(watch.base, watch.base + watch.length) } : {}) }),
       );
-      this.begin(r, params.name ?? r.runId, watch, fromCommand);
+      this.begin(r, params.name ?? r.runId, watch, fromCommand, Math.min(r.config.train.checkpointInterval, r.config.train.steps));
       return true;
     } catch (e) {
       if (watch) this.heatmap.untrack(watch.edits);
@@ -185,9 +210,11 @@ export class TrainingController implements vscode.Disposable {
     return { uri: doc.uri, docText, base, length: end - base, edits: this.heatmap.trackEdits(doc.uri) };
   }
 
-  private begin(r: P.TrainStartResult, name: string, watch: Watch | undefined, fromCommand: boolean): void {
+  private begin(r: P.TrainStartResult, name: string, watch: Watch | undefined, fromCommand: boolean, firstCheckpointAt?: number): void {
     let resolveEnded!: (s: Exclude<P.RunStatus, 'running'>) => void;
     const ended = new Promise<Exclude<P.RunStatus, 'running'>>((res) => (resolveEnded = res));
+    let resolveFirstCheckpoint!: (landed: boolean) => void;
+    const firstCheckpoint = new Promise<boolean>((res) => (resolveFirstCheckpoint = res));
     const run: ActiveRun = {
       runId: r.runId,
       runDir: r.runDir,
@@ -202,6 +229,9 @@ export class TrainingController implements vscode.Disposable {
       ended,
       resolveEnded,
       announced: false,
+      firstCheckpointAt,
+      firstCheckpoint,
+      resolveFirstCheckpoint,
     };
     this.active = run;
     void this.context.workspaceState.update(LAST_RUN_KEY, r.runDir);
@@ -265,6 +295,7 @@ export class TrainingController implements vscode.Disposable {
     }
     this.status.ended(run, status, error);
     run.resolveEnded(status);
+    run.resolveFirstCheckpoint(false);
     this.runsEmitter.fire();
     if (run.announced) return;
     run.announced = true;

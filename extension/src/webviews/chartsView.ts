@@ -7,12 +7,16 @@ import { toColumns } from '@common/metricColumns';
 import { dispatch, type ChartsHostMessage, type ChartsViewMessage, type Handlers } from '@common/webviewProtocol';
 import { saveExport } from './exportFiles';
 import { webviewHtml, webviewOptions } from './html';
+import { LiveRunProgress } from './runProgress';
 
 export interface ChartsHost {
   listRuns(): Promise<RunInfo[]>;
   loadMetrics(runDir: string): Promise<MetricRecord[]>;
   log: vscode.LogOutputChannel;
 }
+
+/** The runs table follows live steps at most this often (each update re-sends the runs list). */
+const RUNS_UPDATE_MS = 500;
 
 /** Records per `metrics` message (as columns: ~10 MB of Float64Arrays for 100,000 steps). */
 const METRICS_SLICE = 100_000;
@@ -35,6 +39,8 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   /** Runs the user unchecked: a live run does not re-select itself. */
   private readonly deselected = new Set<string>();
   private readonly loaded = new Map<string, Loaded>();
+  private readonly progress = new LiveRunProgress();
+  private runsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -72,7 +78,7 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   }
 
   setRuns(runs: RunInfo[]): void {
-    this.runs = [...runs];
+    this.runs = this.progress.merge(runs);
     const before = this.selected;
     const ids = new Set(runs.map((r) => r.id));
     const kept = this.selected.filter((id) => ids.has(id));
@@ -90,6 +96,7 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   }
 
   appendMetric(runId: string, runDir: string, record: MetricRecord): void {
+    if (this.progress.record(runId, record)) this.runsMoved();
     const entry = this.loaded.get(runId);
     if (entry) {
       if (entry.pending) entry.pending.push(record);
@@ -101,11 +108,20 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
     }
     // A run that starts streaming joins the charts unless the user took it out.
     if (!this.deselected.has(runId) && !this.selected.includes(runId)) {
-      if (!this.runs.some((r) => r.id === runId)) this.runs.push(placeholderRun(runId, runDir));
+      if (!this.runs.some((r) => r.id === runId)) this.runs.push(...this.progress.merge([placeholderRun(runId, runDir)]));
       this.select([...this.selected, runId]);
       this.post({ type: 'runs', runs: this.runs });
       this.post({ type: 'selection', selected: this.selected });
     }
+  }
+
+  /** A live record moved a run's step or best loss: the table shows it (throttled). */
+  private runsMoved(): void {
+    this.runs = this.progress.merge(this.runs);
+    this.runsTimer ??= setTimeout(() => {
+      this.runsTimer = undefined;
+      this.post({ type: 'runs', runs: this.runs });
+    }, RUNS_UPDATE_MS);
   }
 
   /** Re-reads the runs list from the host. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, Session } from './driver';
 import { JOURNEY, journeyScreenshot, stopJourney } from './journey';
+import { NEWCOMER } from './newcomer';
 import { SCENARIOS, type Scenario, prepareLongDocument, prepareWorkspace, userSettings } from './scenarios';
 
 async function main(): Promise<number> {
@@ -26,7 +27,8 @@ async function main(): Promise<number> {
   // The development-mode session runs SCENARIOS; the journey (journey.ts) installs the VSIX into
   // sessions of its own, after them.
   const chosen = (list: Scenario[]) => list.filter((sc) => !only.length || only.some((o) => sc.name.includes(o)));
-  const planned = [...chosen(SCENARIOS).map((sc) => ({ sc, dev: true })), ...chosen(JOURNEY).map((sc) => ({ sc, dev: false }))];
+  // NEWCOMER last among them: it reloads the window.
+  const planned = [...chosen([...SCENARIOS, ...NEWCOMER]).map((sc) => ({ sc, dev: true })), ...chosen(JOURNEY).map((sc) => ({ sc, dev: false }))];
   let passed = 0;
   let failed = 0;
   // A hard stop so that a wedged browser cannot hold CI forever.

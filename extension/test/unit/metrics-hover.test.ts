@@ -67,7 +67,8 @@ describe('hover content', () => {
     assert.match(md, /\| layer 0 \| (&nbsp;)+. \d+\/20 \| (&nbsp;)+. \d+\/64 \| (&nbsp;)+. \d+\/64 \|/);
     assert.match(md, /Embedding: . \d+\/64 active/);
     assert.match(md, /Units at \*\*layer 0 · MLP\*\*/);
-    assert.match(md, /```text\n[█░]{32}\n[█░]{32}\n```\n\d+ of 64 units on/);
+    // Lines of 16 units: 32 block characters (307 px) were clipped by a 250 px hover.
+    assert.match(md, /```text\n[█░]{16}\n[█░]{16}\n[█░]{16}\n[█░]{16}\n```\n\d+ of 64 units on/);
     assert.match(md, /average for this token type \(\d+×\)/);
     assert.match(md, /\[\$\(preview\) Open in Mask Explorer\]\(command:ldlens\.openInMaskExplorer\?/);
     assert.match(md, /command:ldlens\.pinToken\?/);
@@ -87,14 +88,15 @@ describe('hover content', () => {
 
   it('draws the soft strip with block heights', () => {
     const strip = unitStrip(view, 3, 2, false);
-    assert.match(strip, /^```text\n[▁▂▃▄▅▆▇█]{32}\n/);
+    assert.match(strip, /^```text\n[▁▂▃▄▅▆▇█]{16}\n/);
   });
 
-  it('shows attention units one row per head, counted over the causal keys as in the table', () => {
+  it('shows attention units each head on lines of its own, counted over the causal keys as in the table', () => {
     const strip = unitStrip(view, 1, 10, true);
-    const rows = strip.split('\n').slice(1, 5);
-    assert.equal(rows.length, 4);
-    for (const r of rows) assert.equal([...r].length, 64);
+    // 4 heads × 64 keys: 4 lines a head, the first 8 lines shown.
+    const rows = strip.split('\n').slice(1, 9);
+    for (const r of rows) assert.equal([...r].length, 16);
+    assert.match(strip, /\n… 128 more units\n```/);
     assert.match(strip, new RegExp(`\\n${a.layers[1].active[10]} of 44 \\(heads × causal keys\\) on$`));
     const md = buildHoverMarkdown({ view, index: 10, choice: { ...mlp0, site: { kind: 'site', name: 'transformer.h.0.attn.attn_dropout' } }, uri: 'u' });
     assert.match(md, new RegExp(`\\| layer 0 \\| (&nbsp;)+. ${a.layers[1].active[10]}/44 \\|`));

@@ -9,6 +9,8 @@ import { PALETTE_SIZE } from './definitions';
 export class RunsList {
   readonly element: HTMLElement;
   private readonly table: HTMLTableElement;
+  /** The runs and selection the rows were built for: when only progress changed, rows stay. */
+  private built = '';
 
   constructor(private readonly onToggle: (runId: string, selected: boolean) => void) {
     this.element = el('section', 'runs');
@@ -17,8 +19,13 @@ export class RunsList {
   }
 
   render(runs: RunInfo[], selected: string[]): void {
+    // While a run trains its step changes twice a second: update the cells in place so that a
+    // click on a row or checkbox is not lost to a row rebuilt under the pointer.
+    const key = JSON.stringify([runs.map((r) => [r.id, r.name, r.dir, r.dropoutKind, r.backend]), selected]);
+    if (key === this.built && runs.length && this.updateInPlace(runs)) return;
+    this.built = key;
     if (!runs.length) {
-      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train Model".'));
+      this.table.replaceChildren(el('caption', 'hint', 'No runs yet. Start one with "LearnedDropout: Train Model", or "LearnedDropout: Try It on a Demo Corpus" to train on the built-in demo text.'));
       return;
     }
     const head = el('tr');
@@ -28,8 +35,7 @@ export class RunsList {
     const rows: HTMLElement[] = [head];
     for (const run of runs) {
       const index = selected.indexOf(run.id);
-      const tip = `${run.name}\n${run.dir}${run.error ? `\n${run.error}` : ''}`;
-      const tr = el('tr', index >= 0 ? 'selected' : undefined, undefined, { 'data-run': run.id, title: tip });
+      const tr = el('tr', index >= 0 ? 'selected' : undefined, undefined, { 'data-run': run.id });
       const box = el('input', 'run-check', undefined, { type: 'checkbox', 'aria-label': `show ${run.name}` });
       box.checked = index >= 0;
       box.addEventListener('change', () => this.onToggle(run.id, box.checked));
@@ -40,11 +46,9 @@ export class RunsList {
       // Second line: what kind of run it is and where it trains.
       name.append(el('div', 'run-title', run.name), el('div', 'muted run-kind', `${run.dropoutKind} · ${run.backend ?? '—'}`));
       const status = el('td', 'run-progress');
-      status.append(
-        el('span', `status status-${run.status}`, run.status),
-        el('div', 'muted run-steps', `${compactSteps(run.step)}/${compactSteps(run.totalSteps)}`, { title: `step ${formatInt(run.step)} of ${formatInt(run.totalSteps)}` }),
-      );
-      tr.append(first, name, status, el('td', 'num', run.bestValLoss === null ? '—' : formatValue(run.bestValLoss)));
+      status.append(el('span'), el('div', 'muted run-steps'));
+      tr.append(first, name, status, el('td', 'num run-best'));
+      fillProgress(tr, run);
       tr.addEventListener('click', (e) => {
         if (e.target === box) return;
         box.checked = !box.checked;
@@ -54,6 +58,25 @@ export class RunsList {
     }
     this.table.replaceChildren(...rows);
   }
+
+  /** Status, steps and best loss of rows already built; false when a row is missing. */
+  private updateInPlace(runs: RunInfo[]): boolean {
+    const rows = new Map([...this.table.querySelectorAll<HTMLElement>('tr[data-run]')].map((tr) => [tr.dataset['run'], tr]));
+    if (!runs.every((r) => rows.has(r.id))) return false;
+    for (const run of runs) fillProgress(rows.get(run.id)!, run);
+    return true;
+  }
+}
+
+function fillProgress(tr: HTMLElement, run: RunInfo): void {
+  tr.title = `${run.name}\n${run.dir}${run.error ? `\n${run.error}` : ''}`;
+  const status = tr.querySelector<HTMLElement>('.run-progress > span')!;
+  status.className = `status status-${run.status}`;
+  status.textContent = run.status;
+  const steps = tr.querySelector<HTMLElement>('.run-steps')!;
+  steps.textContent = `${compactSteps(run.step)}/${compactSteps(run.totalSteps)}`;
+  steps.title = `step ${formatInt(run.step)} of ${formatInt(run.totalSteps)}`;
+  tr.querySelector<HTMLElement>('.run-best')!.textContent = run.bestValLoss === null ? '—' : formatValue(run.bestValLoss);
 }
 
 const kilo = format('.3~s');

@@ -137,3 +137,56 @@ export function pngSize(base64: string): { width: number; height: number } {
   const b = Buffer.from(base64, 'base64');
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
+
+/** Boxes of the Mask Explorer's parts, and whether the heatmap's backing store matches its box. */
+export interface ExplorerLayout {
+  viewport: { width: number; height: number };
+  boxes: Record<string, { x: number; y: number; width: number; height: number } | null>;
+  /** Toolbar children that stick out of the toolbar (it should wrap instead). */
+  toolbarOverflow: string[];
+  canvas: { cssWidth: number; cssHeight: number; width: number; height: number; dpr: number };
+}
+
+/** Measures the explorer's layout (for the checks at narrow and short sizes). */
+export async function explorerLayout(target: Target): Promise<ExplorerLayout> {
+  return target.evaluate(() => {
+    const box = (sel: string) => {
+      const e = document.querySelector(sel);
+      if (!e) return null;
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    };
+    const parts = ['.toolbar', '.strip-section', '.token-strip', '.strip-legend', '.main-section', '.heat-pane', 'canvas.heatmap-cells', '.details', '.tabs', '.status-line'];
+    const toolbar = document.querySelector('.toolbar')!.getBoundingClientRect();
+    const toolbarOverflow = [...document.querySelectorAll<HTMLElement>('.toolbar > *')]
+      .filter((c) => !c.classList.contains('hidden'))
+      .filter((c) => {
+        const r = c.getBoundingClientRect();
+        return r.width > 0 && (r.right > toolbar.right + 0.5 || r.bottom > toolbar.bottom + 0.5);
+      })
+      .map((c) => c.className);
+    const c = document.querySelector<HTMLCanvasElement>('canvas.heatmap-cells')!;
+    const cr = c.getBoundingClientRect();
+    return {
+      viewport: { width: document.documentElement.clientWidth, height: window.innerHeight },
+      boxes: Object.fromEntries(parts.map((p) => [p, box(p)])),
+      toolbarOverflow,
+      canvas: { cssWidth: cr.width, cssHeight: cr.height, width: c.width, height: c.height, dpr: window.devicePixelRatio },
+    };
+  });
+}
+
+/** Pairs of boxes that overlap by more than a pixel each way (names "a × b"). */
+export function overlaps(boxes: ExplorerLayout['boxes'], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = boxes[names[i]!], b = boxes[names[j]!];
+      if (!a || !b) continue;
+      const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+      const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+      if (w > 1 && h > 1) out.push(`${names[i]} × ${names[j]} (${w.toFixed(0)}×${h.toFixed(0)} px)`);
+    }
+  }
+  return out;
+}
