@@ -100,6 +100,8 @@ function readProbe(cmd: string, r: { error?: Error; status: number | null; stdou
       return { ok: false, python: cmd, reason: `${cmd} did not answer the probe (exit ${r.status}${err ? ': ' + err : ''}); is it Python 3?` };
     }
     if (!info.torch) p = { ...info, ok: false, python: cmd, reason: `no torch in ${cmd} (Python ${info.pythonVersion}): ${info.error ?? 'import failed'}; install PyTorch there or point ldlens.engine.pythonPath at a Python that has it` } as TorchProbe;
+    else if (!/^(\d{2,}|[2-9]|1\.(1\d|[2-9]\d))\./.test(info.torch))
+      p = { ...info, ok: false, python: cmd, reason: `torch ${info.torch} in ${cmd} is too old: the torch backend needs torch 1.10 or newer (torch.frombuffer)` } as TorchProbe;
     else {
       const dev = info.cuda ? `CUDA (${(info.cudaDevices ?? []).join(', ') || 'a device'})` : info.mps ? 'Apple MPS' : 'no GPU (CPU only)';
       p = { ...info, ok: true, python: cmd, reason: `torch ${info.torch} in ${cmd} (Python ${info.pythonVersion}), ${dev}` } as TorchProbe;

@@ -129,7 +129,8 @@ def site_stats(name, mod, shape):
     n = vals.numel()
     sums = torch.stack([vals.double().sum(), (vals < 0.1).sum().double(), (vals > 0.9).sum().double(), (vals >= 0.5).sum().double()]).tolist()
     A, B = mod.A.detach().double(), mod.B.detach().double()
-    ab = torch.stack([A.mean(), A.std(unbiased=False), B.mean(), B.std(unbiased=False)]).tolist()
+    pstd = lambda t: ((t - t.mean()) ** 2).mean().sqrt()  # population std, as the engine's (std's arguments changed across torch versions)
+    ab = torch.stack([A.mean(), pstd(A), B.mean(), pstd(B)]).tolist()
     return {"site": name, "layer": layer, "kind": kind, "units": units, "meanMask": sums[0] / n, "fracLow": sums[1] / n,
             "fracHigh": sums[2] / n, "meanActive": sums[3] / rows, "aMean": ab[0], "aStd": ab[1], "bMean": ab[2], "bStd": ab[3]}
 
