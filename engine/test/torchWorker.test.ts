@@ -87,6 +87,23 @@ describe('torch worker', { skip }, () => {
     assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'every step once');
   });
 
+  test('the engine killed mid-run: the worker sees its stdin close, checkpoints and stops (run.json says stopped)', { timeout: 180_000 }, async () => {
+    const out = join(dir, 'orphaned');
+    const sets = ['model.blockSize=32', 'model.nEmbd=32', 'model.nHead=2', 'model.nLayer=1', 'train.batchSize=4', 'train.checkpointInterval=1000'].flatMap((x) => ['--set', x]);
+    const cli = spawn(process.execPath, [cliPath, 'train', '--json', '--data', corpus, '--out', out, '--steps', '5000', '--backend', 'torch', '--python', PY, '--threads', '1', ...sets], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((res) => cli.stdout.setEncoding('utf8').on('data', (d: string) => /"event":"step"/.test(d) && res()));
+    cli.kill('SIGKILL');
+    const t0 = Date.now();
+    let meta = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    while (meta.status === 'running' && Date.now() - t0 < 60_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      meta = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    }
+    assert.equal(meta.status, 'stopped');
+    assert.ok(meta.step > 0 && meta.step < 5000);
+    assert.equal(listCheckpoints(out).at(-1)?.step, meta.step, 'a checkpoint at the step it stopped');
+  });
+
   test('a stop before the first step still ends cleanly with a checkpoint', { timeout: 120_000 }, async () => {
     const prepared = await prepareTorchRun({ data: [corpus], runsDir: dir, runDir: join(dir, 'early-stop'), overrides }, { threads: 1 });
     const run = new TorchRun(prepared, { python: PY });

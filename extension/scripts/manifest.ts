@@ -62,7 +62,7 @@ const configuration = {
       default: '',
       scope: 'machine',
       markdownDescription:
-        'Python (with PyTorch) for the `torch` backend. Empty: `LDLENS_PYTHON`, else `python3` on `PATH`. Takes effect when the engine restarts.',
+        'Python (with PyTorch) for the `torch` backend. Empty: the Python extension\'s active environment when that extension is installed, else `LDLENS_PYTHON`, else `python3` on `PATH`. Takes effect when the engine restarts.',
     },
     'ldlens.engine.backend': {
       type: 'string',

@@ -52,8 +52,13 @@ class Events:
             return
         line = json.dumps({"type": type_, **kw}, separators=(",", ":"))
         with self.lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, OSError):
+                # the engine is gone: keep training to the stop its closed stdin asked for, and
+                # write the run folder as usual, which is what it would read
+                self.enabled = False
 
     def log(self, level, message):
         self.send("log", level=level, message=message)
