@@ -516,7 +516,10 @@ def main(argv=None):
         return fail(events, trainer, str(e), a.job, job, rank)
     except Exception as e:  # noqa: BLE001 — the engine shows the message; the traceback goes to stderr
         import traceback
-        traceback.print_exc()
+        try:
+            traceback.print_exc()
+        except OSError:
+            pass  # stderr is gone with the engine: the message still goes into run.json
         return fail(events, trainer, f"{type(e).__name__}: {e}", a.job, job, rank)
     finally:
         if world > 1 and torch.distributed.is_initialized():
