@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { EvalRecord, MetricRecord, StatsRecord, StepRecord } from '@common/protocol';
 import { decodeSafetensors } from '../src/safetensors';
-import { cliPath, runCli, smallCorpus, tempDir } from './helpers';
+import { cliPath, fixturesDir, repoRoot, runCli, smallCorpus, tempDir } from './helpers';
 import { probeTorch } from '../src/torch/python';
 import { spawn } from 'node:child_process';
 
@@ -121,6 +121,14 @@ const CASES: { name: string; o: Record<string, unknown> }[] = [
 ];
 
 describe('torch backend', { skip }, () => {
+  test('its model and optimizer match the PyTorch reference\'s fixtures (logits, masks, loss terms, gradients, 5 AdamW steps)', { timeout: 60_000 }, () => {
+    const r = spawnSync(PY, [join(__dirname, 'torchReference.py'), join(fixturesDir, 'tiny')], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(repoRoot, 'engine/torch'), PYTHONDONTWRITEBYTECODE: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    const errs = JSON.parse(r.stdout) as Record<string, number>;
+    assert.deepEqual(Object.keys(errs), ['logits', 'masks', 'grads', 'terms', 'trainLosses', 'after5']);
+    for (const [k, e] of Object.entries(errs)) assert.ok(e <= (k === 'after5' ? 1e-3 : 1e-4), `${k}: relative error ${e}`);
+  });
+
   for (const c of CASES) {
     test(`parity, 20 steps: ${c.name}`, { timeout: 300_000 }, async () => {
       const slug = c.name.replace(/[^a-z0-9]+/gi, '-');

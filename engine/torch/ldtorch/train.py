@@ -140,6 +140,26 @@ def site_stats(name, mod, shape):
             "fracHigh": sums[2] / n, "meanActive": sums[3] / rows, "aMean": ab[0], "aStd": ab[1], "bMean": ab[2], "bStd": ab[3]}
 
 
+# ----------------------------------------------------------------------------- optimizer
+
+def make_optimizers(model, t, d):
+    """AdamW with decay on ≥ 2-D weights only; A/B their own group (own rate, AdamW or SGD), as makeOptimizer.
+    Each group's lr is set every step to the schedule's lr × its lr_scale."""
+    decay, rest, ab = [], [], []
+    for n, p in model.named_parameters():
+        (ab if n.endswith(".A") or n.endswith(".B") else decay if p.dim() >= 2 else rest).append(p)
+    ab_scale = 1.0 if d["abLr"] is None else d["abLr"] / t["lr"]
+    adam_groups = [{"params": decay, "weight_decay": t["weightDecay"], "lr_scale": 1.0},
+                   {"params": rest, "weight_decay": 0.0, "lr_scale": 1.0}]
+    opts = []
+    if ab and d["abOptimizer"] == "sgd":
+        opts.append(torch.optim.SGD([{"params": ab, "lr_scale": ab_scale}], lr=t["lr"]))
+    elif ab:
+        adam_groups.append({"params": ab, "weight_decay": 0.0, "lr_scale": ab_scale})
+    opts.insert(0, torch.optim.AdamW(adam_groups, lr=t["lr"], betas=tuple(t["betas"]), eps=t["eps"]))
+    return opts
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 def pick_device(want):
@@ -234,21 +254,7 @@ class Trainer:
     # --------------------------------------------------------------- optimizer
 
     def make_optimizers(self):
-        """AdamW with decay on ≥ 2-D weights only; A/B their own group (own rate, AdamW or SGD), as makeOptimizer."""
-        t, d = self.config["train"], self.config["dropout"]
-        decay, rest, ab = [], [], []
-        for n, p in self.model.named_parameters():
-            (ab if n.endswith(".A") or n.endswith(".B") else decay if p.dim() >= 2 else rest).append(p)
-        ab_scale = 1.0 if d["abLr"] is None else d["abLr"] / t["lr"]
-        adam_groups = [{"params": decay, "weight_decay": t["weightDecay"], "lr_scale": 1.0},
-                       {"params": rest, "weight_decay": 0.0, "lr_scale": 1.0}]
-        opts = []
-        if ab and d["abOptimizer"] == "sgd":
-            opts.append(torch.optim.SGD([{"params": ab, "lr_scale": ab_scale}], lr=t["lr"]))
-        elif ab:
-            adam_groups.append({"params": ab, "weight_decay": 0.0, "lr_scale": ab_scale})
-        opts.insert(0, torch.optim.AdamW(adam_groups, lr=t["lr"], betas=tuple(t["betas"]), eps=t["eps"]))
-        return opts
+        return make_optimizers(self.model, self.config["train"], self.config["dropout"])
 
     def load_moments(self, m, v, opt_step):
         adam = self.opts[0]
