@@ -18,7 +18,7 @@ import { TokenizerError } from './tokenizer';
 import { TrainingRun, type TrainEvents } from './trainer';
 import { ENGINE_VERSION } from './version';
 import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
-import { torchBackendBench } from './torch/bench';
+import { torchBackendBench, torchBackendRows } from './torch/bench';
 
 class UsageError extends Error {}
 
@@ -38,7 +38,7 @@ commands:
   cluster-script (--data FILE... [train options] | --run RUN_DIR) [--nodes N] [--gpus-per-node G] [--python PY]
             [--partition P] [--time HH:MM:SS] [--device cuda|auto|cpu]   torchrun and Slurm scripts in RUN/torch/
   follow    --run RUN_DIR [--interval S] [--from-end]   follow a run written elsewhere (polls its folder)
-  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--torch-backend [--python PY]] [--out FILE]
+  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--torch-backend[-only] [--python PY]] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
   serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
   demo      [--steps N] [--out DIR]             train on the built-in demo corpus and show what it learned
@@ -302,6 +302,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       data: { type: 'string' },
       'compare-torch': { type: 'boolean' },
       'torch-backend': { type: 'boolean' },
+      'torch-backend-only': { type: 'boolean' },
       python: { type: 'string' },
       'torch-script': { type: 'string' },
       out: { type: 'string' },
@@ -321,6 +322,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     /** The best training and the best inference figure over rounds. */
     const bestOf = (rs: BenchResult[]): BenchResult | null =>
       rs.length ? { ...rs[0], trainTokensPerSec: Math.max(...rs.map((r) => r.trainTokensPerSec)), inferTokensPerSec: Math.max(...rs.map((r) => r.inferTokensPerSec)) } : null;
+    if (o['torch-backend-only']) return torchBackendRows((o.shapes ?? 'tiny,small').split(','), text, { steps, warmup, python: o.python, json: !!o.json, out: o.out });
     for (const name of (o.shapes ?? 'tiny,small').split(',')) {
       const shape = BENCH_SHAPES[name];
       if (!shape) throw new UsageError(`unknown shape ${name} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);

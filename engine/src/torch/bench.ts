@@ -3,11 +3,11 @@
 // metric records, mask statistics and the final evaluation and checkpoint), timed from the
 // records' wall-clock stamps after `warmup` steps, so the overhead of our records is inside the
 // figure. Training only: analysis and sampling stay in the TypeScript engine.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { StepRecord } from '@common/protocol';
-import type { BenchResult, BenchShape } from '../bench';
+import { BENCH_SHAPES, type BenchResult, type BenchShape } from '../bench';
 import { readMetrics } from '../checkpoint';
 import { prepareTorchRun } from './prepare';
 import { probeTorch } from './python';
@@ -58,4 +58,22 @@ export async function torchBackendBench(text: string, shape: BenchShape, o: { st
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `ldlens bench --torch-backend-only`: just the torch backend's rows (a GPU machine's bench, engine/bench/gpu-bench.sh). */
+export async function torchBackendRows(shapes: string[], text: string, o: { steps: number; warmup: number; python?: string; json: boolean; out?: string }): Promise<number> {
+  const rows: { shape: string; torchBackend: BenchResult | null; torchBackendError?: string }[] = [];
+  for (const name of shapes) {
+    const shape = BENCH_SHAPES[name];
+    if (!shape) throw new Error(`unknown shape ${name} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);
+    const r = await torchBackendBench(text, shape, o);
+    rows.push({ shape: name, torchBackend: r.result, ...(r.error ? { torchBackendError: r.error } : {}) });
+    if (!o.json) process.stdout.write(`torch backend ${name}: ${r.result ? `${Math.round(r.result.trainTokensPerSec).toLocaleString('en-US')} train tok/s (${r.result.impl})` : r.error}\n`);
+  }
+  if (o.json) process.stdout.write(JSON.stringify({ rows }) + '\n');
+  if (o.out) {
+    mkdirSync(dirname(resolve(o.out)), { recursive: true });
+    writeFileSync(o.out, JSON.stringify({ rows }, null, 1) + '\n');
+  }
+  return rows.some((r) => !r.torchBackend) ? 1 : 0;
 }
