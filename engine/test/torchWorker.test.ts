@@ -115,7 +115,7 @@ describe('torch worker', { skip }, () => {
     assert.equal(listCheckpoints(run.dir).at(-1)?.step, outcome.step);
   });
 
-  test('ldlens serve: train/start on backend torch, progress and metrics as notifications, train/stop', { timeout: 180_000 }, async () => {
+  test('ldlens serve: train/start on backend torch, progress, metrics and the watched text as notifications, train/stop', { timeout: 180_000 }, async () => {
     const child = spawn(process.execPath, [cliPath, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LDLENS_BACKEND: 'wasm' } });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -134,8 +134,11 @@ describe('torch worker', { skip }, () => {
     try {
       const init = await conn.sendRequest(P.Initialize, { backend: 'torch', pythonPath: PY, clientName: 'test' });
       assert.ok(['wasm', 'cpu'].includes(init.backend), 'analysis keeps a tfjs backend');
-      const r = await conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'served'), overrides: { ...overrides, train: { ...overrides.train, steps: 400, checkpointInterval: 10 } } });
-      await until(() => notes.some((n) => n.method === 'train/checkpoint'));
+      const r = await conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'served'), overrides: { ...overrides, train: { ...overrides.train, steps: 400, checkpointInterval: 10 } }, watchText: 'To be, or not' });
+      await until(() => notes.some((n) => n.method === 'train/watchAnalysis'));
+      const watched = notes.find((n) => n.method === 'train/watchAnalysis')!.params;
+      assert.equal(watched.analysis.tokens.length, 13, 'the watched text re-analyzed by the engine at the torch checkpoint');
+      assert.equal(watched.analysis.checkpoint.step, notes.find((n) => n.method === 'train/checkpoint')!.params.checkpoint.step);
       assert.ok(notes.some((n) => n.method === 'train/progress' && n.params.runId === r.runId));
       assert.ok(notes.some((n) => n.method === 'train/metric' && n.params.record.type === 'stats'));
       assert.ok(notes.some((n) => n.method === 'log' && /training on torch/.test(n.params.message)), 'the log says why torch');
