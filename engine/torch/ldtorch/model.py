@@ -70,6 +70,8 @@ class Attention(nn.Module):
         self.c_proj = nn.Linear(C, C, bias=False)
         self.attn_dropout = make_dropout(d, T)  # over the softmaxed probabilities
         self.resid_dropout = make_dropout(d, C)
+        # a plain attribute, not a buffer: DDP broadcasts buffers at start and gloo has no bool
+        self.future = torch.ones(T, T, dtype=torch.bool).triu(1)  # key j > query i: masked
 
     def forward(self, x):
         Bsz, T, C = x.shape
@@ -77,9 +79,9 @@ class Attention(nn.Module):
         q, k, v = [t.view(Bsz, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)]
         # explicit attention (no fused SDPA): LearnedDropout needs the probabilities themselves
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
-        # made per call, not a bool buffer: DDP broadcasts buffers at start and gloo has no bool
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        att = att.masked_fill(~causal, float("-inf"))
+        if self.future.device != x.device:  # moved once, on the first forward on a device
+            self.future = self.future.to(x.device)
+        att = att.masked_fill(self.future[:T, :T], float("-inf"))
         att = self.attn_dropout(F.softmax(att, dim=-1))
         y = (att @ v).transpose(1, 2).contiguous().view(Bsz, T, C)
         return self.resid_dropout(self.c_proj(y))
