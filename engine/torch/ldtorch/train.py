@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from . import runfolder
-from .model import GPT, LearnedDropout, parameter_shapes
+from .model import GPT, parameter_shapes
 from .rng import Rng
 from .safetensors import load as load_safetensors
 
@@ -460,7 +460,7 @@ def now_ms():
 
 # ----------------------------------------------------------------------------- entry point
 
-def watch_stdin(trainer_ref, events, stop_on_eof):
+def watch_stdin(trainer_ref, stop_on_eof):
     """{"type": "stop"} → stop after this step; end of stdin (the engine is gone) → stop too."""
     for line in sys.stdin:
         try:
@@ -505,7 +505,7 @@ def main(argv=None):
         events.send("ended", status="failed", step=0, error=f"cannot read the job file {a.job}: {e}")
         return 1
     if rank == 0 and job.get("stdinStop"):
-        threading.Thread(target=watch_stdin, args=(ref, events, True), daemon=True).start()
+        threading.Thread(target=watch_stdin, args=(ref, True), daemon=True).start()
     trainer = None
     try:
         if world > 1:
