@@ -92,6 +92,8 @@ describe('torch worker', { skip }, () => {
     const sets = ['model.blockSize=32', 'model.nEmbd=32', 'model.nHead=2', 'model.nLayer=1', 'train.batchSize=4', 'train.checkpointInterval=1000'].flatMap((x) => ['--set', x]);
     const cli = spawn(process.execPath, [cliPath, 'train', '--json', '--data', corpus, '--out', out, '--steps', '5000', '--backend', 'torch', '--python', PY, '--threads', '1', ...sets], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((res) => cli.stdout.setEncoding('utf8').on('data', (d: string) => /"event":"step"/.test(d) && res()));
+    const owner = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).pid;
+    assert.ok(owner && owner !== cli.pid, 'run.json names the process that trains (the worker), not the engine');
     cli.kill('SIGKILL');
     const t0 = Date.now();
     let meta = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));

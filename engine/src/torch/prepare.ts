@@ -33,7 +33,7 @@ export interface TorchJob {
   device: string;
   /** torch.set_num_threads; null: torch's default. */
   threads: number | null;
-  /** The engine supervises: run.json keeps the engine's pid; stdinStop: stop on {"type":"stop"} or end of stdin. */
+  /** The engine supervises (stdinStop: stop on {"type":"stop"} or at the end of stdin, i.e. when the engine is gone). */
   supervised: boolean;
   stdinStop: boolean;
 }

@@ -438,8 +438,9 @@ class Trainer:
             return
         meta = self.folder.read_meta()
         meta.update(step=self.step, bestValLoss=self.best, totalSteps=self.config["train"]["steps"], status=status, backend="torch")
-        if not self.job.get("supervised"):
-            meta["pid"] = os.getpid()  # no engine owns this run: this process does
+        # the process that trains owns the run: while it lives the run is running (also under
+        # torchrun when the engine that started it is gone); when it dies the run reads as interrupted
+        meta["pid"] = os.getpid()
         meta.pop("error", None)
         if error:
             meta["error"] = error
