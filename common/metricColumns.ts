@@ -2,16 +2,10 @@
 // one object per record. The host converts what it read from metrics.jsonl (toColumns) and posts
 // it; typed arrays are cloned as bytes (100,000 steps in a few milliseconds, where arrays of
 // records took ~0.5 s per 10,000) and keep NaN and ±Infinity, which JSON would not. fromColumns
-// gives the records back exactly (the CSV export). No DOM and no runtime imports: the extension
-// host imports this too.
-import type { MetricRecord, SiteKind, SiteStats, StatsRecord } from './protocol';
-
-export const STEP_KEYS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
-export type StepKey = (typeof STEP_KEYS)[number];
-export const EVAL_KEYS = ['trainLoss', 'valLoss'] as const;
-export type EvalKey = (typeof EVAL_KEYS)[number];
-export const SITE_KEYS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
-export type SiteKey = (typeof SITE_KEYS)[number];
+// gives the records back exactly (the CSV export). The fields come from the schema (metrics.ts).
+// No DOM: the extension host imports this too.
+import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS, type EvalField, type EvalRecord, type SiteField, type SiteStats, type StepField, type StepRecord } from './metrics';
+import type { MetricRecord, SiteKind, StatsRecord } from './protocol';
 
 /** Columns of one record type: `step` and `time` plus one array per field, all the same length. */
 export type ColumnSet<K extends string> = { step: Float64Array; time: Float64Array } & Record<K, Float64Array>;
@@ -21,12 +15,12 @@ export interface SiteColumns {
   layer: number;
   kind: SiteKind;
   /** One row per stats record that has this site. */
-  cols: ColumnSet<SiteKey>;
+  cols: ColumnSet<SiteField>;
 }
 
 export interface MetricColumns {
-  steps: ColumnSet<StepKey>;
-  evals: ColumnSet<EvalKey>;
+  steps: ColumnSet<StepField>;
+  evals: ColumnSet<EvalField>;
   /** One row per stats record (its site values are in `sites`). */
   stats: { step: Float64Array; time: Float64Array; stuck: Uint8Array };
   /** Per site, in first-seen order. */
@@ -57,10 +51,10 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       }
     }
   }
-  const steps = columnSet(STEP_KEYS, nSteps);
-  const evals = columnSet(EVAL_KEYS, nEvals);
+  const steps = columnSet(STEP_FIELDS, nSteps);
+  const evals = columnSet(EVAL_FIELDS, nEvals);
   const stats = { step: new Float64Array(nStats), time: new Float64Array(nStats), stuck: new Uint8Array(nStats) };
-  const sites = [...siteRows].map(([site, e]) => ({ site, layer: e.layer, kind: e.kind, cols: columnSet(SITE_KEYS, e.n) }));
+  const sites = [...siteRows].map(([site, e]) => ({ site, layer: e.layer, kind: e.kind, cols: columnSet(SITE_FIELDS, e.n) }));
   const siteIndex = new Map(sites.map((s, i) => [s.site, i]));
   const siteFill = new Int32Array(sites.length);
   let i = 0;
@@ -70,13 +64,12 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
     if (r.type === 'step') {
       steps.step[i] = r.step;
       steps.time[i] = r.time;
-      for (const key of STEP_KEYS) steps[key][i] = r[key];
+      for (const key of STEP_FIELDS) steps[key][i] = r[key];
       i++;
     } else if (r.type === 'eval') {
       evals.step[j] = r.step;
       evals.time[j] = r.time;
-      evals.trainLoss[j] = r.trainLoss;
-      evals.valLoss[j] = r.valLoss;
+      for (const key of EVAL_FIELDS) evals[key][j] = r[key];
       j++;
     } else {
       stats.step[k] = r.step;
@@ -89,7 +82,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
         const cols = sites[si]!.cols;
         cols.step[row] = r.step;
         cols.time[row] = r.time;
-        for (const key of SITE_KEYS) cols[key][row] = s[key];
+        for (const key of SITE_FIELDS) cols[key][row] = s[key];
       }
     }
   }
@@ -127,23 +120,15 @@ export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): Metri
     let best = cand[0]!;
     for (const x of cand) if (x[1] < best[1] || (x[1] === best[1] && RANK[x[0]] < RANK[best[0]])) best = x;
     if (best[0] === 'step') {
-      const s = c.steps;
-      out.push({
-        type: 'step',
-        step: s.step[i]!,
-        time: s.time[i]!,
-        loss: s.loss[i]!,
-        crossEntropy: s.crossEntropy[i]!,
-        entropy: s.entropy[i]!,
-        l1: s.l1[i]!,
-        lambdaEntropy: s.lambdaEntropy[i]!,
-        lambdaL1: s.lambdaL1[i]!,
-        lr: s.lr[i]!,
-        tokensPerSec: s.tokensPerSec[i]!,
-      });
+      // Keys in the schema's order, as the engine writes them.
+      const record = { type: 'step', step: c.steps.step[i]!, time: c.steps.time[i]! } as StepRecord;
+      for (const key of STEP_FIELDS) record[key] = c.steps[key][i]!;
+      out.push(record);
       i++;
     } else if (best[0] === 'eval') {
-      out.push({ type: 'eval', step: c.evals.step[j]!, time: c.evals.time[j]!, trainLoss: c.evals.trainLoss[j]!, valLoss: c.evals.valLoss[j]! });
+      const record = { type: 'eval', step: c.evals.step[j]!, time: c.evals.time[j]! } as EvalRecord;
+      for (const key of EVAL_FIELDS) record[key] = c.evals[key][j]!;
+      out.push(record);
       j++;
     } else {
       const step = c.stats.step[k]!;
@@ -155,7 +140,7 @@ export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): Metri
         if (row >= siteLen[si]! || site.cols.step[row] !== step) return;
         siteAt[si]!++;
         const s = { site: site.site, layer: site.layer, kind: site.kind } as SiteStats;
-        for (const key of SITE_KEYS) s[key] = site.cols[key][row]!;
+        for (const key of SITE_FIELDS) s[key] = site.cols[key][row]!;
         sites.push(s);
       });
       const record: StatsRecord = { type: 'stats', step, time: c.stats.time[k]!, sites, stuck: c.stats.stuck[k] === 1 };

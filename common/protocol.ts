@@ -2,6 +2,7 @@
 // Declared once here and imported by both sides; nothing else crosses the boundary.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { DeepPartial, LDConfig, ModelShape } from '../engine/src/config';
+import type { EvalRecord, SiteStats, StepRecord } from './metrics';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -190,38 +191,9 @@ export interface RunInfo {
   error?: string;
 }
 
-/** One line of a run's metrics.jsonl: every step. */
-export interface StepRecord {
-  type: 'step';
-  step: number;
-  time: number;
-  loss: number;
-  crossEntropy: number;
-  entropy: number;
-  l1: number;
-  lambdaEntropy: number;
-  lambdaL1: number;
-  lr: number;
-  tokensPerSec: number;
-}
-
-/** Per-site statistics of the mask and of A/B. */
-export interface SiteStats {
-  site: string;
-  layer: number;
-  kind: SiteKind;
-  meanMask: number;
-  /** Fraction of mask values < 0.1 and > 0.9. */
-  fracLow: number;
-  fracHigh: number;
-  /** Mean number of units with m ≥ 0.5 per token (attention: per query row). */
-  meanActive: number;
-  units: number;
-  aMean: number;
-  aStd: number;
-  bMean: number;
-  bStd: number;
-}
+// One line of a run's metrics.jsonl is a MetricRecord. The step, eval and site-stats records are
+// declared by their fields in metrics.ts.
+export type { EvalRecord, SiteStats, StepRecord } from './metrics';
 
 /** Every `statsInterval` steps. */
 export interface StatsRecord {
@@ -241,15 +213,6 @@ export interface ReportRecord {
   step: number;
   time: number;
   report: Omit<MaskReport, 'checkpoint'>;
-}
-
-/** Every `evalInterval` steps and at the end. */
-export interface EvalRecord {
-  type: 'eval';
-  step: number;
-  time: number;
-  trainLoss: number;
-  valLoss: number;
 }
 
 // ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).

@@ -3,22 +3,23 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { initBackend } from './backend';
 import { BENCH_SHAPES, benchAnalysis, benchShape, defaultTorchScript, forwardFlopsPerToken, torchBench, type BenchResult } from './bench';
-import { CheckpointError, listRuns, loadCheckpoint, readMetrics } from './checkpoint';
+import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
-import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
-import { GPT, siteKindLabel } from './model';
+import { analyzeText, sampleText } from './inference';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
+import { siteKindLabel } from '@common/sites';
 import { SafetensorsError } from './safetensors';
 import { startServer } from './server';
 import { TokenizerError } from './tokenizer';
-import { TrainingRun, type TrainEvents } from './trainer';
+import { EngineService, type StartedRun } from './service/engineService';
+import type { Trainer } from './service/trainers';
+import type { TrainEvents, TrainSetup } from './trainer';
 import { ENGINE_VERSION } from './version';
-import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
 import { torchBackendBench, torchBackendRows } from './torch/bench';
+import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
 
 class UsageError extends Error {}
 
@@ -133,31 +134,41 @@ function reporter(json: boolean, total: () => number): TrainEvents {
   };
 }
 
-/** What runTraining drives: a TrainingRun, or the torch backend's supervised worker (torch/worker.ts). */
-export type DrivenRun = Pick<TrainingRun, 'id' | 'dir' | 'totalSteps' | 'run' | 'stop' | 'dispose'>;
+/** The service of one command; the backend is started on first need (`torch` trains in PyTorch; the rest runs on auto). */
+function engine(o: { backend?: string }): EngineService {
+  return new EngineService({ backend: o.backend && o.backend !== 'torch' ? (o.backend as BackendChoice) : 'auto' });
+}
 
-async function runTraining(run: DrivenRun, json: boolean): Promise<number> {
+/**
+ * Trains a run in the foreground (set up by `start`, a train or resume of the service) until it
+ * ends; Ctrl-C stops it after the step. `intro` lines are printed once the run is set up (so that a
+ * refused corpus or config stays a one-line error).
+ */
+async function runTraining(
+  json: boolean,
+  start: (eventsFor: (run: Trainer) => TrainEvents) => Promise<StartedRun>,
+  intro: (run: Trainer) => string = () => '',
+): Promise<{ code: number; run: Trainer }> {
   let interrupts = 0;
+  let current: Trainer | null = null;
   const onSig = () => {
     if (++interrupts > 1) process.exit(130);
     process.stderr.write('\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
-    run.stop();
+    current?.stop();
   };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
-  if (!json) process.stderr.write(`run ${run.id} → ${run.dir}\n`);
-  const outcome = await run.run(reporter(json, () => run.totalSteps));
+  const { run, done } = await start((run) => {
+    current = run;
+    process.on('SIGINT', onSig);
+    process.on('SIGTERM', onSig);
+    if (!json) process.stderr.write(`${intro(run)}run ${run.id} → ${run.dir}\n`);
+    return reporter(json, () => run.totalSteps);
+  });
+  const outcome = await done; // the service disposes the run
   process.off('SIGINT', onSig);
   process.off('SIGTERM', onSig);
   if (json) out({ event: 'done', runDir: run.dir, ...outcome });
   else process.stderr.write(`\n${outcome.status} at step ${outcome.step}${outcome.error ? ': ' + outcome.error : ''}; checkpoints in ${join(run.dir, 'checkpoints')}\n`);
-  run.dispose();
-  return outcome.status === 'failed' ? 1 : 0;
-}
-
-async function loadModel(path: string): Promise<InferenceModel> {
-  const ck = loadCheckpoint(path);
-  return { model: GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights), tokenizer: ck.tokenizer, checkpoint: { runDir: ck.runDir, dir: ck.dir, step: ck.step } };
+  return { code: outcome.status === 'failed' ? 1 : 0, run };
 }
 
 /** A readable summary of an analysis: per-site mean active units, and the tokens' active units per layer. */
@@ -222,34 +233,32 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const overrides = parseSets(o.set);
     const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
     if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
-    const setup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
-    const torchRun = await torchTraining(o, { setup });
-    if (torchRun) return runTraining(torchRun, !!o.json);
-    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
-    const run = await TrainingRun.create(setup, backend);
-    // (after the run is set up: a refused corpus or config stays a one-line error)
-    if (!o.json) process.stderr.write(backendLine(backend, attempts));
-    return runTraining(run, !!o.json);
+    const torch = torchTraining(o);
+    const service = engine(o);
+    const { backend, attempts } = await service.initBackend();
+    const setup: TrainSetup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
+    return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor, torch?.trainers), () => torch?.intro ?? backendLine(backend, attempts))).code;
   },
 
   async resume(argv) {
     const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' }, ...TORCH_OPTIONS });
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
-    const torchRun = await torchTraining(o, { resume: o.run, steps: int(o.steps, 'steps') });
-    if (torchRun) return runTraining(torchRun, !!o.json);
-    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
-    const run = await TrainingRun.resume(o.run, backend, int(o.steps, 'steps'));
-    if (!o.json) process.stderr.write(backendLine(backend, attempts));
-    if (!o.json) process.stderr.write(`resuming at step ${run.step} of ${run.totalSteps}\n`);
-    return runTraining(run, !!o.json);
+    const torch = torchTraining(o);
+    const service = engine(o);
+    const { backend, attempts } = await service.initBackend();
+    const steps = int(o.steps, 'steps');
+    return (
+      await runTraining(!!o.json, (eventsFor) => service.resume({ runDir: o.run!, steps }, eventsFor, torch?.trainers), (run) => (torch?.intro ?? backendLine(backend, attempts)) + `resuming at step ${run.step} of ${run.totalSteps}\n`)
+    ).code;
   },
 
   async analyze(argv) {
     const o = parse(argv, { checkpoint: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, window: { type: 'string' }, stride: { type: 'string' } });
     if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('analyze needs --checkpoint DIR and --text TEXT or --file FILE');
-    await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const service = engine(o);
+    await service.initBackend();
     const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
-    const a = await analyzeText(await loadModel(o.checkpoint), text, { window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
+    const a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
     if (o.json) out(a);
     else process.stdout.write(describeAnalysis(a) + '\n');
     return 0;
@@ -258,21 +267,17 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   async sample(argv) {
     const o = parse(argv, { checkpoint: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' } });
     if (!o.checkpoint) throw new UsageError('sample needs --checkpoint DIR');
-    await initBackend((o.backend as BackendChoice) ?? 'auto');
-    const im = await loadModel(o.checkpoint);
     const prompt = o.prompt ?? '';
-    const text = await sampleText(im, prompt, { maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') });
-    if (o.json) out({ prompt, text, analysis: await analyzeText(im, prompt + text) });
-    else process.stdout.write(prompt + text + '\n');
+    const p = { checkpoint: o.checkpoint, prompt, maxTokens: int(o.tokens, 'tokens') ?? 200, temperature: num(o.temperature, 'temperature'), topK: int(o['top-k'], 'top-k'), seed: int(o.seed, 'seed') };
+    if (o.json) out({ prompt, ...(await engine(o).sample(p)) });
+    else process.stdout.write(prompt + (await engine(o).sampleText(p)) + '\n');
     return 0;
   },
 
   async eval(argv) {
     const o = parse(argv, { checkpoint: { type: 'string' }, data: { type: 'string', multiple: true } });
     if (!o.checkpoint || !o.data?.length) throw new UsageError('eval needs --checkpoint DIR and --data FILE');
-    await initBackend((o.backend as BackendChoice) ?? 'auto');
-    const corpus = await loadCorpus(o.data, { minChars: 2 });
-    const r = await checkpointCrossEntropy(await loadModel(o.checkpoint), corpus.text);
+    const r = await engine(o).eval({ checkpoint: o.checkpoint, data: o.data });
     if (o.json) out(r);
     else process.stdout.write(`cross-entropy ${r.crossEntropy.toFixed(6)} nats over ${r.tokens} tokens\n`);
     return 0;
@@ -280,7 +285,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
   async runs(argv) {
     const o = parse(argv, { 'runs-dir': { type: 'string' } });
-    const runs = listRuns(o['runs-dir'] ?? '.ldlens/runs');
+    const runs = engine(o).listRuns(o['runs-dir'] ?? '.ldlens/runs');
     if (o.json) out(runs);
     else if (!runs.length) process.stdout.write('no runs\n');
     else for (const r of runs) process.stdout.write(`${r.id.padEnd(44)} ${r.status.padEnd(11)} step ${r.step}/${r.totalSteps}  best val ${r.bestValLoss?.toFixed(4) ?? '-'}  ${r.checkpoints.length} checkpoints\n`);
@@ -347,8 +352,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     }
     let analysis: Awaited<ReturnType<typeof benchAnalysis>> | null = null;
     if (o['analyze-checkpoint']) {
-      await initBackend(backend);
-      analysis = await benchAnalysis(await loadModel(o['analyze-checkpoint']), text, int(o['analyze-chars'], 'analyze-chars') ?? 2000, int(o['analyze-runs'], 'analyze-runs') ?? 9);
+      analysis = await engine(o).withModel(o['analyze-checkpoint'], (im) => benchAnalysis(im, text, int(o['analyze-chars'], 'analyze-chars') ?? 2000, int(o['analyze-runs'], 'analyze-runs') ?? 9));
     }
     const ratio = (a: number, b: number | undefined) => (b ? a / b : null);
     const report = {
@@ -415,24 +419,20 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     mkdirSync(dir, { recursive: true });
     const corpusPath = join(dir, 'demo-corpus.md');
     writeFileSync(corpusPath, demoCorpus());
-    const { backend, attempts } = await initBackend((o.backend as BackendChoice) ?? 'auto');
+    const service = engine(o);
+    const { backend, attempts } = await service.initBackend();
     if (!o.json) {
       process.stderr.write(`LearnedDropout Lens demo: backend ${backend} (${attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`).join('; ') || 'first choice'})\n`);
       process.stderr.write(`corpus: ${corpusPath} (generated: prose, arithmetic, code and log lines)\n`);
     }
     const steps = int(o.steps, 'steps') ?? 300;
-    const run = await TrainingRun.create(
-      { data: [corpusPath], runsDir: join(dir, 'runs'), name: 'demo', preset: 'tiny', overrides: { train: { steps, evalInterval: Math.max(10, Math.round(steps / 6)), checkpointInterval: Math.max(10, Math.round(steps / 3)) } } },
-      backend,
-    );
-    const code = await runTraining(run, !!o.json);
+    const setup: TrainSetup = { data: [corpusPath], runsDir: join(dir, 'runs'), name: 'demo', preset: 'tiny', overrides: { train: { steps, evalInterval: Math.max(10, Math.round(steps / 6)), checkpointInterval: Math.max(10, Math.round(steps / 3)) } } };
+    const { code, run } = await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor));
     if (code !== 0) return code;
-    const metrics = readMetrics(run.dir);
+    const metrics = service.metrics(run.dir);
     const evals = metrics.filter((m): m is Extract<MetricRecord, { type: 'eval' }> => m.type === 'eval');
     const stats = metrics.filter((m): m is StatsRecord => m.type === 'stats').pop();
-    const im = await loadModel(run.dir);
-    const analysis = await analyzeText(im, DEMO_PROBE);
-    const sample = await sampleText(im, 'The model', { maxTokens: 160, temperature: 0.8, seed: 1 });
+    const [analysis, sample] = await service.withModel(run.dir, async (im) => [await analyzeText(im, DEMO_PROBE), await sampleText(im, 'The model', { maxTokens: 160, temperature: 0.8, seed: 1 })] as const);
     if (o.json) {
       out({ event: 'summary', runDir: run.dir, evals, stats, tokenTypes: tokenTypeTable(analysis), sample });
       return 0;

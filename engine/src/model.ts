@@ -6,7 +6,7 @@ import type { DropoutConfig, ModelShape } from './config';
 import { inPlaceBackend } from './kernels';
 import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
 import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
-import type { MaskSite, SiteKind } from '@common/protocol';
+import type { MaskSite } from '@common/protocol';
 import type { Rng } from './rng';
 
 const LN2 = Math.log(2);
@@ -317,8 +317,4 @@ export function crossEntropyMean(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.
   const V = logits.shape[2];
   const logp = tf.logSoftmax(tf.reshape(logits, [-1, V])); // (B·T, V)
   return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.reshape(targets, [-1]), V), logp), -1))) as tf.Scalar;
-}
-
-export function siteKindLabel(k: SiteKind): string {
-  return { embedding: 'embedding', attention: 'attention', attentionOutput: 'attention output', mlp: 'MLP' }[k];
 }

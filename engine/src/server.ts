@@ -1,7 +1,6 @@
-// `ldlens serve`: the engine as a JSON-RPC 2.0 server on stdio, speaking protocol.ts.
+// `ldlens serve`: the engine as a JSON-RPC 2.0 server on stdio, speaking protocol.ts. Each request
+// is checked and handed to the EngineService; its errors become typed error replies.
 // stdout carries only protocol messages; everything else goes to stderr or `log` notifications.
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   CancellationToken,
   createMessageConnection,
@@ -12,20 +11,17 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { initBackend, type BackendReport } from './backend';
-import { CheckpointError, listCheckpoints, listRuns, loadCheckpoint, readMetrics, resolveCheckpointDir } from './checkpoint';
-import { ConfigError, PRESETS } from './config';
-import { CorpusError, loadCorpus } from './corpus';
-import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
-import { GPT } from './model';
 import * as P from '@common/protocol';
+import { CheckpointError } from './checkpoint';
+import { ConfigError, PRESETS } from './config';
+import { CorpusError } from './corpus';
 import { SafetensorsError } from './safetensors';
-import { TokenizerError } from './tokenizer';
-import { TrainingRun } from './trainer';
-import { serverTorchRun, TorchChoiceError } from './torch/serve';
-import type { TorchRun } from './torch/worker';
-import { FollowedRun } from './torch/follow';
+import { BackendError, BusyError, EngineService, type RunEvents } from './service/engineService';
+import type { Trainer } from './service/trainers';
 import { writeClusterScripts } from './torch/cluster';
+import { FollowedRun } from './torch/follow';
+import { serverTorchTrainer, TorchChoiceError } from './torch/serve';
+import { TokenizerError } from './tokenizer';
 import { ENGINE_VERSION } from './version';
 
 /** Maps an engine error to a JSON-RPC error with a stable code and every problem named. */
@@ -38,6 +34,8 @@ export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
   if (e instanceof CheckpointError)
     return new ResponseError(e.notFound ? P.EngineErrorCode.NotFound : P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message], path: e.path });
   if (e instanceof SafetensorsError) return new ResponseError(P.EngineErrorCode.CorruptCheckpoint, err.message, { problems: [err.message] });
+  if (e instanceof BusyError) return new ResponseError(P.EngineErrorCode.Busy, err.message);
+  if (e instanceof BackendError) return new ResponseError(P.EngineErrorCode.Backend, err.message);
   if (e instanceof RangeError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
   if (e instanceof TorchChoiceError) return new ResponseError(P.EngineErrorCode.Backend, err.message, { problems: [err.message] });
   return new ResponseError(ErrorCodes.InternalError, err?.message ?? String(e));
@@ -67,38 +65,6 @@ function check(params: unknown, fields: Record<string, [Kind, boolean]>): void {
   if (problems.length) throw new ResponseError(ErrorCodes.InvalidParams, `invalid params: ${problems.join('; ')}`, { problems });
 }
 
-/** Loaded checkpoints, keyed by folder and the weights' mtime, so a rewritten checkpoint reloads. */
-class ModelCache {
-  private readonly entries = new Map<string, InferenceModel>();
-  constructor(private readonly max = 3) {}
-
-  get(path: string): InferenceModel {
-    const { dir } = resolveCheckpointDir(path);
-    let mtime = 0;
-    try {
-      mtime = statSync(join(dir, 'model.safetensors')).mtimeMs;
-    } catch {
-      /* missing weights: loadCheckpoint below names the file */
-    }
-    const key = `${dir}@${mtime}`;
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit); // most recently used last
-      return hit;
-    }
-    const ck = loadCheckpoint(dir);
-    const im: InferenceModel = { model: GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights), tokenizer: ck.tokenizer, checkpoint: { runDir: ck.runDir, dir: ck.dir, step: ck.step } };
-    this.entries.set(key, im);
-    while (this.entries.size > this.max) {
-      const [k, old] = this.entries.entries().next().value as [string, InferenceModel];
-      old.model.dispose();
-      this.entries.delete(k);
-    }
-    return im;
-  }
-}
-
 export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): MessageConnection {
   // Anything a library prints must not corrupt the protocol stream.
   for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
@@ -114,19 +80,11 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
   const log = (level: P.LogLevel, message: string) => notify(P.Log, { level, message });
-  let backend: Promise<BackendReport> | null = null;
-  // What trains: `torch` or the engine's own choice (torch/serve.ts decides `auto` per training)
-  let trainChoice: string = process.env.LDLENS_BACKEND || 'auto';
+  const envBackend = process.env.LDLENS_BACKEND;
+  const service = new EngineService({ backend: envBackend && envBackend !== 'torch' ? (envBackend as P.BackendChoice) : 'auto' });
+  // What trains: `torch`, or `auto`/a tfjs backend (torch/serve.ts decides `auto` per training)
+  let trainChoice: string = envBackend || 'auto';
   let pythonPath: string | undefined;
-  const ensureBackend = (choice: P.BackendChoice | 'torch' = (process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto') =>
-    (backend ??= initBackend(choice === 'torch' ? 'auto' : choice).catch((e) => {
-      backend = null;
-      throw new ResponseError(P.EngineErrorCode.Backend, (e as Error).message);
-    }));
-  const models = new ModelCache();
-  type Active = TrainingRun | TorchRun | FollowedRun;
-  let active: Active | null = null;
-  let activeDone: Promise<void> | null = null;
 
   const cancelHook = (token: CancellationToken) => async () => {
     await new Promise((r) => setImmediate(r));
@@ -144,40 +102,20 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
 
-  const startLoop = (run: Active) => {
-    active = run;
+  /** A run's events as train/* notifications. */
+  const notifications = (run: Trainer): RunEvents => {
     const runId = run.id;
-    activeDone = (async () => {
-      const outcome = await run.run({
-        metric: (record) => notify(P.TrainMetric, { runId, record }),
-        progress: (p) => notify(P.TrainProgress, { runId, ...p }),
-        checkpoint: (checkpoint) => notify(P.TrainCheckpoint, { runId, checkpoint }),
-        watch: (analysis) => notify(P.TrainWatchAnalysis, { runId, analysis }),
-        log,
-      });
-      run.dispose();
-      active = null;
-      notify(P.TrainEnded, { runId, runDir: run.dir, status: outcome.status, step: outcome.step, ...(outcome.error ? { error: outcome.error } : {}) });
-    })();
+    return {
+      metric: (record) => notify(P.TrainMetric, { runId, record }),
+      progress: (p) => notify(P.TrainProgress, { runId, ...p }),
+      checkpoint: (checkpoint) => notify(P.TrainCheckpoint, { runId, checkpoint }),
+      watch: (analysis) => notify(P.TrainWatchAnalysis, { runId, analysis }),
+      log,
+      ended: (outcome) => notify(P.TrainEnded, { runId, runDir: run.dir, status: outcome.status, step: outcome.step, ...(outcome.error ? { error: outcome.error } : {}) }),
+    };
   };
 
-  // Set-up (corpus, model) takes a while: a second train/start or train/resume arriving meanwhile is
-  // Busy too, not a second run training alongside the first.
-  let settingUp = false;
-  const claimTraining = async (setUp: () => Promise<Active>): Promise<Active> => {
-    if (active) throw new ResponseError(P.EngineErrorCode.Busy, `a run is already training (${active.id}); stop it first`);
-    if (settingUp) throw new ResponseError(P.EngineErrorCode.Busy, 'a run is being set up; wait for it or stop it first');
-    settingUp = true;
-    try {
-      const run = await setUp();
-      startLoop(run);
-      return run;
-    } finally {
-      settingUp = false;
-    }
-  };
-
-  const started = (run: Active): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
+  const started = (run: Trainer): P.TrainStartResult => ({ runId: run.id, runDir: run.dir, config: run.config, model: run.shape });
 
   conn.onRequest(
     P.Initialize,
@@ -185,7 +123,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       check(p, { backend: ['string', false], clientName: ['string', false], pythonPath: ['string', false] });
       if (p.backend) trainChoice = p.backend;
       pythonPath = p.pythonPath || undefined;
-      const r = await ensureBackend(p.backend ?? ((process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto'));
+      const r = await service.initBackend(p.backend === 'torch' ? 'auto' : (p.backend ?? undefined));
       return {
         engineVersion: ENGINE_VERSION,
         protocolVersion: P.PROTOCOL_VERSION,
@@ -200,9 +138,10 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainStart,
     handle(async (p: P.TrainStartParams) => {
       check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], watchText: ['string', false] });
-      const { backend: name } = await ensureBackend();
-      const run = await claimTraining(async () => (await serverTorchRun(trainChoice, pythonPath, { start: p }, log)) ?? TrainingRun.create({ ...p, overrides: p.overrides }, name));
-      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${run instanceof TrainingRun ? name : 'torch'}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
+      const torch = await serverTorchTrainer(trainChoice, pythonPath, log);
+      const { run } = await service.train({ ...p, overrides: p.overrides }, notifications, torch ?? undefined);
+      const { backend } = await service.initBackend();
+      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${torch ? 'torch' : backend}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
       return started(run);
     }),
   );
@@ -211,14 +150,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainResume,
     handle(async (p: P.TrainResumeParams) => {
       check(p, { runDir: ['string', true], steps: ['number', false], watchText: ['string', false] });
-      const { backend: name } = await ensureBackend();
-      const run = await claimTraining(async () => {
-        const t = await serverTorchRun(trainChoice, pythonPath, { resume: p.runDir, steps: p.steps, watchText: p.watchText }, log);
-        if (t) return t;
-        const r = await TrainingRun.resume(p.runDir, name, p.steps);
-        r.watchText = p.watchText ?? null;
-        return r;
-      });
+      const torch = await serverTorchTrainer(trainChoice, pythonPath, log);
+      const { run } = await service.resume(p, notifications, torch ?? undefined);
       log('info', `run ${run.id}: resumed at step ${run.step} of ${run.totalSteps}`);
       return started(run);
     }),
@@ -228,10 +161,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainStop,
     handle(async (p: P.RunIdParams) => {
       check(p, { runId: ['string', true] });
-      if (!active || active.id !== p.runId) return { stopped: false };
-      active.stop();
-      await activeDone;
-      return { stopped: true };
+      return { stopped: await service.stop(p.runId) };
     }),
   );
 
@@ -239,7 +169,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainWatch,
     handle(async (p: { runId: string; text: string | null }) => {
       check(p, { runId: ['string', true], text: ['string', false] });
-      if (active?.id === p.runId) active.watchText = p.text ?? null;
+      service.watch(p.runId, p.text ?? null);
     }),
   );
 
@@ -247,8 +177,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.Analyze,
     handle(async (p: P.AnalyzeParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], text: ['string', true], window: ['number', false], stride: ['number', false] });
-      await ensureBackend();
-      return analyzeText(models.get(p.checkpoint), p.text, { window: p.window, stride: p.stride, checkpointHook: cancelHook(token) });
+      return service.analyze(p, cancelHook(token));
     }),
   );
 
@@ -257,11 +186,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: P.SampleParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], prompt: ['string', true], maxTokens: ['number', true], temperature: ['number', false], topK: ['number', false], seed: ['number', false] });
       if (!(p.maxTokens >= 1 && p.maxTokens <= 10000)) throw new ResponseError(ErrorCodes.InvalidParams, 'maxTokens must be between 1 and 10000');
-      await ensureBackend();
-      const im = models.get(p.checkpoint);
-      const hook = cancelHook(token);
-      const text = await sampleText(im, p.prompt, { ...p, checkpointHook: hook });
-      return { text, analysis: await analyzeText(im, p.prompt + text, { checkpointHook: hook }) };
+      return service.sample(p, cancelHook(token));
     }),
   );
 
@@ -269,9 +194,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.Eval,
     handle(async (p: P.EvalParams) => {
       check(p, { checkpoint: ['string', true], data: ['string[]', true] });
-      await ensureBackend();
-      const corpus = await loadCorpus(p.data, { minChars: 2 });
-      return checkpointCrossEntropy(models.get(p.checkpoint), corpus.text);
+      return service.eval(p);
     }),
   );
 
@@ -279,7 +202,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.ListRuns,
     handle(async (p: { runsDir: string }) => {
       check(p, { runsDir: ['string', true] });
-      return listRuns(p.runsDir);
+      return service.listRuns(p.runsDir);
     }),
   );
 
@@ -287,7 +210,7 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.RunFollow,
     handle(async (p: { runDir: string; intervalMs?: number }) => {
       check(p, { runDir: ['string', true], intervalMs: ['number', false] });
-      const run = await claimTraining(async () => FollowedRun.open(p.runDir, p.intervalMs));
+      const { run } = await service.claim(async () => FollowedRun.open(p.runDir, p.intervalMs), notifications);
       log('info', `following run ${run.id} in ${run.dir} (polling its folder; Stop stops following, not the run)`);
       return started(run);
     }),
@@ -309,19 +232,16 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.RunMetrics,
     handle(async (p: { runDir: string }) => {
       check(p, { runDir: ['string', true] });
-      listCheckpoints(p.runDir); // throws nothing; reads fine for a missing dir
-      return readMetrics(p.runDir);
+      return service.metrics(p.runDir);
     }),
   );
 
   // Every caller (shutdown request, connection close, SIGTERM) waits for the same final checkpoint.
   let shuttingDown: Promise<void> | null = null;
   const shutdown = () => (shuttingDown ??= (async () => {
-    if (active) {
-      log('info', `stopping run ${active.id} (writing a checkpoint)`);
-      active.stop();
-      await activeDone;
-    }
+    const run = service.activeRun;
+    if (run) log('info', `stopping run ${run.id} (writing a checkpoint)`);
+    await service.stopAll();
   })());
   conn.onRequest(P.Shutdown, handle(shutdown));
   conn.onNotification('exit', () => process.exit(0));

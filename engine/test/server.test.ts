@@ -511,6 +511,28 @@ test('serve: typed errors, and the server survives bad requests', { timeout: 120
   });
 });
 
+test('serve: 30 concurrent analyze requests over 5 checkpoints (more than the 3 the cache holds) all succeed', { timeout: 120_000 }, async (t) => {
+  // Each request holds its model until it is done: one evicted meanwhile is disposed only after.
+  const dir = scratch();
+  const corpus = smallCorpus(dir);
+  const s = Server.start(dir);
+  t.after(() => s.close());
+  const { runId, runDir } = await s.conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'runs'), overrides: tiny(20, 4) });
+  await s.waitFor('train/ended', (p) => p.runId === runId);
+  const checkpoints = range(4, 20, 4).map((step) => join(runDir, 'checkpoints', ckptName(step)));
+  assert.ok(checkpoints.every((c) => existsSync(c)), 'five checkpoints');
+  const text = readFileSync(corpus, 'utf8').slice(0, 400);
+  const requests = range(0, 29).map((i) => s.conn.sendRequest(P.Analyze, { checkpoint: checkpoints[i % 5], text, window: 16, stride: 8 }));
+  const settled = await Promise.allSettled(requests);
+  const failures = settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason?.message));
+  assert.deepEqual(failures, [], `${failures.length} of 30 failed`);
+  settled.forEach((r, i) => {
+    const a = (r as PromiseFulfilledResult<P.AnalysisResult>).value;
+    assert.equal(a.checkpoint.step, 4 * ((i % 5) + 1));
+    assert.equal(a.tokens.length, text.length);
+  });
+});
+
 test('serve: shutdown while training writes a final checkpoint and stops the run; exit leaves', { timeout: 60_000 }, async (t) => {
   const dir = scratch();
   const corpus = smallCorpus(dir);

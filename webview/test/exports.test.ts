@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCsv } from '../src/common/export';
-import { AnalysisModel, decodeBase64 } from '../src/common/masks';
+import { decodeBase64 } from '@common/maskBytes';
+import { AnalysisModel } from '../src/common/masks';
 import { analysisJson, masksCsv } from '../src/explorer/exporter';
 import { makeAnalysis, SMALL_SHAPE } from './fixtures';
 

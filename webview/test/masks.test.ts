@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ACTIVE_Q, AnalysisModel, decodeBase64, flips, overlap, SiteMatrix, siteLabel, tokensWithUnit } from '../src/common/masks';
+import { ACTIVE_Q, decodeBase64 } from '@common/maskBytes';
+import { shortSiteLabel } from '@common/sites';
+import { AnalysisModel, flips, overlap, SiteMatrix, tokensWithUnit } from '../src/common/masks';
 import { makeAnalysis, mulberry32, SMALL_SHAPE } from './fixtures';
 
 describe('decodeBase64', () => {
@@ -29,7 +31,7 @@ describe('AnalysisModel', () => {
       model.groups.map((g) => g.layer),
       [-1, 0, 1],
     );
-    assert.deepEqual(model.sites.map(siteLabel), ['emb', 'L0 attn', 'L0 resid', 'L0 mlp', 'L1 attn', 'L1 resid', 'L1 mlp']);
+    assert.deepEqual(model.sites.map(shortSiteLabel), ['emb', 'L0 attn', 'L0 attn out', 'L0 mlp', 'L1 attn', 'L1 attn out', 'L1 mlp']);
   });
 
   it('decodes rows whose active units agree with the engine counts (up to quantization at 0.5)', () => {

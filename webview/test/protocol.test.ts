@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dispatch, isMessageOf, type ExplorerHostMessage, type Handlers } from '@common/webviewProtocol';
-import { textOf } from '../src/common/analysisText';
+import { textOf } from '@common/analysisText';
 import { makeAnalysis, SMALL_SHAPE } from './fixtures';
 
 function recorder(): { calls: string[]; handlers: Handlers<ExplorerHostMessage> } {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AnalysisModel } from '../src/common/masks';
-import { displayToken, sortTokenTypes, tokenTypeStats } from '../src/common/tokenTypes';
+import { displayToken } from '@common/tokens';
+import { sortTokenTypes, tokenTypeStats } from '../src/common/tokenTypes';
 import { makeAnalysis, SMALL_SHAPE } from './fixtures';
 
 describe('tokenTypeStats', () => {

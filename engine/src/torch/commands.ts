@@ -1,12 +1,12 @@
 // The CLI's torch parts: `train`/`resume --backend torch` (and `auto`'s choice), `cluster-script`
 // and `follow`. Kept out of cli.ts, which only registers them.
 import type { ParseArgsConfig } from 'node:util';
-import type { TrainEvents, TrainSetup } from '../trainer';
+import type { TrainEvents } from '../trainer';
 import { writeClusterScripts } from './cluster';
 import { followRun } from './follow';
-import { prepareTorchResume, prepareTorchRun } from './prepare';
+import type { TrainerFactory } from '../service/trainers';
 import { chooseTrainBackend } from './python';
-import { TorchRun } from './worker';
+import { torchTrainerFactory } from './trainer';
 
 /** A problem with the torch backend's options or its Python, reported as one line. */
 export class TorchBackendError extends Error {
@@ -30,10 +30,10 @@ function posInt(v: string | undefined, name: string): number | undefined {
 }
 
 /**
- * The torch worker for this `train` or `resume`, when the backend is (or `auto` picks) torch;
- * null: the TypeScript engine trains. --nproc, --device and --python imply torch.
+ * The torch trainer for this `train` or `resume`, when the backend is (or `auto` picks) torch, with
+ * the line that says so; null: the TypeScript engine trains. --nproc and --device imply torch.
  */
-export async function torchTraining(o: TorchFlags, what: { setup: TrainSetup } | { resume: string; steps?: number }): Promise<TorchRun | null> {
+export function torchTraining(o: TorchFlags): { trainers: TrainerFactory; intro: string } | null {
   const choice = o.backend ?? 'auto';
   const nproc = posInt(o.nproc, 'nproc') ?? 1, threads = posInt(o.threads, 'threads') ?? null;
   const torchOnly = o.nproc !== undefined || o.device !== undefined;
@@ -49,13 +49,10 @@ export async function torchTraining(o: TorchFlags, what: { setup: TrainSetup } |
     if (!o.json && pick.probe) process.stderr.write(`${pick.reason}\n`);
     return null;
   }
-  const launch = { nproc, device: o.device ?? 'auto', threads };
-  const prepared = 'setup' in what ? await prepareTorchRun(what.setup, launch) : await prepareTorchResume(what.resume, what.steps, launch);
-  if (!o.json) {
-    process.stderr.write(`backend torch (${pick.reason}${nproc > 1 ? `; ${nproc} processes through torchrun` : ''})\n`);
-    if ('resume' in what) process.stderr.write(`resuming at step ${prepared.step} of ${prepared.config.train.steps}\n`);
-  }
-  return new TorchRun(prepared, { python: o.python, nproc });
+  return {
+    trainers: torchTrainerFactory({ python: o.python, nproc, device: o.device ?? 'auto', threads }),
+    intro: `backend torch (${pick.reason}${nproc > 1 ? `; ${nproc} processes through torchrun` : ''})\n`,
+  };
 }
 
 /** What cli.ts lends these commands: its option parser, --set parser, progress reporter and JSON printer. */

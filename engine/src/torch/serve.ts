@@ -1,22 +1,16 @@
 // The server's torch choice (`ldlens serve`, the extension's engine): whether train/start and
 // train/resume go to the torch worker, decided when a training starts (the probe imports torch, a
 // few seconds: not at start-up), with the reason in the engine log.
-import type { TrainStartParams } from '@common/protocol';
-import { prepareTorchResume, prepareTorchRun } from './prepare';
+import type { TrainerFactory } from '../service/trainers';
 import { chooseTrainBackendAsync } from './python';
-import { TorchRun } from './worker';
+import { torchTrainerFactory } from './trainer';
 
 export class TorchChoiceError extends Error {
   override name = 'TorchChoiceError';
 }
 
-/** A torch run for this request when the engine's backend is `torch` (or `auto` finds torch with a GPU); else null. */
-export async function serverTorchRun(
-  choice: string,
-  python: string | undefined,
-  what: { start: TrainStartParams } | { resume: string; steps?: number; watchText?: string },
-  log: (level: 'info' | 'warn', message: string) => void,
-): Promise<TorchRun | null> {
+/** The torch trainer when the engine's backend is `torch` (or `auto` finds torch with a GPU); else null (the engine's own). */
+export async function serverTorchTrainer(choice: string, python: string | undefined, log: (level: 'info' | 'warn', message: string) => void): Promise<TrainerFactory | null> {
   let pick;
   try {
     pick = await chooseTrainBackendAsync(choice, python);
@@ -27,9 +21,6 @@ export async function serverTorchRun(
     if (pick.probe) log('info', pick.reason);
     return null;
   }
-  const prepared = 'start' in what ? await prepareTorchRun(what.start) : await prepareTorchResume(what.resume, what.steps);
-  const run = new TorchRun(prepared, { python });
-  run.watchText = ('start' in what ? what.start.watchText : what.watchText) ?? null;
-  log('info', `run ${run.id}: training on torch (${pick.reason})`);
-  return run;
+  log('info', `training on torch (${pick.reason})`);
+  return torchTrainerFactory({ python });
 }

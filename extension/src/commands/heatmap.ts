@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import type * as P from '@common/protocol';
 import { describeEngineError } from '../engine/errors';
-import { METRIC_LABEL, type MetricKind, type PaintChoice, SITE_KIND_LABEL, type SiteChoice, siteLabel } from '../heatmap/metrics';
+import { SITE_KIND_LABEL, siteLabel } from '@common/sites';
+import { METRIC_LABEL, type MetricKind, type PaintChoice, type SiteChoice } from '../heatmap/metrics';
 import type { Services } from '../services';
 
 function activeEditor(): vscode.TextEditor | undefined {

@@ -1,6 +1,8 @@
 // What the heatmap paints: one number per token for a chosen site and metric, computed from an
 // engine AnalysisResult. No `vscode` import: unit-tested under plain Node.
-import type { AnalysisResult, MaskSite, SiteKind } from '@common/protocol';
+import { decodeBase64 } from '@common/maskBytes';
+import type { AnalysisResult, MaskSite } from '@common/protocol';
+import { siteLabel } from '@common/sites';
 import { domainOf } from './colors';
 
 export type MetricKind = 'active' | 'mean' | 'unit';
@@ -19,27 +21,11 @@ export interface PaintChoice {
 
 export const DEFAULT_CHOICE: PaintChoice = { site: { kind: 'all' }, metric: 'active', unit: 0, rounded: true };
 
-export const SITE_KIND_LABEL: Record<SiteKind, string> = {
-  embedding: 'embedding',
-  attention: 'attention',
-  attentionOutput: 'attention output',
-  mlp: 'MLP',
-};
-
 export const METRIC_LABEL: Record<MetricKind, string> = {
   active: 'active units per token',
   mean: 'mean mask',
   unit: 'a single unit',
 };
-
-export function siteLabel(site: Pick<MaskSite, 'layer' | 'kind'>): string {
-  return site.kind === 'embedding' ? 'embedding' : `layer ${site.layer} · ${SITE_KIND_LABEL[site.kind]}`;
-}
-
-export function shortSiteLabel(site: Pick<MaskSite, 'layer' | 'kind'>): string {
-  const k: Record<SiteKind, string> = { embedding: 'emb', attention: 'attn', attentionOutput: 'attn-out', mlp: 'mlp' };
-  return site.kind === 'embedding' ? 'emb' : `L${site.layer} ${k[site.kind]}`;
-}
 
 /** Human name of what is painted, e.g. "layer 1 · MLP · active units (m ≥ 0.5)". */
 export function describeChoice(choice: PaintChoice, sites: readonly MaskSite[]): string {
@@ -84,9 +70,7 @@ export class AnalysisView {
   masks(site: number): Uint8Array {
     let m = this.decoded.get(site);
     if (!m) {
-      const b64 = this.analysis.layers[site].masks;
-      const buf = Buffer.from(b64, 'base64');
-      m = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      m = decodeBase64(this.analysis.layers[site].masks);
       this.decoded.set(site, m);
     }
     return m;

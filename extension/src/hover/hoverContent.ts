@@ -1,8 +1,10 @@
 // Markdown of the token hover, built from the cached analysis only (no engine round trip, no
 // `vscode` import: unit-tested and timed under plain Node).
 import type { MaskSite } from '@common/protocol';
+import { siteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
 import { blockChar } from '../heatmap/colors';
-import { AnalysisView, describeChoice, type PaintChoice, siteLabel } from '../heatmap/metrics';
+import { AnalysisView, describeChoice, type PaintChoice } from '../heatmap/metrics';
 
 export interface PinnedToken {
   /** The view and index the pinned token comes from (it may be another document's analysis). */
@@ -22,9 +24,9 @@ export interface HoverInput {
 
 export const HOVER_COMMANDS = ['ldlens.openInMaskExplorer', 'ldlens.pinToken'] as const;
 
-/** A token's text made visible: whitespace as symbols, at most 24 characters. */
+/** A token's text made visible (whitespace as symbols), at most 24 characters. */
 export function visibleTokenText(text: string): string {
-  const v = text.replace(/ /g, '␣').replace(/\r\n/g, '↵').replace(/[\r\n]/g, '↵').replace(/\t/g, '→');
+  const v = displayToken(text);
   return v.length > 24 ? v.slice(0, 23) + '…' : v;
 }
 

@@ -11,7 +11,7 @@ import {
   type ExplorerViewMessage,
   type Handlers,
 } from '@common/webviewProtocol';
-import { textOf } from '../../../webview/src/common/analysisText';
+import { textOf } from '@common/analysisText';
 import { saveExport } from './exportFiles';
 import { webviewHtml, webviewOptions } from './html';
 

@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Frame, chromium } from 'playwright-core';
-import { parseCsv } from '../../../webview/src/common/csv';
+import { parseCsv } from '@common/csv';
 import { CODE_SERVER, ROOT, Session, findDescendants, freePort, heatmapPixels, sleep, waitFor } from './driver';
 import { type Scenario, prepareWorkspace, userSettings } from './scenarios';
 

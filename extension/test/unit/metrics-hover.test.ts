@@ -82,7 +82,7 @@ describe('hover content', () => {
   });
 
   it('makes whitespace tokens visible and survives backticks', () => {
-    assert.equal(visibleTokenText(' \t\n'), '␣→↵');
+    assert.equal(visibleTokenText(' \t\n'), '␣⇥⏎');
     assert.equal(inlineCode('`'), '`` ` ``');
   });
 

@@ -1,5 +1,5 @@
 // Which charts the view shows and which columns feed each line.
-import { siteLabelOf } from './labels';
+import { shortSiteLabel } from '@common/sites';
 import type { Column, RunMetrics, SiteField, StepField } from './store';
 
 export interface SeriesData {
@@ -60,13 +60,13 @@ function siteSeries(run: RunMetrics, style: RunStyle, field: SiteField, spread?:
   return [...run.sites.values()].map(({ info, table }, i) => ({
     key: `${run.runId}/${info.site}/${field}`,
     runId: run.runId,
-    label: siteLabelOf(info),
+    label: shortSiteLabel(info),
     xs: table.step,
     ys: table.cols[field],
     band: spread ? { spread: table.cols[spread] } : undefined,
     color: i,
     dash: style.multiRun ? style.index : 0,
-    colorLabel: siteLabelOf(info),
+    colorLabel: shortSiteLabel(info),
     dashLabel: style.multiRun ? style.name : '',
   }));
 }

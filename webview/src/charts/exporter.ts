@@ -1,13 +1,10 @@
 // Chart exports: the metrics as one wide CSV (every record of every shown run, exact values),
 // and the open charts stacked into one standalone SVG (PNG is that SVG rasterized).
 import { csvRow, standaloneSvg, withStaged } from '../common/export';
+import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS } from '@common/metrics';
 import type { MetricRecord } from '@common/webviewProtocol';
 
-const STEP_COLS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec'] as const;
-const EVAL_COLS = ['trainLoss', 'valLoss'] as const;
-const SITE_COLS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
-
-export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_COLS, ...EVAL_COLS, 'site', 'layer', 'kind', ...SITE_COLS, 'stuck'];
+export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_FIELDS, ...EVAL_FIELDS, 'site', 'layer', 'kind', ...SITE_FIELDS, 'stuck'];
 
 /**
  * One row per step and eval record, one row per site of each stats record; columns that do not
@@ -15,16 +12,16 @@ export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_COLS, 
  */
 export function metricsCsv(runs: { name: string; records: readonly MetricRecord[] }[]): string {
   const lines = [csvRow(METRICS_CSV_HEADER)];
-  const blankStep = STEP_COLS.map(() => '');
-  const blankEval = EVAL_COLS.map(() => '');
-  const blankSite = ['', '', '', ...SITE_COLS.map(() => ''), ''];
+  const blankStep = STEP_FIELDS.map(() => '');
+  const blankEval = EVAL_FIELDS.map(() => '');
+  const blankSite = ['', '', '', ...SITE_FIELDS.map(() => ''), ''];
   for (const run of runs) {
     for (const r of run.records) {
-      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_COLS.map((c) => r[c]), ...blankEval, ...blankSite]));
-      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, r.trainLoss, r.valLoss, ...blankSite]));
+      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_FIELDS.map((c) => r[c]), ...blankEval, ...blankSite]));
+      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, ...EVAL_FIELDS.map((c) => r[c]), ...blankSite]));
       else
         for (const s of r.sites)
-          lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_COLS.map((c) => s[c]), r.stuck]));
+          lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_FIELDS.map((c) => s[c]), r.stuck]));
     }
   }
   return lines.join('\r\n') + '\r\n';

@@ -6,6 +6,7 @@
 // records) first cuts the table back to before that step.
 import { lowerBound } from '../common/aggregate';
 import { fromColumns, type ColumnSet, type MetricColumns } from '@common/metricColumns';
+import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS as RECORD_STEP_FIELDS, type EvalField, type SiteField } from '@common/metrics';
 import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '@common/webviewProtocol';
 
 export class Column {
@@ -93,13 +94,15 @@ export class Table<K extends string> {
   }
 }
 
-export const STEP_FIELDS = ['loss', 'crossEntropy', 'entropy', 'l1', 'lambdaEntropy', 'lambdaL1', 'lr', 'tokensPerSec', 'penaltyEntropy', 'penaltyL1'] as const;
+/** The two penalty terms as they enter the loss (λ · term): plotted, not written by the engine. */
+const PENALTIES = { penaltyEntropy: ['lambdaEntropy', 'entropy'], penaltyL1: ['lambdaL1', 'l1'] } as const;
+type PenaltyField = keyof typeof PENALTIES;
+const PENALTY_FIELDS = Object.keys(PENALTIES) as PenaltyField[];
+/** The step series the charts plot: every field of the step record, then the penalties. */
+export const STEP_FIELDS = [...RECORD_STEP_FIELDS, ...PENALTY_FIELDS] as const;
 export type StepField = (typeof STEP_FIELDS)[number];
-export const EVAL_FIELDS = ['trainLoss', 'valLoss'] as const;
-export type EvalField = (typeof EVAL_FIELDS)[number];
-export const SITE_FIELDS = ['meanMask', 'fracLow', 'fracHigh', 'meanActive', 'units', 'aMean', 'aStd', 'bMean', 'bStd'] as const;
+export type { SiteField };
 const TIME = ['time'] as const;
-export type SiteField = (typeof SITE_FIELDS)[number];
 
 export interface SiteInfo {
   site: string;
@@ -127,7 +130,7 @@ export class RunMetrics {
     this.version++;
     if (r.type === 'step') this.addStep(r);
     else if (r.type === 'eval') {
-      this.evals.push(r.step, { trainLoss: r.trainLoss, valLoss: r.valLoss });
+      this.evals.push(r.step, r);
       this.evalTimes.push(r.step, { time: r.time });
     } else this.addStats(r);
   }
@@ -136,11 +139,9 @@ export class RunMetrics {
   addColumns(c: MetricColumns): void {
     this.version++;
     const s = c.steps;
-    this.steps.pushColumns({
-      ...s,
-      penaltyEntropy: product(s.lambdaEntropy, s.entropy),
-      penaltyL1: product(s.lambdaL1, s.l1),
-    });
+    const penalties = {} as Record<PenaltyField, Float64Array>;
+    for (const f of PENALTY_FIELDS) penalties[f] = product(s[PENALTIES[f][0]], s[PENALTIES[f][1]]);
+    this.steps.pushColumns({ ...s, ...penalties });
     // The time tables copy their step column: two columns must never share one buffer.
     this.stepTimes.pushColumns({ step: s.step.slice(), time: s.time });
     this.evals.pushColumns(c.evals);
@@ -179,18 +180,8 @@ export class RunMetrics {
     const t = this.steps;
     t.cutFrom(r.step);
     t.step.push(r.step);
-    const c = t.cols;
-    c.loss.push(r.loss);
-    c.crossEntropy.push(r.crossEntropy);
-    c.entropy.push(r.entropy);
-    c.l1.push(r.l1);
-    c.lambdaEntropy.push(r.lambdaEntropy);
-    c.lambdaL1.push(r.lambdaL1);
-    c.lr.push(r.lr);
-    c.tokensPerSec.push(r.tokensPerSec);
-    // The two penalty terms as they enter the loss.
-    c.penaltyEntropy.push(r.lambdaEntropy * r.entropy);
-    c.penaltyL1.push(r.lambdaL1 * r.l1);
+    for (const f of RECORD_STEP_FIELDS) t.cols[f].push(r[f]);
+    for (const f of PENALTY_FIELDS) t.cols[f].push(r[PENALTIES[f][0]] * r[PENALTIES[f][1]]);
     this.stepTimes.push(r.step, { time: r.time });
   }
 

@@ -23,7 +23,7 @@ export function toCsv(header: readonly string[], rows: Iterable<readonly (string
   return lines.join('\r\n') + '\r\n';
 }
 
-export { parseCsv } from './csv';
+export { parseCsv } from '@common/csv';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 

@@ -68,7 +68,3 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Visible form of a token's text (whitespace shown as symbols). */
-export function displayToken(text: string): string {
-  return text.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/\r/g, '␍') || '∅';
-}

@@ -10,12 +10,16 @@ import { afterPaint, byId, el, frameThrottle, whenIdle } from '../common/dom';
 import { canvasToPngBase64, safeFileStem, svgToPngBase64 } from '../common/export';
 import { describeExport, ExportClient } from '../common/exportClient';
 import { formatInt, formatValue } from '../common/format';
-import { ACTIVE_Q, AnalysisModel, flips, siteLabel } from '../common/masks';
+import { ACTIVE_Q } from '@common/maskBytes';
+import { shortSiteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
+import { AnalysisModel, flips } from '../common/masks';
 import { onThemeChange } from '../common/theme';
-import { displayToken, type TokenTypeStats } from '../common/tokenTypes';
+import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
-import { textOf } from '../common/analysisText';
-import type { AnalysisResult, CheckpointInfo, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
+import { textOf } from '@common/analysisText';
+import { PendingRequests } from '@common/requests';
+import type { AnalysisResult, CheckpointInfo, ExplorerHostMessage, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
 import { analysisJson, masksCsv, viewSvg } from './exporter';
 import { FilterView, type Filters } from './filterView';
@@ -66,8 +70,7 @@ export class ExplorerApp {
   private palette: Palette;
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
-  private readonly pendingScrub = new Map<number, string>();
-  private nextRequest = 1;
+  private readonly scrubRequests = new PendingRequests<Extract<ExplorerHostMessage, { type: 'scrubAnalysis' }>>();
   private readonly exports: ExportClient;
 
   private readonly strip: TokenStrip;
@@ -250,15 +253,17 @@ export class ExplorerApp {
   }
 
   scrubAnalysis(requestId: number, checkpointDir: string, analysis?: AnalysisResult, error?: string): void {
-    const resolve = this.pendingScrub.get(requestId);
-    this.pendingScrub.delete(requestId);
+    this.scrubRequests.resolve({ type: 'scrubAnalysis', requestId, checkpointDir, analysis, error });
+  }
+
+  private onCheckpointAnalysis(purpose: 'show' | 'diff', { checkpointDir, analysis, error }: { checkpointDir: string; analysis?: AnalysisResult; error?: string }): void {
     if (error || !analysis) {
       this.scrubber.setStatus(`Could not analyze ${checkpointDir}: ${error ?? 'no result'}`);
       return;
     }
     this.byCheckpoint.set(checkpointDir, new AnalysisModel(analysis));
     this.scrubber.setStatus('');
-    if (resolve === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
+    if (purpose === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
     else void this.applyDiff();
   }
 
@@ -333,7 +338,7 @@ export class ExplorerApp {
       const group = el('optgroup', undefined, undefined, { label: g.layer < 0 ? 'embedding' : `layer ${g.layer}` });
       for (const i of g.sites) {
         const s = model.sites[i]!;
-        group.append(el('option', undefined, `${siteLabel(s)} · ${s.units} units`, { value: String(i), title: s.name }));
+        group.append(el('option', undefined, `${shortSiteLabel(s)} · ${s.units} units`, { value: String(i), title: s.name }));
       }
       return group;
     });
@@ -400,7 +405,7 @@ export class ExplorerApp {
       this.legendParts = { title, cells };
     }
     const { title, cells } = this.legendParts;
-    setText(title, `${siteLabel(model.sites[site]!)}: ${what}`);
+    setText(title, `${shortSiteLabel(model.sites[site]!)}: ${what}`);
     cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(min + ((k * 3) / (LEVELS - 1)) * (max - min)))));
   }
 
@@ -528,10 +533,8 @@ export class ExplorerApp {
   // ------------------------------------------------------------------ scrubber and diff
 
   private requestCheckpoint(dir: string, purpose: 'show' | 'diff'): void {
-    const requestId = this.nextRequest++;
-    this.pendingScrub.set(requestId, purpose);
     this.scrubber.setStatus(`analyzing ${dir.split(/[\\/]/).pop()}…`);
-    this.channel.post({ type: 'requestAnalysis', requestId, checkpointDir: dir });
+    void this.scrubRequests.request((requestId) => this.channel.post({ type: 'requestAnalysis', requestId, checkpointDir: dir })).then((reply) => this.onCheckpointAnalysis(purpose, reply));
   }
 
   private async showCheckpoint(dir: string): Promise<void> {
@@ -576,7 +579,7 @@ export class ExplorerApp {
     this.renderLegend(model, site, maxFlips);
     const rows: FlipSummary[] = model.sites.map((st, i) => {
       const fi = i === site ? f : flips(other.matrix(i), model.matrix(i));
-      return { label: siteLabel(st), on: fi.on, off: fi.off, cells: model.tokenCount * st.units };
+      return { label: shortSiteLabel(st), on: fi.on, off: fi.off, cells: model.tokenCount * st.units };
     });
     this.scrubber.setFlips(rows, `step ${formatInt(other.analysis.checkpoint.step)}`);
   }
@@ -586,7 +589,7 @@ export class ExplorerApp {
   private async export(kind: ExportKind): Promise<void> {
     const model = this.shown;
     if (!model) return this.status('Nothing to export yet.');
-    const stem = safeFileStem(`masks-step${model.analysis.checkpoint.step}-${siteLabel(model.sites[this.state.site]!)}`);
+    const stem = safeFileStem(`masks-step${model.analysis.checkpoint.step}-${shortSiteLabel(model.sites[this.state.site]!)}`);
     try {
       let result;
       if (kind === 'csv') result = await this.exports.send('csv', `${stem}.csv`, masksCsv(model, this.state.site), 'text');

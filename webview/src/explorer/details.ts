@@ -2,8 +2,10 @@
 // when two tokens are pinned, their overlap of active units ("shared experts") per site.
 import { el } from '../common/dom';
 import { formatValue } from '../common/format';
-import { ACTIVE_Q, overlap, siteLabel, type AnalysisModel } from '../common/masks';
-import { displayToken } from '../common/tokenTypes';
+import { ACTIVE_Q } from '@common/maskBytes';
+import { shortSiteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
+import { overlap, type AnalysisModel } from '../common/masks';
 import type { Palette } from './palette';
 
 export interface DetailsCallbacks {
@@ -112,7 +114,7 @@ export class TokenDetails {
       canvas.width = Math.max(1, s.units);
       canvas.height = 1;
       cell.append(canvas);
-      row.append(el('td', 'site-name', siteLabel(s), { title: s.name }), active, mean, cell);
+      row.append(el('td', 'site-name', shortSiteLabel(s), { title: s.name }), active, mean, cell);
       this.rows.push({ row, active, mean, canvas, image: new ImageData(canvas.width, 1) });
       rows.push(row);
     });
@@ -148,7 +150,7 @@ export class TokenDetails {
       const o = overlap(ra, rb);
       const tr = el('tr', undefined, undefined, { 'data-site': String(i) });
       tr.append(
-        el('td', 'site-name', siteLabel(s), { title: s.name }),
+        el('td', 'site-name', shortSiteLabel(s), { title: s.name }),
         el('td', 'num shared', String(o.both)),
         el('td', 'num', String(o.onlyA)),
         el('td', 'num', String(o.onlyB)),

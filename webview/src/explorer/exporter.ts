@@ -2,8 +2,9 @@
 // analysis as JSON (the engine's own lossless form), and the current view as SVG or PNG.
 import { select } from 'd3';
 import { csvRow, standaloneSvg, withStaged } from '../common/export';
-import { siteLabel, type AnalysisModel } from '../common/masks';
-import { displayToken } from '../common/tokenTypes';
+import { shortSiteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
+import type { AnalysisModel } from '../common/masks';
 import { LEVELS } from './tokenStrip';
 
 /** q → its mask value with 4 decimals: 1/255 apart, so round(v·255) gives q back exactly. */
@@ -63,7 +64,7 @@ export function viewSvg(v: ViewSnapshot): { svg: string; width: number; height: 
   const content = svg.append('g').attr('class', 'export-content');
   content.append('text').attr('class', 'export-title').attr('x', 0).attr('y', 12).text(v.title);
   const s = v.model.sites[v.site]!;
-  content.append('text').attr('class', 'export-muted').attr('x', 0).attr('y', 28).text(`${siteLabel(s)} · ${s.name} · ${s.units} units · tokens ${v.window[0]}–${v.window[1] - 1}`);
+  content.append('text').attr('class', 'export-muted').attr('x', 0).attr('y', 28).text(`${shortSiteLabel(s)} · ${s.name} · ${s.units} units · tokens ${v.window[0]}–${v.window[1] - 1}`);
   // Token strip of the window: coloured cells, with text when they are wide enough to read.
   const [t0, t1] = v.window;
   const cell = hw / Math.max(1, t1 - t0);

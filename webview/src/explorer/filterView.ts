@@ -3,7 +3,7 @@
 import { axisBottom, bin, brushX, max, scaleLinear, select, type BrushBehavior } from 'd3';
 import { el } from '../common/dom';
 import { tokensWithUnit, type AnalysisModel } from '../common/masks';
-import { displayToken } from '../common/tokenTypes';
+import { displayToken } from '@common/tokens';
 
 export interface Filters {
   unit: number | null;

@@ -2,7 +2,8 @@
 // by layer; clicking one makes it the main heatmap's site.
 import { el, fitCanvas, whenIdle } from '../common/dom';
 import { aggregateGrid, gridSize } from '../common/grid';
-import { siteLabel, type AnalysisModel } from '../common/masks';
+import { shortSiteLabel } from '@common/sites';
+import type { AnalysisModel } from '../common/masks';
 
 export class SmallMultiples {
   readonly element: HTMLElement;
@@ -25,7 +26,7 @@ export class SmallMultiples {
       for (const s of group.sites) {
         const row = el('button', 'multiple', undefined, { 'data-site': String(s), title: model.sites[s]!.name });
         const canvas = el('canvas', 'multiple-cells');
-        row.append(el('span', 'multiple-label', siteLabel(model.sites[s]!)), canvas);
+        row.append(el('span', 'multiple-label', shortSiteLabel(model.sites[s]!)), canvas);
         row.addEventListener('click', () => this.onSelect(s));
         this.canvases[s] = canvas;
         this.rows[s] = row;

@@ -12,7 +12,7 @@
 // leave the viewport are released.
 import { el } from '../common/dom';
 import { toRgb } from '../common/theme';
-import { displayToken } from '../common/tokenTypes';
+import { displayToken } from '@common/tokens';
 import { levelFill, paintLevelRects, StripRects } from './stripPaint';
 import type { Token } from '@common/webviewProtocol';
 

@@ -2,8 +2,10 @@
 // dot-and-whisker chart of the sorted site (the model's "experts per token type", made visible).
 import { axisBottom, max, scaleBand, scaleLinear, select } from 'd3';
 import { el } from '../common/dom';
-import { siteLabel, type AnalysisModel } from '../common/masks';
-import { displayToken, sortTokenTypes, tokenTypeStats, type TokenTypeSortKey, type TokenTypeStats } from '../common/tokenTypes';
+import { shortSiteLabel } from '@common/sites';
+import { displayToken } from '@common/tokens';
+import type { AnalysisModel } from '../common/masks';
+import { sortTokenTypes, tokenTypeStats, type TokenTypeSortKey, type TokenTypeStats } from '../common/tokenTypes';
 
 export interface TokenTypeSort {
   key: TokenTypeSortKey;
@@ -99,7 +101,7 @@ export class TokenTypesView {
       return cell;
     };
     head.append(th('token', 'text', null), th('count', 'count', null));
-    model.sites.forEach((s, i) => head.append(th(siteLabel(s), 'mean', i, `${s.name}: mean ± std of active units (of ${s.units})`)));
+    model.sites.forEach((s, i) => head.append(th(shortSiteLabel(s), 'mean', i, `${s.name}: mean ± std of active units (of ${s.units})`)));
     const cols = el('colgroup');
     for (let i = 0; i < model.sites.length + 2; i++) cols.append(el('col', i === this.sort.site + 2 ? 'current-site' : undefined));
     const rows: HTMLElement[] = [cols, head];
@@ -148,7 +150,7 @@ export class TokenTypesView {
       .attr('class', 'chart-title')
       .attr('x', margin.left)
       .attr('y', 12)
-      .text(`${siteLabel(model.sites[site]!)}: active units (of ${units}), mean ± std`);
+      .text(`${shortSiteLabel(model.sites[site]!)}: active units (of ${units}), mean ± std`);
     svg
       .selectAll<SVGGElement, null>('g.x-axis')
       .data([null])
