@@ -5,7 +5,7 @@
 // gives the records back exactly (the CSV export). The fields come from the schema (metrics.ts).
 // No DOM: the extension host imports this too.
 import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS, type EvalField, type EvalRecord, type SiteField, type SiteStats, type StepField, type StepRecord } from './metrics';
-import type { MetricRecord, SiteKind, StatsRecord } from './protocol';
+import type { MetricRecord, ReportRecord, SiteKind, StatsRecord } from './protocol';
 
 /** Columns of one record type: `step` and `time` plus one array per field, all the same length. */
 export type ColumnSet<K extends string> = { step: Float64Array; time: Float64Array } & Record<K, Float64Array>;
@@ -25,6 +25,17 @@ export interface MetricColumns {
   stats: { step: Float64Array; time: Float64Array; stuck: Uint8Array };
   /** Per site, in first-seen order. */
   sites: SiteColumns[];
+  /**
+   * Records too few and too nested for columns (issue 13), as they are: `report` records (one per
+   * checkpoint) and the `stuckSites` of stats records that have them. Absent: none.
+   */
+  sparse?: SparseRecords;
+}
+
+export interface SparseRecords {
+  reports: ReportRecord[];
+  /** Per stats record with `stuckSites`: its step and the list (the stats row at that step gets it back). */
+  stuckSites: { step: number; sites: NonNullable<StatsRecord['stuckSites']> }[];
 }
 
 function columnSet<K extends string>(keys: readonly K[], n: number): ColumnSet<K> {
@@ -39,10 +50,13 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
   let nEvals = 0;
   let nStats = 0;
   const siteRows = new Map<string, { layer: number; kind: SiteKind; n: number }>();
+  const sparse: SparseRecords = { reports: [], stuckSites: [] };
   for (const r of records) {
     if (r.type === 'step') nSteps++;
     else if (r.type === 'eval') nEvals++;
+    else if (r.type === 'report') sparse.reports.push(r);
     else {
+      if (r.stuckSites) sparse.stuckSites.push({ step: r.step, sites: r.stuckSites });
       nStats++;
       for (const s of r.sites) {
         const e = siteRows.get(s.site);
@@ -71,7 +85,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       evals.time[j] = r.time;
       for (const key of EVAL_FIELDS) evals[key][j] = r[key];
       j++;
-    } else {
+    } else if (r.type === 'stats') {
       stats.step[k] = r.step;
       stats.time[k] = r.time;
       stats.stuck[k] = r.stuck ? 1 : 0;
@@ -86,7 +100,7 @@ export function toColumns(records: readonly MetricRecord[]): MetricColumns {
       }
     }
   }
-  return { steps, evals, stats, sites };
+  return { steps, evals, stats, sites, ...(sparse.reports.length || sparse.stuckSites.length ? { sparse } : {}) };
 }
 
 /** Rows of each table (for checks and status lines). */
@@ -94,7 +108,7 @@ export function columnsLength(c: MetricColumns): { steps: number; evals: number;
   return { steps: c.steps.step.length, evals: c.evals.step.length, stats: c.stats.step.length };
 }
 
-/** Order of records at the same step, as the engine writes them: step, then stats, then eval. */
+/** Order of records at the same step, as the engine writes them: step, then stats, then eval (then a checkpoint's report). */
 const RANK = { step: 0, stats: 1, eval: 2 } as const;
 
 /**
@@ -103,6 +117,7 @@ const RANK = { step: 0, stats: 1, eval: 2 } as const;
  */
 export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): MetricRecord[] {
   const out: MetricRecord[] = [];
+  const stuckAt = c.sparse?.stuckSites.length ? new Map(c.sparse.stuckSites.map((x) => [x.step, x.sites])) : undefined;
   // Per site, the next row to read (its rows follow the stats rows in step order).
   const siteAt = new Int32Array(c.sites.length);
   const siteLen = c.sites.map((s) => s.cols.step.length);
@@ -144,9 +159,24 @@ export function fromColumns(c: MetricColumns, lengths = columnsLength(c)): Metri
         sites.push(s);
       });
       const record: StatsRecord = { type: 'stats', step, time: c.stats.time[k]!, sites, stuck: c.stats.stuck[k] === 1 };
+      const stuck = stuckAt?.get(step);
+      if (stuck) record.stuckSites = stuck;
       out.push(record);
       k++;
     }
   }
+  return mergeReports(out, c.sparse?.reports ?? []);
+}
+
+/** Puts report records back among the others: after every record at or before their step. */
+function mergeReports(records: MetricRecord[], reports: readonly ReportRecord[]): MetricRecord[] {
+  if (!reports.length) return records;
+  const out: MetricRecord[] = [];
+  let r = 0;
+  for (const rec of records) {
+    while (r < reports.length && reports[r]!.step < rec.step) out.push(reports[r++]!);
+    out.push(rec);
+  }
+  while (r < reports.length) out.push(reports[r++]!);
   return out;
 }

@@ -215,8 +215,8 @@ export interface ReportRecord {
   report: Omit<MaskReport, 'checkpoint'>;
 }
 
-// ReportRecord joins this union when the trainer writes it (the metric columns and charts must handle it).
-export type MetricRecord = StepRecord | StatsRecord | EvalRecord;
+/** One line of metrics.jsonl; `report` lines come at checkpoints (older runs have none). */
+export type MetricRecord = StepRecord | StatsRecord | EvalRecord | ReportRecord;
 
 // ----------------------------------------------------------------------------- errors
 

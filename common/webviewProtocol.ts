@@ -2,7 +2,7 @@
 // Declared once here and imported by both sides: the webview bundles (webview/src/*) and the
 // hosts in extension/src/webviews. Only type imports from the engine, so nothing from
 // vscode-jsonrpc ends up in the browser bundle.
-import type { AnalysisResult, CheckpointInfo, MetricRecord, RunInfo } from './protocol';
+import type { AnalysisResult, CheckpointInfo, MaskReport, MetricRecord, RunInfo } from './protocol';
 import type { MetricColumns } from './metricColumns';
 
 export type { MetricColumns, SiteColumns } from './metricColumns';
@@ -11,8 +11,12 @@ export type {
   AnalysisResult,
   CheckpointInfo,
   EvalRecord,
+  MaskReport,
   MaskSite,
   MetricRecord,
+  ReportRecord,
+  SiteReport,
+  SiteReportFigures,
   RunInfo,
   RunStatus,
   SiteKind,
@@ -97,12 +101,16 @@ export type ExplorerHostMessage =
   | { type: 'selectToken'; index: number }
   /** Answer to `requestAnalysis`: the same text at another checkpoint, or why not. */
   | { type: 'scrubAnalysis'; requestId: number; checkpointDir: string; analysis?: AnalysisResult; error?: string }
+  /** Answer to `requestReport`: the engine's mask report of the analyzed text at a checkpoint, or why not. */
+  | { type: 'report'; requestId: number; checkpointDir: string; report?: MaskReport; error?: string }
   | ExportResult;
 
 export type ExplorerViewMessage =
   | ReadyMessage
   | { type: 'revealToken'; index: number; start: number; end: number }
   | { type: 'requestAnalysis'; requestId: number; checkpointDir: string }
+  /** The engine's mask report (trained vs chance per site) of the analyzed text at a checkpoint the host told of. */
+  | { type: 'requestReport'; requestId: number; checkpointDir: string }
   /** The pinned pair changed (null: unpinned); the host keeps it for the replay. */
   | { type: 'pinToken'; pinned: number[] }
   | ExportRequest

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRESETS } from '../../engine/src/config';
 import { contributedColors, SCALE_NAMES } from '../src/heatmap/colors';
+import { LEVELLINGS } from '../src/heatmap/levels';
 
 const CATEGORY = 'LearnedDropout';
 
@@ -133,6 +134,17 @@ const configuration = {
       minimum: 0.05,
       maximum: 1,
       markdownDescription: 'Opacity of the heatmap backgrounds for the computed scales (the `theme` scale takes its alpha from the theme colours).',
+    },
+    'ldlens.heatmap.levels': {
+      type: 'string',
+      enum: [...LEVELLINGS],
+      enumDescriptions: [
+        'Each of the 8 colours holds about an eighth of the painted tokens: differences show even when a few tokens are extreme.',
+        'Colours by standard deviations from the mean over the analyzed text (edges at ±0.5, ±1, ±1.5 sd).',
+        'Equal steps from the lowest to the highest value.',
+      ],
+      default: 'quantile',
+      description: 'How painted values are spread over the heatmap colours. The status-bar legend says which is in use.',
     },
     'ldlens.analysis.autoReanalyze': {
       type: 'string',

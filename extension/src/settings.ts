@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BackendChoice } from '@common/protocol';
 import type { ScaleName } from './heatmap/colors';
+import type { Levelling } from './heatmap/levels';
 
 export type AutoReanalyze = 'onEdit' | 'onSave' | 'off';
 
@@ -18,6 +19,7 @@ export interface Settings {
   runsDir: string;
   colorScale: ScaleName;
   opacity: number;
+  levels: Levelling;
   autoReanalyze: AutoReanalyze;
   debounceMs: number;
   window: number;
@@ -39,6 +41,7 @@ export function readSettings(): Settings {
     runsDir: c.get<string>('runsDir', '.ldlens/runs'),
     colorScale: c.get<ScaleName>('heatmap.colorScale', 'theme'),
     opacity: c.get<number>('heatmap.opacity', 0.45),
+    levels: c.get<Levelling>('heatmap.levels', 'quantile'),
     autoReanalyze: c.get<AutoReanalyze>('analysis.autoReanalyze', 'onEdit'),
     debounceMs: c.get<number>('analysis.debounceMs', 800),
     window: c.get<number>('analysis.window', 0),

@@ -33,6 +33,7 @@ export class Views implements vscode.Disposable {
     this.host = {
       analyze: (checkpointDir, text, token) => analyzer.analyzeText(checkpointDir, text, token),
       listCheckpoints: (runDir) => checkpoints.checkpointsOf(runDir),
+      report: (checkpoint, text, token) => engine.request(P.Report, { checkpoint, text }, token),
       revealRange: (uri, start, end) => void this.reveal(uri, start, end),
       log,
     };

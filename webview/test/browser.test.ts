@@ -343,7 +343,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
           // The heatmap fills its pane (less the 40 px y axis and the pane's padding) ...
           const pane = b['.heat-pane']!;
           assert.ok(l.canvas.cssWidth >= pane.width - 40 - 16 - 1, `heatmap ${l.canvas.cssWidth} px wide in a ${pane.width} px pane`);
-          assert.ok(l.canvas.cssHeight >= 120, `heatmap ${l.canvas.cssHeight} px high`);
+          assert.ok(l.canvas.cssHeight >= 120, `heatmap ${l.canvas.cssHeight} px high ${JSON.stringify(b)}`);
           // ... drawn at its own size (the ResizeObserver sized the backing store) ...
           assert.equal(l.canvas.width, Math.round(l.canvas.cssWidth * l.canvas.dpr));
           assert.equal(l.canvas.height, Math.round(l.canvas.cssHeight * l.canvas.dpr));
@@ -380,7 +380,7 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
           const svg = await svgClipping(view.page, files['svg']!.data);
           assert.deepEqual(svg.clipped, [], 'nothing drawn outside the viewBox');
           assert.ok(svg.texts.includes(title), `the whole title is in the SVG: ${title}`);
-          assert.ok(svg.texts.some((t) => t.startsWith('emb · ') && /tokens 0–299$/.test(t)), 'the whole subtitle');
+          assert.ok(svg.texts.some((t) => t.startsWith('emb · ') && /tokens 0–299 · strip: emb: fraction of units kept per token \(m ≥ 0\.5\) · cells: mask m, dark 0 … bright 1$/.test(t)), 'the whole subtitle, saying what the colours measure');
           assert.ok(svg.texts.filter((t) => t === '0').length >= 2, 'the 0 ticks of both axes');
           // The PNG is that SVG at 2×: the same layout, lossless.
           assert.deepEqual(pngSize(files['png']!.data), { width: svg.width * 2, height: svg.height * 2 });
@@ -391,15 +391,15 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
           assert.ok(cells.length > 0);
           for (const c of cells) assert.match(c.text, /^\d+\.\d ± \d+\.\d$/);
           assert.ok(Math.max(...cells.map((c) => c.h)) < 24, 'one line per cell');
-          // The strip's colours spread over the site's range of counts: the fewest active units
-          // get no colour, the most the strongest level.
+          // The strip's colours spread over the site's range of kept fractions (not counts, which
+          // follow window position at attention sites): the lowest gets no colour, the highest the strongest level.
           const levels = await view.page.evaluate(() => {
             const { model, state } = (window as unknown as TestWindow).ldlensExplorer.debug;
-            const [min, max] = model!.activeRange(state.site);
-            return { min, max, legend: [...document.querySelectorAll('.strip-legend .legend-cell')].map((c) => c.textContent) };
+            const kept = model!.siteMasks(state.site).fraction!;
+            return { min: Math.min(...kept), max: Math.max(...kept), legend: [...document.querySelectorAll('.strip-legend .legend-cell')].map((c) => c.textContent) };
           });
-          assert.equal(levels.legend[0], String(levels.min));
-          assert.equal(levels.legend.at(-1), String(levels.max));
+          assert.equal(levels.legend[0], levels.min.toFixed(2));
+          assert.equal(levels.legend.at(-1), levels.max.toFixed(2));
           await noViolations(view);
         } finally {
           await view.close();

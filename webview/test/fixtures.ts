@@ -3,6 +3,9 @@
 import type {
   AnalysisResult,
   CheckpointInfo,
+  MaskReport,
+  ReportRecord,
+  SiteReportFigures,
   MaskSite,
   MetricRecord,
   RunInfo,
@@ -54,6 +57,8 @@ export interface FixtureShape {
   seed?: number;
   step?: number;
   runDir?: string;
+  /** false: leave out what issue 13 added (fraction, decided, chance, painted), as an older engine. */
+  contract?: boolean;
 }
 
 export const SMALL_SHAPE: FixtureShape = { tokens: 300, nEmbd: 64, nHead: 4, blockSize: 64, nLayer: 2 };
@@ -77,6 +82,9 @@ export function fixtureSites(shape: FixtureShape): MaskSite[] {
  */
 export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens, shape.seed ?? 7)): AnalysisResult {
   const rnd = mulberry32(shape.seed ?? 1);
+  // Chance draws from their own stream, so the trained masks are the same with or without them.
+  const chanceRnd = mulberry32((shape.seed ?? 1) + 1000);
+  const contract = shape.contract !== false;
   const chars = [...new Set(text)].sort();
   const ids = new Map(chars.map((c, i) => [c, i]));
   const tokens: Token[] = [];
@@ -91,6 +99,12 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
     const active: number[] = new Array(n);
     const mean: number[] = new Array(n);
     const keys: number[] = new Array(n);
+    const fraction: number[] = new Array(n);
+    const decided: number[] = new Array(n);
+    const chance = { active: new Array<number>(n), fraction: new Array<number>(n), mean: new Array<number>(n), decided: new Array<number>(n) };
+    // Untrained A/B: no token bias, so chance masks carry little token structure.
+    const a0 = Float64Array.from({ length: site.units }, () => chanceRnd() * 2 - 1);
+    const b0 = Float64Array.from({ length: site.units }, () => chanceRnd() * Math.PI * 2);
     // Per-unit A, B like a trained LearnedDropout; a site-specific shift of how sparse it is.
     const a = Float64Array.from({ length: site.units }, () => 1 + rnd() * 3);
     const b = Float64Array.from({ length: site.units }, () => rnd() * Math.PI * 2);
@@ -103,6 +117,10 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
       let on = 0;
       let sum = 0;
       let counted = 0;
+      let dsum = 0;
+      let con = 0;
+      let csum = 0;
+      let cdsum = 0;
       // Attention rows: keys beyond the query's window position are not causal.
       const pos = site.kind === 'attention' ? windowPosition(t, shape.blockSize, stride) : -1;
       for (let u = 0; u < site.units; u++) {
@@ -117,15 +135,34 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
         bytes[row + u] = q;
         if (m >= 0.5) on++;
         sum += m;
+        dsum += Math.abs(2 * m - 1);
         counted++;
+        const c = 0.5 * Math.cos(a0[u]! * x + b0[u]!) + 0.5;
+        if (c >= 0.5) con++;
+        csum += c;
+        cdsum += Math.abs(2 * c - 1);
       }
       active[t] = on;
       mean[t] = counted ? sum / counted : 0;
       keys[t] = counted;
+      fraction[t] = counted ? on / counted : 0;
+      decided[t] = counted ? dsum / counted : 0;
+      chance.active[t] = con;
+      chance.fraction[t] = counted ? con / counted : 0;
+      chance.mean[t] = counted ? csum / counted : 0;
+      chance.decided[t] = counted ? cdsum / counted : 0;
     }
     // As the engine: attention sites say how many causal entries each token's counts are over.
-    return { site: site.name, masks: bytesToBase64(bytes), active, mean, ...(site.kind === 'attention' ? { keys } : {}) };
+    return {
+      site: site.name,
+      masks: bytesToBase64(bytes),
+      active,
+      mean,
+      ...(site.kind === 'attention' ? { keys } : {}),
+      ...(contract ? { fraction, decided, chance } : {}),
+    };
   });
+  const others = sites.map((x, i) => (x.kind === 'attention' ? -1 : i)).filter((i) => i >= 0);
   const runDir = shape.runDir ?? '/runs/tiny-learned';
   const step = shape.step ?? 500;
   return {
@@ -138,7 +175,61 @@ export function makeAnalysis(shape: FixtureShape, text = sampleText(shape.tokens
     stride,
     crossEntropy: n > 1 ? 1.4321 : null,
     surprisal: tokens.map((t, i) => (i % stride === 0 && i > 0 ? null : i === 0 ? null : 0.5 + ((t.id * 7) % 30) / 10)),
+    ...(contract
+      ? {
+          painted: tokens.map((_, t) => others.reduce((sum, i) => sum + layers[i]!.fraction![t]!, 0) / others.length),
+          paintedBy: { metric: 'fraction', description: 'fraction of units kept (m ≥ 0.5), averaged over the non-attention sites', sites: others.map((i) => sites[i]!.name) },
+        }
+      : {}),
   };
+}
+
+/**
+ * A mask report as the engine's contract shapes it (common/protocol.ts MaskReport): undecided
+ * masks everywhere, token structure above chance at the MLP sites only (what issue 13 measured on
+ * `tiny`), drifting with `step` so charts of report records have a trend.
+ */
+export function makeReport(shape: FixtureShape, step = shape.step ?? 500, seed = 11): MaskReport {
+  const rnd = mulberry32(seed + step);
+  const progress = Math.min(1, step / 1000);
+  const sites = fixtureSites(shape);
+  const fig = (o: Partial<SiteReportFigures> & { eta2: SiteReportFigures['eta2'] }): SiteReportFigures => ({
+    decidedFraction: 0,
+    meanDecided: 0,
+    meanFraction: 0,
+    alwaysOn: 0,
+    alwaysOff: 0,
+    ...o,
+  });
+  const reports = sites.map((site) => {
+    const mlp = site.kind === 'mlp';
+    const chance = fig({ decidedFraction: 0.012, meanDecided: 0.21, meanFraction: 0.5, alwaysOn: 1, alwaysOff: 1, eta2: { token: 0.19, tokenType: 0.05, position: 0.02 } });
+    const chanceSd = fig({ decidedFraction: 0.004, meanDecided: 0.01, meanFraction: 0.01, alwaysOn: 1, alwaysOff: 1, eta2: { token: 0.03, tokenType: 0.01, position: 0.01 } });
+    const trained = fig({
+      decidedFraction: 0.01 + 0.05 * progress * rnd(),
+      meanDecided: 0.2 + 0.05 * progress,
+      meanFraction: 0.5 + (rnd() - 0.5) * 0.02,
+      alwaysOn: site.kind === 'attention' ? 0 : Math.round(2 * progress),
+      alwaysOff: site.kind === 'attention' ? 0 : 1,
+      eta2: { token: mlp ? 0.19 + 0.29 * progress : 0.17 + rnd() * 0.04, tokenType: mlp ? 0.1 + 0.1 * progress : 0.05, position: 0.02 },
+    });
+    const verdict = mlp && progress > 0.2 ? 'Token structure above chance (η² token outside chance + 2 sd); masks undecided.' : 'Within chance: untrained A/B give as much token structure; masks undecided.';
+    return { site: site.name, layer: site.layer, kind: site.kind, units: site.units, trained, chance, chanceSd, verdict };
+  });
+  const runDir = shape.runDir ?? '/runs/tiny-learned';
+  return {
+    checkpoint: { runDir, dir: `${runDir}/checkpoints/step-${String(step).padStart(6, '0')}`, step },
+    tokens: shape.tokens,
+    chanceDraws: 5,
+    sites: reports,
+    summary: ['Masks are undecided at every site: fewer than 10% of values lie outside [0.1, 0.9].', `Token identity structure above chance at ${progress > 0.2 ? shape.nLayer : 0} of ${sites.length} sites (the MLP sites).`],
+  };
+}
+
+/** A `report` line of metrics.jsonl (written at checkpoints on the validation text). */
+export function makeReportRecord(shape: FixtureShape, step: number, time = 1_735_732_800_000 + step * 120): ReportRecord {
+  const { checkpoint: _, ...report } = makeReport(shape, step);
+  return { type: 'report', step, time, report };
 }
 
 function windowPosition(t: number, block: number, stride: number): number {
@@ -173,8 +264,12 @@ export function makeRun(id: string, over: Partial<RunInfo> = {}): RunInfo {
   };
 }
 
-/** A run's metrics.jsonl: step records every step, stats every 10, eval every 50. */
-export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: number; learned?: boolean; from?: number } = {}): MetricRecord[] {
+/**
+ * A run's metrics.jsonl: step records every step, stats every 10, eval every 50. `reports`: as an
+ * engine after issue 13, a `report` record every 100 steps and `stuckSites` on stats records (the
+ * last layer's MLP stuck at 1 from half-way).
+ */
+export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: number; learned?: boolean; from?: number; reports?: boolean } = {}): MetricRecord[] {
   const rnd = mulberry32(opts.seed ?? 3);
   const nLayer = opts.nLayer ?? 2;
   const learned = opts.learned ?? true;
@@ -221,11 +316,13 @@ export function makeMetrics(steps: number, opts: { seed?: number; nLayer?: numbe
           bStd: 0.1 + 0.0005 * step,
         };
       });
-      out.push({ type: 'stats', step, time, sites: stats, stuck: !learned });
+      const stuckSites = opts.reports && progress >= 0.5 ? [{ site: `transformer.h.${nLayer - 1}.mlp.dropout`, at: 'one' as const }] : opts.reports ? [] : undefined;
+      out.push({ type: 'stats', step, time, sites: stats, stuck: !learned, ...(stuckSites ? { stuckSites } : {}) });
     }
     if (step % 50 === 0 || step === steps - 1) {
       out.push({ type: 'eval', step, time, trainLoss: ce - 0.05, valLoss: ce + 0.08 + rnd() * 0.02 });
     }
+    if (opts.reports && step % 100 === 0 && step > 0) out.push(makeReportRecord({ tokens: 2000, nEmbd: 64, nHead: 4, blockSize: 64, nLayer }, step, time));
   }
   return out;
 }

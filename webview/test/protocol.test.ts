@@ -13,6 +13,7 @@ function recorder(): { calls: string[]; handlers: Handlers<ExplorerHostMessage> 
     checkpoints: () => void calls.push('checkpoints'),
     selectToken: (m) => void calls.push(`selectToken:${m.index}`),
     scrubAnalysis: () => void calls.push('scrubAnalysis'),
+    report: () => void calls.push('report'),
     exportResult: () => {
       throw new Error('boom');
     },

@@ -48,7 +48,7 @@ export async function chooseSiteCommand(s: Services, arg?: SiteChoice): Promise<
       return;
     }
     const cur = s.heatmap.choice.site;
-    const items: SitePick[] = [{ label: '$(layers) All layers', description: 'every site together: total active units', site: { kind: 'all' }, picked: cur.kind === 'all' }];
+    const items: SitePick[] = [{ label: '$(layers) All layers', description: "the whole model: the engine's default painted value (attention sites left out)", site: { kind: 'all' }, picked: cur.kind === 'all' }];
     let lastLayer: number | undefined;
     for (const x of sites) {
       if (x.layer !== lastLayer) {
@@ -96,8 +96,12 @@ export async function chooseMetricCommand(s: Services, arg?: { metric: MetricKin
   if (!metric) {
     const cur = s.heatmap.choice.metric;
     const items: MetricPick[] = [
-      { metric: 'active', label: METRIC_LABEL.active, detail: 'How many units of the site keep the token (m ≥ 0.5); soft view: Σm.' },
-      { metric: 'mean', label: METRIC_LABEL.mean, detail: 'Mean of m over the units of the site; rounded view: the fraction of units on.' },
+      { metric: 'painted', label: METRIC_LABEL.painted, detail: "All layers: the engine's default value (attention sites left out; they follow window position). One site: its kept fraction." },
+      { metric: 'fraction', label: METRIC_LABEL.fraction, detail: 'Fraction of units kept (m ≥ 0.5); attention: of the causal keys. All layers: averaged over the non-attention sites.' },
+      { metric: 'decided', label: METRIC_LABEL.decided, detail: 'Mean |2m − 1|: 0 when every m sits at 0.5 (undecided), 1 when every m is 0 or 1.' },
+      { metric: 'mean', label: METRIC_LABEL.mean, detail: 'Mean of m over the units (attention: over the causal keys).' },
+      { metric: 'active', label: METRIC_LABEL.active, detail: 'How many units keep the token (m ≥ 0.5); soft view: Σm. All layers: summed over the non-attention sites.' },
+      { metric: 'vsChance', label: METRIC_LABEL.vsChance, detail: 'Kept fraction minus what untrained A/B give on the same hidden states: where training changed the mask.' },
       { metric: 'unit', label: METRIC_LABEL.unit, detail: 'The mask of one unit of the site, per token.' },
     ];
     const pick = await vscode.window.showQuickPick(items.map((i) => ({ ...i, description: i.metric === cur ? 'current' : undefined })), { title: 'Choose Metric to Paint' });

@@ -5,8 +5,9 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
-import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
-import { blankTokens, domainWithout } from './blankTokens';
+import { LEVELS, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
+import { blankTokens } from './blankTokens';
+import { buildLegend } from './legend';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
 import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
 
@@ -44,7 +45,9 @@ export interface PaintStats {
   ms: number;
 }
 
-const CHOICE_KEY = 'ldlens.paintChoice';
+// v2: choices saved before the default became the engine's painted value are not restored (the old
+// default, active units over every site, painted window position).
+const CHOICE_KEY = 'ldlens.paintChoice.v2';
 
 export class HeatmapController implements vscode.Disposable {
   private readonly heats = new Map<string, DocHeat>();
@@ -238,13 +241,14 @@ export class HeatmapController implements vscode.Disposable {
         }
       }
     }
-    const { values, domain } = this.paintValues(heat);
+    const { level } = heat.view.levels(this._choice, readSettings().levels, heat.skip);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     let painted = 0;
     for (let i = 0; i < heat.ranges.length; i++) {
       const r = heat.ranges[i];
-      if (!r) continue;
-      buckets[levelOf(values[i], domain[0], domain[1])].push(r);
+      // Level −1: no value for this token (e.g. no chance baseline in this analysis): unpainted.
+      if (!r || level[i] < 0) continue;
+      buckets[level[i]].push(r);
       painted++;
     }
     for (let l = 0; l < LEVELS; l++) editor.setDecorations(this.types[l], buckets[l]);
@@ -252,12 +256,6 @@ export class HeatmapController implements vscode.Disposable {
     const ms = performance.now() - t0;
     this.lastPaint = { tokens: painted, ms };
     this.log.debug(`heatmap: painted ${painted} tokens of ${doc.uri.path.split('/').pop()} in ${ms.toFixed(1)} ms`);
-  }
-
-  /** The painted metric per token and the colour scale's domain (over the painted tokens). */
-  private paintValues(heat: DocHeat): { values: Float32Array; domain: [number, number] } {
-    const v = heat.view.values(this._choice);
-    return heat.skip ? { values: v.values, domain: domainWithout(v.values, heat.skip, v.domain) } : v;
   }
 
   private updateContext(): void {
@@ -278,30 +276,27 @@ export class HeatmapController implements vscode.Disposable {
     }
   }
 
-  /** The status-bar legend: what is painted, the colour ramp and its value range. */
+  /** The status-bar legend: which metric over which sites, the levelling, the ramp and its range. */
   updateLegend(): void {
     const heat = this.current();
     if (!heat) {
       this.legend.hide();
       return;
     }
-    const what = describeChoice(this._choice, heat.view.sites);
-    const { domain } = this.paintValues(heat);
-    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
-    this.legend.text = `$(symbol-color) ${what.replace(/ · /g, ' ')} ${fmt(domain[0])} ${legendRamp()} ${fmt(domain[1])}`;
     const s = readSettings();
+    const what = describeChoice(this._choice, heat.view.sites);
+    const lv = heat.view.levels(this._choice, s.levels, heat.skip);
     const kind = this.themeKind();
-    const swatches = Array.from({ length: LEVELS }, (_, l) => {
-      const c = s.colorScale === 'theme' ? themeDefault(kind, l) : scaleColor(s.colorScale, l, s.opacity);
-      const lo = domain[0] + ((domain[1] - domain[0]) * l) / LEVELS;
-      return `<span style="background-color:${c.slice(0, 7)};">&nbsp;&nbsp;&nbsp;&nbsp;</span> ${fmt(lo)}`;
-    });
+    const colors = Array.from({ length: LEVELS }, (_, l) => (s.colorScale === 'theme' ? themeDefault(kind, l) : scaleColor(s.colorScale, l, s.opacity)));
+    const legend = buildLegend({ what, explanation: heat.view.explain(this._choice), levels: lv, colors, step: heat.view.analysis.checkpoint.step, painted: heat.painted, tokens: heat.view.tokenCount });
+    this.legend.text = legend.text;
     const md = new vscode.MarkdownString(
-      `**LearnedDropout heatmap**: ${what}\n\nCheckpoint step ${heat.view.analysis.checkpoint.step} · ${heat.painted} tokens painted\n\n${swatches.join('<br>')}\n\n` +
-        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · [Clear](command:ldlens.clearHeatmap)`,
+      `${legend.tooltip}\n\n` +
+        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · ` +
+        `[Colour levels](command:workbench.action.openSettings?${encodeURIComponent(JSON.stringify(['ldlens.heatmap.levels']))}) · [Clear](command:ldlens.clearHeatmap)`,
     );
     md.supportHtml = true;
-    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap'] };
+    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap', 'workbench.action.openSettings'] };
     this.legend.tooltip = md;
     this.legend.show();
   }

@@ -1,10 +1,10 @@
 // Markdown of the token hover, built from the cached analysis only (no engine round trip, no
 // `vscode` import: unit-tested and timed under plain Node).
-import type { MaskSite } from '@common/protocol';
 import { siteLabel } from '@common/sites';
 import { displayToken } from '@common/tokens';
 import { blockChar } from '../heatmap/colors';
 import { AnalysisView, describeChoice, type PaintChoice } from '../heatmap/metrics';
+import { siteFiguresMarkdown } from './siteFigures';
 
 export interface PinnedToken {
   /** The view and index the pinned token comes from (it may be another document's analysis). */
@@ -58,47 +58,6 @@ function fmt(v: number): string {
  */
 export function activeOf(view: AnalysisView, site: number, token: number): number {
   return view.analysis.layers[site].keys?.[token] ?? view.sites[site].units;
-}
-
-/** "▆ 41/64": a site's active units for a token (of its units, or of its causal keys × heads for attention), the block relative to that site over the text. */
-function siteCell(view: AnalysisView, site: number, token: number): string {
-  const s = view.sites[site];
-  const { values, domain } = view.values({ site: { kind: 'site', name: s.name }, metric: 'active', unit: 0, rounded: true });
-  const v = values[token];
-  const t = domain[1] > domain[0] ? (v - domain[0]) / (domain[1] - domain[0]) : 0.5;
-  return `${blockChar(t)} ${fmt(v)}/${activeOf(view, site, token)}`;
-}
-
-/** Space before a right-aligned cell: the hover's tables have no cell padding of their own. */
-const CELL_PAD = '&nbsp;'.repeat(4);
-
-/**
- * Active units of one token at every site: the embedding, then a compact layer × site table
- * ("▆ 41/64": the count, of the site's units or of heads × causal keys for attention; the block
- * relative to that site over the text). The count columns are right-aligned, headers and cells
- * alike, so each header sits over its numbers.
- */
-export function sitesTable(view: AnalysisView, token: number): string {
-  const sites = view.sites;
-  const lines: string[] = [];
-  const emb = sites.findIndex((s) => s.kind === 'embedding');
-  const layers = [...new Set(sites.filter((s) => s.layer >= 0).map((s) => s.layer))].sort((a, b) => a - b);
-  const cols: MaskSite['kind'][] = ['attention', 'attentionOutput', 'mlp'];
-  const present = cols.filter((k) => sites.some((s) => s.kind === k));
-  const header = { attention: 'attention', attentionOutput: 'attn out', mlp: 'MLP', embedding: 'embedding' };
-  const attention = present.includes('attention') ? ' (attention: of heads × causal keys)' : '';
-  lines.push(`Active units (m ≥ 0.5) per layer and site${attention}:`, '');
-  lines.push(`| | ${present.map((k) => CELL_PAD + header[k]).join(' | ')} |`);
-  lines.push(`|:--|${present.map(() => '--:').join('|')}|`);
-  for (const l of layers) {
-    const cells = present.map((k) => {
-      const i = sites.findIndex((s) => s.layer === l && s.kind === k);
-      return i >= 0 ? CELL_PAD + siteCell(view, i, token) : '';
-    });
-    lines.push(`| layer ${l} | ${cells.join(' | ')} |`);
-  }
-  const table = lines.join('\n');
-  return emb >= 0 ? `Embedding: ${siteCell(view, emb, token)} active\n\n${table}` : table;
 }
 
 /**
@@ -162,7 +121,7 @@ export function buildHoverMarkdown(input: HoverInput): string {
     compare += `  \nPinned ${inlineCode(visibleTokenText(pin.label))}: **${fmt(pv)}** (this token ${d >= 0 ? '+' : '−'}${fmt(Math.abs(d))})`;
   }
   parts.push(compare);
-  parts.push(sitesTable(view, index));
+  parts.push(siteFiguresMarkdown(view, index));
 
   const stripSite = choice.site.kind === 'site' ? view.resolveSite(choice.site) : view.resolveSite({ kind: 'site', name: '' });
   if (stripSite >= 0) {

@@ -1,7 +1,7 @@
 // Training runs as the user sees them: start/resume/stop, progress in the status bar (and in a
 // cancellable notification when started from a command), one announcement of how the run ended,
-// a run interrupted by an engine crash offered for resumption, and the watched text streamed
-// into the heatmap at every checkpoint.
+// a run interrupted by an engine crash offered for resumption, a warning when masks get stuck,
+// and the watched text streamed into the heatmap at every checkpoint.
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import * as P from '@common/protocol';
@@ -12,6 +12,7 @@ import { shiftRange } from '../heatmap/offsets';
 import { readSettings, runsDirPath } from '../settings';
 import { describeCompute, formatProgress, type ProgressSnapshot } from '../status/format';
 import { TrainingStatusItem } from '../status/trainingStatus';
+import { StuckWarnings } from './stuckWarning';
 
 /** Above this, a watched document is cut to its visible lines (each checkpoint re-analyzes it). */
 const WATCH_MAX_CHARS = 8000;
@@ -60,6 +61,7 @@ export class TrainingController implements vscode.Disposable {
   private readonly checkpointEmitter = new vscode.EventEmitter<P.CheckpointInfo>();
   private readonly watchEmitter = new vscode.EventEmitter<P.AnalysisResult>();
   readonly onMetric = this.metricEmitter.event;
+  private readonly stuckWarnings = new StuckWarnings();
   /** A run started, ended or was interrupted: lists of runs are stale. */
   readonly onRunsChanged = this.runsEmitter.event;
   readonly onCheckpoint = this.checkpointEmitter.event;
@@ -82,6 +84,11 @@ export class TrainingController implements vscode.Disposable {
       engine.onNotification(P.TrainMetric, (p) => {
         const run = this.active;
         if (run && run.runId === p.runId) this.metricEmitter.fire({ runId: p.runId, runDir: run.runDir, record: p.record });
+        const stuck = run && run.runId === p.runId ? this.stuckWarnings.check(p.runId, run.name, p.record) : undefined;
+        if (stuck) {
+          this.log.warn(stuck);
+          void vscode.window.showWarningMessage(stuck, 'Open Run Charts').then((a) => a && vscode.commands.executeCommand('ldlens.openRunCharts'));
+        }
       }),
       engine.onNotification(P.TrainCheckpoint, (p) => {
         const run = this.active;

@@ -2,7 +2,8 @@
 // webview is rebuilt) or restored gets it replayed after its `ready`; answers the scrubber's
 // re-analysis requests, reveals tokens, and writes exports.
 import * as vscode from 'vscode';
-import type { AnalysisResult, CheckpointInfo } from '@common/protocol';
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
+import type { AnalysisResult, CheckpointInfo, MaskReport } from '@common/protocol';
 import {
   dispatch,
   type ExplorerRestore,
@@ -18,6 +19,8 @@ import { webviewHtml, webviewOptions } from './html';
 export interface ExplorerHost {
   analyze(checkpointDir: string, text: string, token: vscode.CancellationToken): Promise<AnalysisResult>;
   listCheckpoints(runDir: string): Promise<CheckpointInfo[]>;
+  /** The engine's mask report of a text at a checkpoint (the `report` request). */
+  report(checkpointDir: string, text: string, token: vscode.CancellationToken): Promise<MaskReport>;
   revealRange(uri: string, start: number, end: number): void;
   log: vscode.LogOutputChannel;
 }
@@ -85,6 +88,7 @@ export class MaskExplorerPanel {
         if (uri) this.host.revealRange(uri, start, end);
       },
       requestAnalysis: (m) => this.onRequestAnalysis(m.requestId, m.checkpointDir),
+      requestReport: (m) => this.onRequestReport(m.requestId, m.checkpointDir),
       pinToken: ({ pinned }) => {
         this.pinnedTokens = pinned.filter((t) => Number.isInteger(t));
       },
@@ -189,6 +193,34 @@ export class MaskExplorerPanel {
       this.setCheckpoints(await this.host.listCheckpoints(runDir));
     } catch (e) {
       this.host.log.warn(`Mask Explorer: could not list checkpoints of ${runDir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The mask report of the same text the view shows, at a checkpoint it was told of. */
+  private async onRequestReport(requestId: number, checkpointDir: string): Promise<void> {
+    const { analysis, source } = this.snapshot;
+    const known = this.snapshot.checkpoints.some((c) => c.dir === checkpointDir) || analysis?.checkpoint.dir === checkpointDir;
+    if (!analysis || !source || !known) {
+      this.post({ type: 'report', requestId, checkpointDir, error: 'unknown checkpoint' });
+      return;
+    }
+    const cts = new vscode.CancellationTokenSource();
+    this.inflight.add(cts);
+    try {
+      const report = await this.host.report(checkpointDir, this.sourceText ?? source.text ?? textOf(analysis), cts.token);
+      this.post({ type: 'report', requestId, checkpointDir, report });
+    } catch (e) {
+      const message =
+        e instanceof ResponseError && e.code === ErrorCodes.MethodNotFound
+          ? 'this engine has no mask report (it predates the `report` request); update the extension'
+          : e instanceof Error
+            ? e.message
+            : String(e);
+      this.host.log.warn(`Mask Explorer: mask report at ${checkpointDir} failed: ${message}`);
+      this.post({ type: 'report', requestId, checkpointDir, error: message });
+    } finally {
+      this.inflight.delete(cts);
+      cts.dispose();
     }
   }
 

@@ -374,7 +374,7 @@ export const JOURNEY: Scenario[] = [
       }, 60_000);
       log(`  ${colours.length} painted tokens, ${new Set(colours).size} colours`);
       assert.ok(new Set(colours).size >= 3);
-      const legend = await s.statusItem(/active units .* [▁▂▃▄▅▆▇█]{8} /);
+      const legend = await s.statusItem(/all layers default .* [▁▂▃▄▅▆▇█]{8} /);
       log(`  legend: ${legend}`);
       await s.screenshot('heatmap');
 
@@ -383,7 +383,7 @@ export const JOURNEY: Scenario[] = [
       log('  hover:\n' + hover.split('\n').filter(Boolean).map((l) => '    ' + l).join('\n'));
       assert.match(hover, /token \d+ of \d+ · id \d+/);
       assert.match(hover, /checkpoint step 150/);
-      assert.match(hover, /layer 0/);
+      assert.match(hover, /L0 attn\s/);
       assert.match(hover, /[█░]{16}/);
       assert.match(hover, /\d+ of 32 units on/);
       await sleep(600);

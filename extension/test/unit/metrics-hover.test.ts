@@ -30,9 +30,9 @@ describe('AnalysisView metrics', () => {
     for (let t = 0; t < a.tokens.length; t++) assert.equal(on[t], bytes[t * 64 + u] >= 128 ? 1 : 0);
   });
 
-  it('sums active units over every site for "all layers"', () => {
+  it('sums active units over every site but attention for "all layers" (attention counts follow window position)', () => {
     const { values } = view.values({ site: { kind: 'all' }, metric: 'active', unit: 0, rounded: true });
-    for (let t = 0; t < a.tokens.length; t++) assert.equal(values[t], a.layers.reduce((s, l) => s + l.active[t], 0));
+    for (let t = 0; t < a.tokens.length; t++) assert.equal(values[t], a.layers.reduce((s, l, i) => s + (a.sites[i].kind === 'attention' ? 0 : l.active[t]), 0));
   });
 
   it('falls back to the last MLP site when the chosen site is not in this model', () => {
@@ -50,7 +50,9 @@ describe('AnalysisView metrics', () => {
 
   it('describes the choice', () => {
     assert.equal(describeChoice(mlp0, a.sites), 'layer 0 · MLP · active units (m ≥ 0.5)');
-    assert.equal(describeChoice({ ...mlp0, site: { kind: 'all' }, rounded: false, metric: 'mean' }, a.sites), 'all layers · mean mask');
+    assert.equal(describeChoice({ ...mlp0, site: { kind: 'all' }, rounded: false, metric: 'mean' }, a.sites), 'all layers · soft mass (mean m)');
+    assert.equal(describeChoice({ ...mlp0, site: { kind: 'all' }, metric: 'painted' }, a.sites), 'all layers · default');
+    assert.equal(describeChoice({ ...mlp0, metric: 'painted' }, a.sites), 'layer 0 · MLP · kept fraction');
   });
 });
 
@@ -58,14 +60,20 @@ describe('hover content', () => {
   const a = makeAnalysis(TEXT);
   const view = new AnalysisView(a);
 
-  it('shows the token and id, a layer × site picture, the unit strip, the type average and command links', () => {
+  it('shows the token and id, per-site figures next to chance, the unit strip, the type average and command links', () => {
     const md = buildHoverMarkdown({ view, index: 4, choice: mlp0, uri: 'file:///w/a.txt' });
     assert.match(md, /\*\*`c`\*\* token 5 of \d+ · id \d+/);
     assert.match(md, /surprisal [\d.]+ nats/);
-    assert.match(md, /Active units \(m ≥ 0\.5\) per layer and site \(attention: of heads × causal keys\):\n\n\| \| (&nbsp;)+attention \| (&nbsp;)+attn out \| (&nbsp;)+MLP \|\n\|:--\|--:\|--:\|--:\|\n/);
-    // Attention counts are out of heads × the token's causal keys (4 heads, token 5: 4 × 5), the others out of the units.
-    assert.match(md, /\| layer 0 \| (&nbsp;)+. \d+\/20 \| (&nbsp;)+. \d+\/64 \| (&nbsp;)+. \d+\/64 \|/);
-    assert.match(md, /Embedding: . \d+\/64 active/);
+    assert.match(md, /\| site \| (&nbsp;)+kept \| (&nbsp;)+chance \| (&nbsp;)+decided \| (&nbsp;)+chance \| (&nbsp;)+m̄ \| (&nbsp;)+chance \|\n\|:--\|--:\|--:\|--:\|--:\|--:\|--:\|\n/);
+    // Attention: kept of heads × the token's causal keys (4 heads, token 5: 4 × 5); the others of their units.
+    const l1 = a.layers[1];
+    const want = `| L0 attn | ${'&nbsp;'.repeat(3)}`;
+    const row = md.split('\n').find((x) => x.startsWith(want))!;
+    assert.ok(row, md);
+    assert.ok(row.includes(`${l1.fraction![4].toFixed(2)} (${l1.active[4]}/20)`), row);
+    assert.ok(row.includes(`${l1.chance!.fraction[4].toFixed(2)} ± `), row);
+    assert.ok(row.includes(l1.decided![4].toFixed(2)), row);
+    assert.match(md, /\| emb \| (&nbsp;)+. [\d.]+ \(\d+\/64\) \|/);
     assert.match(md, /Units at \*\*layer 0 · MLP\*\*/);
     // Lines of 16 units: 32 block characters (307 px) were clipped by a 250 px hover.
     assert.match(md, /```text\n[█░]{16}\n[█░]{16}\n[█░]{16}\n[█░]{16}\n```\n\d+ of 64 units on/);
@@ -99,12 +107,12 @@ describe('hover content', () => {
     assert.match(strip, /\n… 128 more units\n```/);
     assert.match(strip, new RegExp(`\\n${a.layers[1].active[10]} of 44 \\(heads × causal keys\\) on$`));
     const md = buildHoverMarkdown({ view, index: 10, choice: { ...mlp0, site: { kind: 'site', name: 'transformer.h.0.attn.attn_dropout' } }, uri: 'u' });
-    assert.match(md, new RegExp(`\\| layer 0 \\| (&nbsp;)+. ${a.layers[1].active[10]}/44 \\|`));
+    assert.match(md, new RegExp(`\\| L0 attn \\| (&nbsp;)+. [\\d.]+ \\(${a.layers[1].active[10]}/44\\) \\|`));
   });
 
   it('keeps the units as the attention denominator for analyses without causal key counts', () => {
     const old = new AnalysisView({ ...a, layers: a.layers.map(({ keys: _, ...l }) => l) });
-    assert.match(buildHoverMarkdown({ view: old, index: 4, choice: mlp0, uri: 'u' }), /\| layer 0 \| (&nbsp;)+. \d+\/256 \|/);
+    assert.match(buildHoverMarkdown({ view: old, index: 4, choice: mlp0, uri: 'u' }), /\| L0 attn \| (&nbsp;)+. [\d.]+ \(\d+\/256\) \|/);
   });
 });
 

@@ -2,26 +2,48 @@
 // and the open charts stacked into one standalone SVG (PNG is that SVG rasterized).
 import { csvRow, standaloneSvg, withStaged } from '../common/export';
 import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS } from '@common/metrics';
-import type { MetricRecord } from '@common/webviewProtocol';
+import type { MetricRecord, SiteReportFigures } from '@common/webviewProtocol';
 
-export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_FIELDS, ...EVAL_FIELDS, 'site', 'layer', 'kind', ...SITE_FIELDS, 'stuck'];
+/** Mask report figures (issue 13): each trained, then chance mean, then chance sd over the draws. */
+const REPORT_COLS = ['decidedFraction', 'meanDecided', 'meanFraction', 'alwaysOn', 'alwaysOff', 'eta2Token', 'eta2TokenType', 'eta2Position'] as const;
+const REPORT_HEADER = [...REPORT_COLS, ...REPORT_COLS.map((c) => `chance_${c}`), ...REPORT_COLS.map((c) => `chanceSd_${c}`), 'verdict'];
+
+export const METRICS_CSV_HEADER = ['run', 'type', 'step', 'time', ...STEP_FIELDS, ...EVAL_FIELDS, 'site', 'layer', 'kind', ...SITE_FIELDS, 'stuck', 'stuckAt', ...REPORT_HEADER];
+
+function reportFigures(f: SiteReportFigures): number[] {
+  return [f.decidedFraction, f.meanDecided, f.meanFraction, f.alwaysOn, f.alwaysOff, f.eta2.token, f.eta2.tokenType, f.eta2.position];
+}
 
 /**
- * One row per step and eval record, one row per site of each stats record; columns that do not
- * apply stay empty. Numbers are written with String(), which reads back to the same double.
+ * One row per step and eval record, one row per site of each stats and report record (a report's
+ * summary lines are not written: they restate its figures); columns that do not apply stay empty. Numbers are written with String(), which reads back to the same double.
  */
 export function metricsCsv(runs: { name: string; records: readonly MetricRecord[] }[]): string {
   const lines = [csvRow(METRICS_CSV_HEADER)];
   const blankStep = STEP_FIELDS.map(() => '');
   const blankEval = EVAL_FIELDS.map(() => '');
-  const blankSite = ['', '', '', ...SITE_FIELDS.map(() => ''), ''];
+  const blankSite = ['', '', '', ...SITE_FIELDS.map(() => ''), '', ''];
+  const blankReport = REPORT_HEADER.map(() => '');
   for (const run of runs) {
     for (const r of run.records) {
-      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_FIELDS.map((c) => r[c]), ...blankEval, ...blankSite]));
-      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, ...EVAL_FIELDS.map((c) => r[c]), ...blankSite]));
+      if (r.type === 'step') lines.push(csvRow([run.name, 'step', r.step, r.time, ...STEP_FIELDS.map((c) => r[c]), ...blankEval, ...blankSite, ...blankReport]));
+      else if (r.type === 'eval') lines.push(csvRow([run.name, 'eval', r.step, r.time, ...blankStep, ...EVAL_FIELDS.map((c) => r[c]), ...blankSite, ...blankReport]));
+      else if (r.type === 'report')
+        for (const s of r.report.sites)
+          lines.push(
+            csvRow([
+              run.name, 'report', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_FIELDS.map(() => ''), '', '',
+              ...reportFigures(s.trained), ...reportFigures(s.chance), ...reportFigures(s.chanceSd), s.verdict,
+            ]),
+          );
       else
         for (const s of r.sites)
-          lines.push(csvRow([run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_FIELDS.map((c) => s[c]), r.stuck]));
+          lines.push(
+            csvRow([
+              run.name, 'stats', r.step, r.time, ...blankStep, ...blankEval, s.site, s.layer, s.kind, ...SITE_FIELDS.map((c) => s[c]), r.stuck,
+              r.stuckSites?.find((x) => x.site === s.site)?.at ?? '', ...blankReport,
+            ]),
+          );
     }
   }
   return lines.join('\r\n') + '\r\n';

@@ -121,6 +121,8 @@ export class LineChart {
   }
 
   update(input: ChartInput, width = this.element.clientWidth || this.width): void {
+    // A few points (one per checkpoint) are drawn as they are: smoothing would shift them.
+    if (this.def.raw) input = { ...input, smoothing: 0 };
     this.input = input;
     const pressed = String(input.log);
     if (this.logToggle.getAttribute('aria-pressed') !== pressed) {
@@ -357,7 +359,7 @@ export class LineChart {
     }
     for (const [c, label] of colors) items.push(legendItem(`c${c % PALETTE_SIZE}`, '', label));
     if (dashes.size > 1) for (const [d, label] of dashes) items.push(legendItem('dash-key', DASHES[d % DASHES.length]!, label));
-    if (!items.length) items.push(el('span', 'muted', 'no data yet'));
+    if (!items.length) items.push(el('span', 'muted', this.def.empty ?? 'no data yet'));
     this.legend.replaceChildren(...items);
   }
 }

@@ -8,6 +8,7 @@ import { lowerBound } from '../common/aggregate';
 import { fromColumns, type ColumnSet, type MetricColumns } from '@common/metricColumns';
 import { EVAL_FIELDS, SITE_FIELDS, STEP_FIELDS as RECORD_STEP_FIELDS, type EvalField, type SiteField } from '@common/metrics';
 import type { EvalRecord, MetricRecord, SiteKind, StatsRecord, StepRecord } from '@common/webviewProtocol';
+import { RunReports } from './reportStore';
 
 export class Column {
   private buf: Float64Array;
@@ -121,6 +122,8 @@ export class RunMetrics {
   private readonly stepTimes = new Table<'time'>(TIME);
   private readonly evalTimes = new Table<'time'>(TIME);
   private readonly siteTimes = new Map<string, Table<'time'>>();
+  /** Mask reports and stuck sites (issue 13): few, nested records kept as they are. */
+  readonly reports = new RunReports();
   /** Bumped on every change; charts cache their decimation against it. */
   version = 0;
 
@@ -132,7 +135,8 @@ export class RunMetrics {
     else if (r.type === 'eval') {
       this.evals.push(r.step, r);
       this.evalTimes.push(r.step, { time: r.time });
-    } else this.addStats(r);
+    } else if (r.type === 'report') this.reports.addReport(r);
+    else this.addStats(r);
   }
 
   /** A whole run (or a slice of one) as columns: each table takes its arrays in one go. */
@@ -151,6 +155,7 @@ export class RunMetrics {
       this.siteEntry(site.site, site.layer, site.kind).table.pushColumns(site.cols);
       this.siteTimes.get(site.site)!.pushColumns({ step: site.cols.step.slice(), time: site.cols.time });
     }
+    this.reports.addSparse(c.sparse);
   }
 
   /** Every table as exact-length column views (no copy). */
@@ -167,6 +172,7 @@ export class RunMetrics {
         kind: info.kind,
         cols: { ...table.view(), time: this.siteTimes.get(name)!.view().time },
       })),
+      ...(this.reports.sparse() ? { sparse: this.reports.sparse() } : {}),
     };
   }
 
@@ -197,6 +203,7 @@ export class RunMetrics {
 
   private addStats(r: StatsRecord): void {
     this.stats.push(r.step, { time: r.time, stuck: r.stuck ? 1 : 0 });
+    this.reports.addStats(r);
     for (const s of r.sites) {
       this.siteEntry(s.site, s.layer, s.kind).table.push(r.step, s);
       this.siteTimes.get(s.site)!.push(r.step, { time: r.time });

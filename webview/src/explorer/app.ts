@@ -19,14 +19,16 @@ import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
 import { textOf } from '@common/analysisText';
 import { PendingRequests } from '@common/requests';
-import type { AnalysisResult, CheckpointInfo, ExplorerHostMessage, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind } from '@common/webviewProtocol';
+import type { AnalysisResult, CheckpointInfo, ExplorerHostMessage, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind, MaskReport } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
 import { analysisJson, masksCsv, viewSvg } from './exporter';
 import { FilterView, type Filters } from './filterView';
 import { Heatmap, type HeatmapData } from './heatmap';
 import { SmallMultiples } from './multiples';
 import { readPalette, type Palette } from './palette';
+import { ReportView } from './reportView';
 import { Scrubber, type FlipSummary } from './scrubber';
+import { decidedBytes, keptFraction, siteSummaryText } from './siteFigures';
 import { activeLevels, LEVELS, TokenStrip } from './tokenStrip';
 import { TokenTypesView, type TokenTypeSort } from './tokenTypesView';
 
@@ -40,6 +42,8 @@ export interface ExplorerViewState {
   filters: Filters;
   sort: TokenTypeSort;
   diffWith: string | null;
+  /** What the heatmap cells colour: the mask m, or how decided it is, |2m − 1|. */
+  colour?: 'mask' | 'decided';
   /** What to re-analyze when VS Code restores the panel after a reload. */
   restore?: ExplorerRestore;
 }
@@ -71,6 +75,7 @@ export class ExplorerApp {
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
   private readonly scrubRequests = new PendingRequests<Extract<ExplorerHostMessage, { type: 'scrubAnalysis' }>>();
+  private readonly reportRequests = new PendingRequests<Extract<ExplorerHostMessage, { type: 'report' }>>();
   private readonly exports: ExportClient;
 
   private readonly strip: TokenStrip;
@@ -80,6 +85,10 @@ export class ExplorerApp {
   private readonly types: TokenTypesView;
   private readonly filters: FilterView;
   private readonly scrubber: Scrubber;
+  private readonly report: ReportView;
+  private readonly colourSelect: HTMLSelectElement;
+  private readonly heatLegend: HTMLElement;
+  private readonly siteChance: HTMLElement;
   private readonly siteSelect: HTMLSelectElement;
   private readonly sourceLabel: HTMLElement;
   private readonly readout: HTMLElement;
@@ -125,7 +134,21 @@ export class ExplorerApp {
       b.addEventListener('click', () => void this.export(kind));
       exportGroup.append(b);
     }
-    toolbar.append(this.sourceLabel, el('label', 'toolbar-label', 'Site'), this.siteSelect, live, this.liveBadge, el('span', 'spacer'), exportGroup);
+    this.colourSelect = el('select', 'ld-select colour-select', undefined, { 'aria-label': 'what the heatmap cells colour' });
+    this.colourSelect.append(el('option', undefined, 'mask m', { value: 'mask' }), el('option', undefined, 'decidedness |2m − 1|', { value: 'decided' }));
+    this.colourSelect.value = this.state.colour ?? 'mask';
+    this.colourSelect.addEventListener('change', () => this.setColour(this.colourSelect.value === 'decided' ? 'decided' : 'mask'));
+    toolbar.append(
+      this.sourceLabel,
+      el('label', 'toolbar-label', 'Site'),
+      this.siteSelect,
+      el('label', 'toolbar-label', 'Colour'),
+      this.colourSelect,
+      live,
+      this.liveBadge,
+      el('span', 'spacer'),
+      exportGroup,
+    );
 
     // ---- token strip
     this.strip = new TokenStrip({
@@ -135,7 +158,8 @@ export class ExplorerApp {
     });
     const stripSection = el('section', 'strip-section');
     this.legend = el('div', 'legend strip-legend');
-    stripSection.append(this.strip.element, this.legend);
+    this.siteChance = el('div', 'site-chance muted');
+    stripSection.append(this.strip.element, this.legend, this.siteChance);
 
     // ---- heatmap + multiples + details
     this.readout = el('div', 'readout', '\u00a0');
@@ -157,7 +181,8 @@ export class ExplorerApp {
     });
     const heatPane = el('div', 'heat-pane');
     const heatHead = el('div', 'heat-head');
-    heatHead.append(el('span', 'heat-title', 'Units × tokens (wheel: zoom, drag: pan, double-click: reset)'), this.readout);
+    this.heatLegend = el('span', 'heat-legend');
+    heatHead.append(el('span', 'heat-title', 'Units × tokens (wheel: zoom, drag: pan, double-click: reset)'), this.heatLegend, this.readout);
     heatPane.append(heatHead, this.heatmap.element, this.multiples.element);
     const main = el('section', 'main-section');
     main.append(heatPane, this.details.element);
@@ -195,6 +220,8 @@ export class ExplorerApp {
     tab('Token types', this.types.element);
     tab('Unit search & filter', this.filters.element);
     tab('Checkpoints', this.scrubber.element);
+    this.report = new ReportView({ request: () => this.requestReport() });
+    tab('Mask report', this.report.element);
 
     this.statusLine = el('footer', 'status-line', '\u00a0', { role: 'status' });
     root.replaceChildren(toolbar, stripSection, main, tabs, this.statusLine);
@@ -267,6 +294,11 @@ export class ExplorerApp {
     else void this.applyDiff();
   }
 
+  /** The host's answer to a report request. */
+  reportResult(requestId: number, report?: MaskReport, error?: string): void {
+    this.reportRequests.resolve({ type: 'report', requestId, checkpointDir: '', report, error });
+  }
+
   exportResult = (r: Parameters<ExportClient['resolve']>[0]): void => {
     this.exports.resolve(r);
     this.status(describeExport(r));
@@ -314,6 +346,7 @@ export class ExplorerApp {
     this.applyFilters();
     this.scrubber.setCheckpoints(this.checkpoints, a.checkpoint.dir, this.state.diffWith);
     this.scrubber.setCurrent(a.checkpoint.dir);
+    this.report.setShownStep(a.checkpoint.step);
     this.renderMarks();
     if (this.state.diffWith) void this.applyDiff();
     else this.scrubber.setFlips(null, null);
@@ -361,6 +394,31 @@ export class ExplorerApp {
     this.renderMarks();
   }
 
+  private setColour(colour: 'mask' | 'decided'): void {
+    this.save({ colour });
+    if (this.colourSelect.value !== colour) this.colourSelect.value = colour;
+    // Only the cells change (the strip stays on kept fractions); cached site images are stale.
+    const model = this.shown;
+    if (!model) return;
+    if (this.state.diffWith) void this.applyDiff();
+    else this.renderSite(false);
+  }
+
+  private requestReport(): void {
+    const a = this.shown?.analysis;
+    if (!a) {
+      this.report.setError('no analysis yet');
+      return;
+    }
+    this.report.setPending(a.checkpoint.step);
+    void this.reportRequests
+      .request((requestId) => this.channel.post({ type: 'requestReport', requestId, checkpointDir: a.checkpoint.dir }))
+      .then(({ report, error }) => {
+        if (error || !report) this.report.setError(error ?? 'no result');
+        else this.report.setReport(report, this.shown?.analysis.checkpoint.step ?? report.checkpoint.step);
+      });
+  }
+
   /** Re-draws what depends on the site: heatmap cells, strip colours, legend (and multiples). */
   private renderSite(updateStrip = true, multiples = true): void {
     const model = this.shown;
@@ -375,8 +433,9 @@ export class ExplorerApp {
 
   private heatmapData(model: AnalysisModel, site: number): HeatmapData {
     const s = model.sites[site]!;
+    const q = model.matrix(site).data;
     return {
-      data: model.matrix(site).data,
+      data: this.state.colour === 'decided' ? decidedBytes(q) : q,
       tokens: model.tokenCount,
       units: s.units,
       lut: this.palette.heat,
@@ -394,8 +453,9 @@ export class ExplorerApp {
   private legendParts: { title: HTMLElement; cells: HTMLElement[] } | null = null;
 
   private renderLegend(model: AnalysisModel, site: number, diffMax?: number): void {
-    const [min, max] = diffMax === undefined ? model.activeRange(site) : [0, diffMax];
-    const what = diffMax === undefined ? 'active units per token' : 'flipped units per token (diff)';
+    const [min, max] = diffMax === undefined ? keptRange(model, site) : [0, diffMax];
+    const attention = model.sites[site]!.kind === 'attention';
+    const what = diffMax === undefined ? `fraction of ${attention ? 'causal keys' : 'units'} kept per token (m ≥ 0.5)` : 'flipped units per token (diff)';
     if (!this.legendParts) {
       const title = el('span', 'muted');
       const cells: HTMLElement[] = [];
@@ -406,7 +466,13 @@ export class ExplorerApp {
     }
     const { title, cells } = this.legendParts;
     setText(title, `${shortSiteLabel(model.sites[site]!)}: ${what}`);
-    cells.forEach((c, k) => setText(c, String(k === cells.length - 1 ? max : Math.round(min + ((k * 3) / (LEVELS - 1)) * (max - min)))));
+    const label = (v: number): string => (diffMax === undefined ? v.toFixed(2) : String(Math.round(v)));
+    cells.forEach((c, k) => setText(c, label(k === cells.length - 1 ? max : min + ((k * 3) / (LEVELS - 1)) * (max - min))));
+    setText(this.siteChance, diffMax === undefined ? `${shortSiteLabel(model.sites[site]!)} over this text: ${siteSummaryText(model, site)}` : '');
+    setText(
+      this.heatLegend,
+      diffMax !== undefined ? '' : this.state.colour === 'decided' ? 'colour: decidedness |2m − 1|, dark 0 (m = 0.5) … bright 1 (m at 0 or 1)' : 'colour: mask m, dark 0 … bright 1',
+    );
   }
 
   private setHover(token: number | null): void {
@@ -604,6 +670,7 @@ export class ExplorerApp {
           levels: this.levels,
           levelColors: levelColors(),
           title: this.sourceLabel.textContent ?? '',
+          colours: `strip: ${this.legendParts?.title.textContent ?? ''} · cells: ${(this.heatLegend.textContent ?? '').replace(/^colour: /, '')}`,
         });
         if (kind === 'svg') result = await this.exports.send('svg', `${stem}.svg`, snapshot.svg, 'text');
         else {
@@ -638,10 +705,24 @@ export class ExplorerApp {
   }
 }
 
-/** The strip's colour levels at a site: its range of active counts spread over the levels. */
+/**
+ * The strip's colour levels at a site: its range of kept fractions spread over the levels
+ * (fractions, not counts: attention counts grow with the token's position in its window).
+ */
 function siteLevels(model: AnalysisModel, site: number): Uint8Array {
-  const [min, max] = model.activeRange(site);
-  return activeLevels(model.active(site), max, min);
+  const [min, max] = keptRange(model, site);
+  return activeLevels(keptFraction(model, site), max, min);
+}
+
+function keptRange(model: AnalysisModel, site: number): [number, number] {
+  const kept = keptFraction(model, site);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of kept) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min <= max ? [min, max] : [0, 0];
 }
 
 function setText(e: HTMLElement, text: string): void {

@@ -42,6 +42,8 @@ export interface ViewSnapshot {
   levels: Uint8Array;
   levelColors: string[];
   title: string;
+  /** What the strip's and the cells' colours measure (the view's legends), for the subtitle. */
+  colours?: string;
 }
 
 /** Blank space (px) kept around everything drawn in an exported view. */
@@ -64,7 +66,7 @@ export function viewSvg(v: ViewSnapshot): { svg: string; width: number; height: 
   const content = svg.append('g').attr('class', 'export-content');
   content.append('text').attr('class', 'export-title').attr('x', 0).attr('y', 12).text(v.title);
   const s = v.model.sites[v.site]!;
-  content.append('text').attr('class', 'export-muted').attr('x', 0).attr('y', 28).text(`${shortSiteLabel(s)} · ${s.name} · ${s.units} units · tokens ${v.window[0]}–${v.window[1] - 1}`);
+  content.append('text').attr('class', 'export-muted').attr('x', 0).attr('y', 28).text(`${shortSiteLabel(s)} · ${s.name} · ${s.units} units · tokens ${v.window[0]}–${v.window[1] - 1}${v.colours ? ` · ${v.colours}` : ''}`);
   // Token strip of the window: coloured cells, with text when they are wide enough to read.
   const [t0, t1] = v.window;
   const cell = hw / Math.max(1, t1 - t0);

@@ -17,6 +17,7 @@ const channel = connect<ExplorerHostMessage, ExplorerViewMessage, ExplorerViewSt
   checkpoints: ({ checkpoints }) => app!.setCheckpoints(checkpoints),
   selectToken: ({ index }) => app!.selectFromHost(index),
   scrubAnalysis: ({ requestId, checkpointDir, analysis, error }) => app!.scrubAnalysis(requestId, checkpointDir, analysis, error),
+  report: ({ requestId, report, error }) => app!.reportResult(requestId, report, error),
   exportResult: (result) => app!.exportResult(result),
 });
 app = new ExplorerApp(channel);
