@@ -10,6 +10,8 @@ export const PROTOCOL_VERSION = 1;
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
+/** What trained a run: a tfjs backend of the TypeScript engine, or the PyTorch worker (engine/torch). */
+export type TrainBackendName = BackendName | 'torch';
 
 export interface BackendAttempt {
   name: BackendName;
@@ -179,7 +181,7 @@ export interface RunInfo {
   name: string;
   dir: string;
   status: RunStatus;
-  backend: BackendName | null;
+  backend: TrainBackendName | null;
   step: number;
   totalSteps: number;
   bestValLoss: number | null;
@@ -243,8 +245,11 @@ export interface EngineErrorData {
 // ----------------------------------------------------------------------------- requests
 
 export interface InitializeParams {
-  backend?: BackendChoice;
+  /** `torch`: training in PyTorch (the engine's own backend, `auto`, does the rest). */
+  backend?: BackendChoice | 'torch';
   clientName?: string;
+  /** The Python of the torch backend (ldlens.engine.pythonPath); default: LDLENS_PYTHON, else python3. */
+  pythonPath?: string;
 }
 export interface InitializeResult {
   engineVersion: string;
@@ -331,6 +336,26 @@ export interface EvalResult {
 export const Eval = new RequestType<EvalParams, EvalResult, void>('eval');
 
 export const ListRuns = new RequestType<{ runsDir: string }, RunInfo[], void>('runs/list');
+/**
+ * Follow a run written by another process or machine (a cluster job, a shared or Remote-SSH folder)
+ * by polling its folder: its records arrive as train/metric, train/progress and train/checkpoint,
+ * its end as train/ended; train/stop stops following (the run goes on). Busy while a run trains.
+ */
+export const RunFollow = new RequestType<{ runDir: string; intervalMs?: number }, TrainStartResult, void>('runs/follow');
+
+export interface ClusterScriptParams extends Omit<TrainStartParams, 'watchText'> {
+  nodes: number;
+  gpusPerNode: number;
+  /** The Python (with torch) on the cluster; default python3. */
+  python?: string;
+  partition?: string;
+  /** Slurm's --time, e.g. 04:00:00. */
+  time?: string;
+  /** The job's device: cuda (default), auto, mps or cpu. */
+  device?: 'cuda' | 'auto' | 'mps' | 'cpu';
+}
+/** A new run folder for a cluster, with RUN/torch/launch-torchrun.sh and RUN/torch/launch-slurm.sbatch (engine/src/torch/cluster.ts). */
+export const ClusterScript = new RequestType<ClusterScriptParams, { runId: string; runDir: string; files: string[] }, void>('torch/clusterScript');
 export const RunMetrics = new RequestType<{ runDir: string }, MetricRecord[], void>('runs/metrics');
 export const Shutdown = new RequestType0<void, void>('shutdown');
 /** Liveness: answered at once whatever the engine is doing (the supervisor restarts an engine that stops answering). */

@@ -77,6 +77,8 @@ if (trained.error) log(`training failed: ${trained.error}`);
 // ----------------------------------------------------------------------------- engine vs PyTorch
 log(`engine and PyTorch, shapes ${shapes}, ${steps} steps, ${rounds} rounds each (load ${loadAvg().join(' ')})`);
 const engineArgs = [cli, 'bench', '--shapes', shapes, '--steps', steps, '--rounds', rounds, '--data', data, '--compare-torch', '--json', '--out', join(outDir, 'engine.json')];
+// our torch backend's training rows (engine/src/torch/bench.ts), where a Python with torch answers
+if (process.env.LDLENS_BENCH_TORCH_BACKEND !== '0') engineArgs.push('--torch-backend', '--python', process.env.LDLENS_PYTHON || '/usr/bin/python3');
 if (haveCheckpoint) engineArgs.push('--analyze-checkpoint', runDir, '--analyze-chars', '2000', '--analyze-runs', '9');
 const eng = runJson(process.execPath, engineArgs, { timeoutMs: 900_000 });
 result.engine = eng.ok ?? { error: eng.error };
@@ -166,6 +168,9 @@ if (result.engine?.rows) {
         `${r.trainGflops.toFixed(1)} (${r.trainPeakPct.toFixed(1)}%) / ${r.inferGflops.toFixed(1)} (${r.inferPeakPct.toFixed(1)}%) | ${r.torchTrainGflops?.toFixed(1) ?? '-'} / ${r.torchInferGflops?.toFixed(1) ?? '-'}`,
     );
   for (const r of result.engine.rows) if (r.torchError) lines.push(`torch ${r.shape}: ${r.torchError}`);
+  for (const r of result.engine.rows)
+    if (r.torchBackend || r.torchBackendError)
+      lines.push(`torch backend ${r.shape}: ${r.torchBackend ? `${f(r.torchBackend.trainTokensPerSec)} train tok/s (${r.torchBackend.impl})${r.torch ? `, ${(r.torchBackend.trainTokensPerSec / r.torch.trainTokensPerSec).toFixed(2)}x the reference PyTorch loop` : ''}` : r.torchBackendError}`);
 } else lines.push(`engine: ${result.engine?.error}`);
 const an = result.analysis;
 if (an?.inProcess) lines.push(`analysis, 2,000 characters (${an.inProcess.tokens} tokens): in process ${an.inProcess.medianMs.toFixed(1)} ms (median of ${an.inProcess.runs})`);

@@ -68,6 +68,8 @@ if (want('engine')) {
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
     cpSync(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist', f), join(root, 'dist/engine', f));
   }
+  // The torch backend's Python package, run by the engine from next to the bundle (engine/src/torch/python.ts).
+  cpSync(join(root, 'engine/torch/ldtorch'), join(root, 'dist/engine/torch/ldtorch'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
   // The native CPU kernels (optional: the engine falls back to wasm without them).
   buildNative({ strict: process.env.LDLENS_NATIVE_STRICT === '1' });
 }

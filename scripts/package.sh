@@ -36,7 +36,8 @@ if [ $skip_build = 0 ]; then
 fi
 for f in dist/engine/cli.js dist/engine/tfjs-backend-wasm.wasm dist/engine/tfjs-backend-wasm-simd.wasm \
   dist/engine/tfjs-backend-wasm-threaded-simd.wasm dist/extension/extension.js \
-  dist/webview/explorer.js dist/webview/explorer.css dist/webview/charts.js dist/webview/charts.css; do
+  dist/webview/explorer.js dist/webview/explorer.css dist/webview/charts.js dist/webview/charts.css \
+  dist/engine/torch/ldtorch/train.py; do
   [ -f "$f" ] || { echo "package.sh: $f is missing (run without --skip-build)" >&2; exit 1; }
 done
 

@@ -58,6 +58,10 @@ for s in ${SHAPES_T//,/ }; do
 done
 [ ${#args[@]} -eq 0 ] || timeout 100 python3 engine/bench/torch-gpu-bench.py --ref "$B/ld_gpt.py" --text "$B/tinyshakespeare.txt" --steps "$STEPS" "${args[@]}" | tee "$OUT/torch-cuda.jsonl"
 
+echo "== ours, torch backend (a real supervised run per shape, its records included; next to the reference loop above)"
+[ -n "${SKIP_TORCH_BACKEND:-}" ] || timeout 300 $NODE dist/engine/cli.js bench --torch-backend-only --python "${PYTHON:-python3}" \
+  --shapes "$SHAPES" --steps "$STEPS" --warmup 3 --data "$B/tinyshakespeare.txt" --out "$OUT/torch-backend.json"
+
 echo "== a real run on webgpu: train, checkpoint, analyze, sample"
 run=$(mktemp -d)
 timeout 80 $NODE dist/engine/cli.js train --backend webgpu --data "$B/tinyshakespeare.txt" --preset tiny --steps 60 \

@@ -16,7 +16,7 @@ import { checkMemory, inferenceMemory, onWasm, parameterCount } from './memoryEs
 import { parameterShapes } from './model';
 import { prototypeKeyProblem } from './prototypeKeys';
 import type { OptimizerState } from './optim';
-import type { BackendName, CheckpointInfo, MetricRecord, RunInfo, RunStatus } from '@common/protocol';
+import type { CheckpointInfo, MetricRecord, RunInfo, RunStatus, TrainBackendName } from '@common/protocol';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer';
 
@@ -33,7 +33,7 @@ export interface RunMeta {
   name: string;
   created: string;
   status: RunStatus;
-  backend: BackendName | null;
+  backend: TrainBackendName | null;
   step: number;
   totalSteps: number;
   bestValLoss: number | null;

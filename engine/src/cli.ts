@@ -24,6 +24,8 @@ import { EngineService, type StartedRun } from './service/engineService';
 import type { Trainer } from './service/trainers';
 import type { TrainEvents, TrainSetup } from './trainer';
 import { ENGINE_VERSION } from './version';
+import { torchBackendBench, torchBackendRows } from './torch/bench';
+import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
 
 class UsageError extends Error {}
 
@@ -34,7 +36,8 @@ usage: ldlens <command> [options]
 commands:
   train     --data FILE|DIR|GLOB... [--preset tiny] [--config FILE] [--set KEY=VALUE...]
             [--steps N] [--seed S] [--out RUN_DIR | --runs-dir DIR] [--name NAME]
-  resume    --run RUN_DIR [--steps N]
+            [--backend torch [--python PY] [--nproc N] [--device auto|cuda|mps|cpu] [--threads N]]
+  resume    --run RUN_DIR [--steps N] [--backend torch [--python PY] [--nproc N] ...]
   analyze   --checkpoint DIR (--text TEXT | --file FILE) [--window N] [--stride N]
   report    --checkpoint DIR (--text TEXT | --file FILE) [--draws N]   masks vs untrained A/B (chance)
   sample    --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]
@@ -42,14 +45,18 @@ commands:
   study     --data FILE... [--preset tiny] [--steps N] [--seeds 1,2] [--settings a,b] [--out DIR]
             train a grid of dropout settings; val loss and mask report vs chance (study.md, study.json)
   runs      [--runs-dir DIR]                    list runs and their checkpoints
-  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--out FILE]
+  cluster-script (--data FILE... [train options] | --run RUN_DIR) [--nodes N] [--gpus-per-node G] [--python PY]
+            [--partition P] [--time HH:MM:SS] [--device cuda|auto|cpu]   torchrun and Slurm scripts in RUN/torch/
+  follow    --run RUN_DIR [--interval S] [--from-end]   follow a run written elsewhere (polls its folder)
+  bench     [--shapes tiny,small] [--steps N] [--data FILE] [--compare-torch] [--torch-backend[-only] [--python PY]] [--out FILE]
             [--rounds N] [--analyze-checkpoint DIR [--analyze-chars 2000] [--analyze-runs 9]]
   serve                                         JSON-RPC 2.0 on stdio (the VS Code extension's engine)
   demo      [--steps N] [--out DIR]             train on the built-in demo corpus and show what it learned
   demo-corpus --out FILE [--probe FILE]         write the built-in demo corpus (and a short probe text)
   presets                                       list the config presets
 
-common options: --json (one JSON event per line), --backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+common options: --json (one JSON event per line), --backend auto|torch|tensorflow-gpu|webgpu|tensorflow|wasm|cpu
+(torch: train and resume only, in PyTorch; auto picks it where a Python with torch sees a CUDA or MPS device)
 --set takes dotted config keys, e.g. --set train.lr=1e-3 --set dropout.kind=standard
 `;
 
@@ -138,9 +145,9 @@ function reporter(json: boolean, total: () => number): TrainEvents {
   };
 }
 
-/** The service of one command; the backend is started on first need. */
+/** The service of one command; the backend is started on first need (`torch` trains in PyTorch; the rest runs on auto). */
 function engine(o: { backend?: string }): EngineService {
-  return new EngineService({ backend: (o.backend as BackendChoice) ?? 'auto' });
+  return new EngineService({ backend: o.backend && o.backend !== 'torch' ? (o.backend as BackendChoice) : 'auto' });
 }
 
 /**
@@ -221,6 +228,7 @@ function backendLine(backend: string, attempts: { ok: boolean; reason: string }[
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  ...torchCommands({ parse, parseSets, reporter, out }),
   async train(argv) {
     const o = parse(argv, {
       data: { type: 'string', multiple: true },
@@ -233,25 +241,28 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       'runs-dir': { type: 'string' },
       name: { type: 'string' },
       'max-bytes': { type: 'string' },
+      ...TORCH_OPTIONS,
     });
     if (!o.data?.length) throw new UsageError('train needs --data FILE|DIR|GLOB');
     const overrides = parseSets(o.set);
     const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
     if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+    const torch = torchTraining(o);
     const service = engine(o);
     const { backend, attempts } = await service.initBackend();
     const setup: TrainSetup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
-    return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor), () => backendLine(backend, attempts))).code;
+    return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor, torch?.trainers), () => torch?.intro ?? backendLine(backend, attempts))).code;
   },
 
   async resume(argv) {
-    const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' } });
+    const o = parse(argv, { run: { type: 'string' }, steps: { type: 'string' }, ...TORCH_OPTIONS });
     if (!o.run) throw new UsageError('resume needs --run RUN_DIR');
+    const torch = torchTraining(o);
     const service = engine(o);
     const { backend, attempts } = await service.initBackend();
     const steps = int(o.steps, 'steps');
     return (
-      await runTraining(!!o.json, (eventsFor) => service.resume({ runDir: o.run!, steps }, eventsFor), (run) => backendLine(backend, attempts) + `resuming at step ${run.step} of ${run.totalSteps}\n`)
+      await runTraining(!!o.json, (eventsFor) => service.resume({ runDir: o.run!, steps }, eventsFor, torch?.trainers), (run) => (torch?.intro ?? backendLine(backend, attempts)) + `resuming at step ${run.step} of ${run.totalSteps}\n`)
     ).code;
   },
 
@@ -347,6 +358,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       warmup: { type: 'string' },
       data: { type: 'string' },
       'compare-torch': { type: 'boolean' },
+      'torch-backend': { type: 'boolean' },
+      'torch-backend-only': { type: 'boolean' },
+      python: { type: 'string' },
       'torch-script': { type: 'string' },
       out: { type: 'string' },
       'peak-gflops': { type: 'string' },
@@ -361,10 +375,11 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const rounds = Math.max(1, int(o.rounds, 'rounds') ?? 1);
     const peak = num(o['peak-gflops'], 'peak-gflops') ?? 166; // 2-core Zen 4 at base clock (shared/guides/tfjs-engine.md)
     const backend = (o.backend as BackendChoice) ?? 'auto';
-    const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; trainGflops: number; inferGflops: number; rounds: { ours: BenchResult[]; torch: BenchResult[] } }[] = [];
+    const rows: { shape: string; ours: BenchResult; torch: BenchResult | null; torchError?: string; torchBackend?: BenchResult | null; torchBackendError?: string; trainGflops: number; inferGflops: number; rounds: { ours: BenchResult[]; torch: BenchResult[] } }[] = [];
     /** The best training and the best inference figure over rounds. */
     const bestOf = (rs: BenchResult[]): BenchResult | null =>
       rs.length ? { ...rs[0], trainTokensPerSec: Math.max(...rs.map((r) => r.trainTokensPerSec)), inferTokensPerSec: Math.max(...rs.map((r) => r.inferTokensPerSec)) } : null;
+    if (o['torch-backend-only']) return torchBackendRows((o.shapes ?? 'tiny,small').split(','), text, { steps, warmup, python: o.python, json: !!o.json, out: o.out });
     for (const name of (o.shapes ?? 'tiny,small').split(',')) {
       const shape = BENCH_SHAPES[name];
       if (!shape) throw new UsageError(`unknown shape ${name} (known: ${Object.keys(BENCH_SHAPES).join(', ')})`);
@@ -383,7 +398,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       const ours = bestOf(oursRounds)!, torch = bestOf(torchRounds);
       if (o.json && !o['compare-torch']) out(ours);
       const fpt = forwardFlopsPerToken(ours.config);
-      rows.push({ shape: name, ours, torch, torchError, trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9, rounds: { ours: oursRounds, torch: torchRounds } });
+      // our torch backend (a real supervised run, records included), when asked for
+      const tb = o['torch-backend'] ? await torchBackendBench(text, shape, { steps, warmup, python: o.python }) : null;
+      rows.push({ shape: name, ours, torch, torchError, ...(tb ? { torchBackend: tb.result, torchBackendError: tb.error } : {}), trainGflops: (3 * fpt * ours.trainTokensPerSec) / 1e9, inferGflops: (fpt * ours.inferTokensPerSec) / 1e9, rounds: { ours: oursRounds, torch: torchRounds } });
     }
     let analysis: Awaited<ReturnType<typeof benchAnalysis>> | null = null;
     if (o['analyze-checkpoint']) {
@@ -420,6 +437,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
           `${r.shape.padEnd(6)} | ${f(r.ours.trainTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.trainTokensPerSec) : '-').padStart(11)} | ${(r.trainRatio?.toFixed(2) ?? '-').padStart(5)} | ${f(r.ours.inferTokensPerSec).padStart(16)} | ${(r.torch ? f(r.torch.inferTokensPerSec) : '-').padStart(11)} | ${(r.inferRatio?.toFixed(2) ?? '-').padStart(5)} | ${pct(r.trainGflops)}, ${pct(r.inferGflops)}\n`,
         );
       for (const r of report.rows) if (r.torchError) process.stdout.write(`torch ${r.shape}: ${r.torchError}\n`);
+      for (const r of report.rows)
+        if (r.torchBackend || r.torchBackendError)
+          process.stdout.write(`torch backend ${r.shape}: ${r.torchBackend ? `${f(r.torchBackend.trainTokensPerSec)} train tok/s (${r.torchBackend.impl})${r.torch ? `, ${(r.torchBackend.trainTokensPerSec / r.torch.trainTokensPerSec).toFixed(2)}x the reference loop` : ''}` : r.torchBackendError}\n`);
       if (analysis) process.stdout.write(`analysis of ${analysis.chars} characters (${analysis.tokens} tokens), in process: median ${analysis.medianMs.toFixed(1)} ms over ${analysis.runs} runs\n`);
       process.stdout.write(`backend: ${rows[0]?.ours.impl} (${rows[0]?.ours.threads} threads)\n`);
     }
@@ -491,7 +511,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
 function describeError(e: unknown): string {
   if (e instanceof ConfigError) return e.message;
-  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError || e instanceof RunLockedError || e instanceof MemoryError) return e.message;
+  if (e instanceof CorpusError || e instanceof CheckpointError || e instanceof TokenizerError || e instanceof SafetensorsError || e instanceof UsageError || e instanceof RunLockedError || e instanceof MemoryError || e instanceof TorchBackendError) return e.message;
   return (e as Error)?.stack ?? String(e);
 }
 

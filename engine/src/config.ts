@@ -87,7 +87,16 @@ export interface TrainConfig {
   statsInterval: number;
   valFraction: number;
   seed: number;
+  /**
+   * The torch backend's arithmetic: fp32 (parity with the TypeScript engine), tf32 (CUDA matmuls
+   * in TensorFloat-32) or bf16 (autocast). The TypeScript engine always computes in fp32.
+   */
+  precision: Precision;
+  /** torch.compile the model (torch backend, torch ≥ 2; ignored with a warning elsewhere). */
+  compile: boolean;
 }
+
+export type Precision = 'fp32' | 'tf32' | 'bf16';
 
 export interface LDConfig {
   model: Omit<ModelShape, 'vocabSize'> & { vocabSize?: number };
@@ -137,6 +146,8 @@ export const DEFAULTS: LDConfig = {
     statsInterval: 10,
     valFraction: 0.1,
     seed: 1337,
+    precision: 'fp32',
+    compile: false,
   },
   tokenizer: 'char',
 };
@@ -226,7 +237,11 @@ export function merge<T>(base: T, over: unknown): T {
 export function upgradeConfig(cfg: unknown): unknown {
   if (!isObject(cfg)) return cfg;
   let out = cfg;
-  if (isObject(out.train) && !Object.hasOwn(out.train, 'microBatch')) out = { ...out, train: { ...out.train, microBatch: 0 } };
+  if (isObject(out.train)) {
+    const added: Record<string, unknown> = {};
+    for (const k of ['microBatch', 'precision', 'compile'] as const) if (!Object.hasOwn(out.train, k)) added[k] = DEFAULTS.train[k];
+    if (Object.keys(added).length) out = { ...out, train: { ...out.train, ...added } };
+  }
   // keys of issue 13: older runs keep what they did (soft masks, scaled A/B lr); their evaluation
   // moves to the validation split's windows
   if (isObject(out.train) && !Object.hasOwn(out.train, 'evalValTokens')) out = { ...out, train: { ...out.train, evalValTokens: DEFAULTS.train.evalValTokens } };
@@ -317,6 +332,7 @@ export function validate(cfg: unknown): string[] {
   int(t.statsInterval, 'train.statsInterval', 1);
   range(t.valFraction, 'train.valFraction', 0, 0.5, true);
   int(t.seed, 'train.seed', 0, 2 ** 32 - 1);
+  if (!['fp32', 'tf32', 'bf16'].includes(t.precision)) problems.push(`train.precision: expected "fp32", "tf32" or "bf16", got ${JSON.stringify(t.precision)}`);
   if (!['char', 'gpt2'].includes(c.tokenizer)) problems.push(`tokenizer: expected "char" or "gpt2", got ${JSON.stringify(c.tokenizer)}`);
   return problems;
 }

@@ -20,6 +20,9 @@ import { CorpusError } from './corpus';
 import { SafetensorsError } from './safetensors';
 import { BackendError, BusyError, EngineService, type RunEvents } from './service/engineService';
 import type { Trainer } from './service/trainers';
+import { writeClusterScripts } from './torch/cluster';
+import { FollowedRun } from './torch/follow';
+import { serverTorchTrainer, TorchChoiceError } from './torch/serve';
 import { TokenizerError } from './tokenizer';
 import { ENGINE_VERSION } from './version';
 
@@ -37,6 +40,7 @@ export function toResponseError(e: unknown): ResponseError<P.EngineErrorData> {
   if (e instanceof BusyError) return new ResponseError(P.EngineErrorCode.Busy, err.message);
   if (e instanceof BackendError) return new ResponseError(P.EngineErrorCode.Backend, err.message);
   if (e instanceof RangeError) return new ResponseError(P.EngineErrorCode.BadInput, err.message, { problems: [err.message] });
+  if (e instanceof TorchChoiceError) return new ResponseError(P.EngineErrorCode.Backend, err.message, { problems: [err.message] });
   return new ResponseError(ErrorCodes.InternalError, err?.message ?? String(e));
 }
 
@@ -91,7 +95,11 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     }
   };
   const log = (level: P.LogLevel, message: string) => notify(P.Log, { level, message });
-  const service = new EngineService({ backend: (process.env.LDLENS_BACKEND as P.BackendChoice) || 'auto' });
+  const envBackend = process.env.LDLENS_BACKEND;
+  const service = new EngineService({ backend: envBackend && envBackend !== 'torch' ? (envBackend as P.BackendChoice) : 'auto' });
+  // What trains: `torch`, or `auto`/a tfjs backend (torch/serve.ts decides `auto` per training)
+  let trainChoice: string = envBackend || 'auto';
+  let pythonPath: string | undefined;
 
   const cancelHook = (token: CancellationToken) => async () => {
     await new Promise((r) => setImmediate(r));
@@ -127,8 +135,10 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   conn.onRequest(
     P.Initialize,
     handle(async (p: P.InitializeParams) => {
-      check(p, { backend: ['string', false], clientName: ['string', false] });
-      const r = await service.initBackend(p.backend ?? undefined);
+      check(p, { backend: ['string', false], clientName: ['string', false], pythonPath: ['string', false] });
+      if (p.backend) trainChoice = p.backend;
+      pythonPath = p.pythonPath || undefined;
+      const r = await service.initBackend(p.backend === 'torch' ? 'auto' : (p.backend ?? undefined));
       return {
         engineVersion: ENGINE_VERSION,
         protocolVersion: P.PROTOCOL_VERSION,
@@ -143,9 +153,10 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainStart,
     handle(async (p: P.TrainStartParams) => {
       check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], watchText: ['string', false] });
-      const { run } = await service.train({ ...p, overrides: p.overrides }, notifications);
+      const torch = await serverTorchTrainer(trainChoice, pythonPath, log);
+      const { run } = await service.train({ ...p, overrides: p.overrides }, notifications, torch ?? undefined);
       const { backend } = await service.initBackend();
-      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${backend}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
+      log('info', `run ${run.id}: ${run.config.train.steps} steps on ${torch ? 'torch' : backend}, ${run.shape.nLayer} layers × ${run.shape.nEmbd}, vocabulary ${run.shape.vocabSize}`);
       return started(run);
     }),
   );
@@ -154,7 +165,8 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     P.TrainResume,
     handle(async (p: P.TrainResumeParams) => {
       check(p, { runDir: ['string', true], steps: ['number', false], watchText: ['string', false] });
-      const { run } = await service.resume(p, notifications);
+      const torch = await serverTorchTrainer(trainChoice, pythonPath, log);
+      const { run } = await service.resume(p, notifications, torch ?? undefined);
       log('info', `run ${run.id}: resumed at step ${run.step} of ${run.totalSteps}`);
       return started(run);
     }),
@@ -217,6 +229,28 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: { runsDir: string }) => {
       check(p, { runsDir: ['string', true] });
       return service.listRuns(p.runsDir);
+    }),
+  );
+
+  conn.onRequest(
+    P.RunFollow,
+    handle(async (p: { runDir: string; intervalMs?: number }) => {
+      check(p, { runDir: ['string', true], intervalMs: ['number', false] });
+      const { run } = await service.claim(async () => FollowedRun.open(p.runDir, p.intervalMs), notifications);
+      log('info', `following run ${run.id} in ${run.dir} (polling its folder; Stop stops following, not the run)`);
+      return started(run);
+    }),
+  );
+
+  conn.onRequest(
+    P.ClusterScript,
+    handle(async (p: P.ClusterScriptParams) => {
+      check(p, { data: ['string[]', true], runsDir: ['string', true], name: ['string', false], preset: ['string', false], configFile: ['string', false], overrides: ['object', false], nodes: ['number', true], gpusPerNode: ['number', true], python: ['string', false], partition: ['string', false], time: ['string', false], device: ['string', false] });
+      for (const k of ['nodes', 'gpusPerNode'] as const) if (!(Number.isInteger(p[k]) && p[k] >= 1)) throw new ResponseError(ErrorCodes.InvalidParams, `${k} must be a positive integer`);
+      if (p.device && !['cuda', 'auto', 'mps', 'cpu'].includes(p.device)) throw new ResponseError(ErrorCodes.InvalidParams, 'device must be cuda, auto, mps or cpu');
+      const { run, files } = await writeClusterScripts({ setup: { ...p, overrides: p.overrides } }, { nodes: p.nodes, gpusPerNode: p.gpusPerNode, python: p.python, partition: p.partition, time: p.time, device: p.device });
+      log('info', `run ${run.meta.id}: cluster scripts in ${run.dir}/torch`);
+      return { runId: run.meta.id, runDir: run.dir, files };
     }),
   );
 

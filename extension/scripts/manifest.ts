@@ -25,6 +25,8 @@ export const COMMANDS: Cmd[] = [
   { command: 'ldlens.tryDemo', title: 'Try It on a Demo Corpus', icon: '$(beaker)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted && workspaceFolderCount > 0' },
   { command: 'ldlens.stopTraining', title: 'Stop Training', icon: '$(debug-stop)', enablement: 'ldlens.training', palette: 'ldlens.training' },
   { command: 'ldlens.resumeTraining', title: 'Resume Training', icon: '$(debug-continue)', enablement: 'isWorkspaceTrusted && !ldlens.training', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.trainOnCluster', title: 'Train on a Cluster…', enablement: 'isWorkspaceTrusted', palette: 'isWorkspaceTrusted' },
+  { command: 'ldlens.followRun', title: 'Follow Run Folder…', enablement: '!ldlens.training' },
   { command: 'ldlens.analyzeDocument', title: 'Analyze Document', icon: '$(symbol-color)', palette: 'editorIsOpen' },
   { command: 'ldlens.analyzeSelection', title: 'Analyze Selection', palette: 'editorHasSelection' },
   { command: 'ldlens.clearHeatmap', title: 'Clear Mask Heatmap', icon: '$(clear-all)', enablement: 'ldlens.heatmapVisible', palette: 'ldlens.heatmapVisible' },
@@ -56,11 +58,19 @@ const configuration = {
       markdownDescription:
         'Node.js (20 or newer) that runs the engine. Empty: a `node` found on `PATH`, else the runtime VS Code itself runs on (with `ELECTRON_RUN_AS_NODE`).',
     },
+    'ldlens.engine.pythonPath': {
+      type: 'string',
+      default: '',
+      scope: 'machine',
+      markdownDescription:
+        'Python (with PyTorch) for the `torch` backend. Empty: the Python extension\'s active environment when that extension is installed, else `LDLENS_PYTHON`, else `python3` on `PATH`. Takes effect when the engine restarts.',
+    },
     'ldlens.engine.backend': {
       type: 'string',
-      enum: ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
+      enum: ['auto', 'torch', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
       enumDescriptions: [
-        'The fastest that loads: tensorflow-gpu, then webgpu, then tensorflow, then wasm, then cpu.',
+        'The fastest that loads: training in PyTorch (torch) where a Python with torch sees a CUDA or Apple MPS device, else tensorflow-gpu, then webgpu, then tensorflow, then wasm, then cpu.',
+        'Training in PyTorch (`#ldlens.engine.pythonPath#` with torch installed), on CUDA, Apple MPS or the CPU; it writes the same run folder. Analysis and sampling stay in the engine (auto).',
         'Native TensorFlow with CUDA (`@tensorflow/tfjs-node-gpu`; see "LearnedDropout: Install GPU Backend").',
         'WebGPU through Dawn on the GPU\'s Vulkan, Metal or D3D12 driver (`webgpu` + `@tensorflow/tfjs-backend-webgpu`; see "LearnedDropout: Install GPU Backend").',
         'Native TensorFlow on the CPU (`@tensorflow/tfjs-node`).',

@@ -9,7 +9,8 @@ export type AutoReanalyze = 'onEdit' | 'onSave' | 'off';
 
 export interface Settings {
   runtimePath: string;
-  backend: BackendChoice;
+  backend: BackendChoice | 'torch';
+  pythonPath: string;
   preset: string;
   configFile: string;
   overrides: Record<string, unknown>;
@@ -30,7 +31,8 @@ export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration('ldlens');
   return {
     runtimePath: c.get<string>('engine.runtimePath', ''),
-    backend: c.get<BackendChoice>('engine.backend', 'auto'),
+    backend: c.get<BackendChoice | 'torch'>('engine.backend', 'auto'),
+    pythonPath: c.get<string>('engine.pythonPath', ''),
     preset: c.get<string>('training.preset', 'tiny'),
     configFile: c.get<string>('training.configFile', ''),
     overrides: c.get<Record<string, unknown>>('training.overrides', {}) ?? {},

@@ -117,17 +117,17 @@ export class EngineService {
     return this.active?.run ?? null;
   }
 
-  /** Sets up a new run and starts training it; eventsFor gets the run before its first step. */
-  async train(setup: TrainSetup, eventsFor: (run: Trainer) => RunEvents): Promise<StartedRun> {
+  /** Sets up a new run and starts training it; eventsFor gets the run before its first step. `trainers`: another kind for this run (torch). */
+  async train(setup: TrainSetup, eventsFor: (run: Trainer) => RunEvents, trainers: TrainerFactory = this.trainers): Promise<StartedRun> {
     const { backend } = await this.initBackend();
-    return this.claim(() => this.trainers.create(setup, backend), eventsFor);
+    return this.claim(() => trainers.create(setup, backend), eventsFor);
   }
 
   /** Continues a run from its latest checkpoint (to `steps` in all, if given). */
-  async resume(p: { runDir: string; steps?: number; watchText?: string }, eventsFor: (run: Trainer) => RunEvents): Promise<StartedRun> {
+  async resume(p: { runDir: string; steps?: number; watchText?: string }, eventsFor: (run: Trainer) => RunEvents, trainers: TrainerFactory = this.trainers): Promise<StartedRun> {
     const { backend } = await this.initBackend();
     return this.claim(async () => {
-      const run = await this.trainers.resume(p.runDir, backend, p.steps);
+      const run = await trainers.resume(p.runDir, backend, p.steps);
       run.watchText = p.watchText ?? null;
       return run;
     }, eventsFor);
@@ -152,7 +152,8 @@ export class EngineService {
     if (this.active?.run.id === runId) this.active.run.watchText = text;
   }
 
-  private async claim(setUp: () => Promise<Trainer>, eventsFor: (run: Trainer) => RunEvents): Promise<StartedRun> {
+  /** Drives any Trainer as the one active run (train and resume use it; so does following a run folder). */
+  async claim(setUp: () => Promise<Trainer>, eventsFor: (run: Trainer) => RunEvents): Promise<StartedRun> {
     if (this.active) throw new BusyError(`a run is already training (${this.active.run.id}); stop it first`);
     if (this.settingUp) throw new BusyError('a run is being set up; wait for it or stop it first');
     this.settingUp = true;

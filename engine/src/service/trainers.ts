@@ -1,8 +1,9 @@
-// The trainers a run can be trained by, chosen by kind. TensorFlow.js (in this process) is the only
-// kind today; a second one (e.g. a PyTorch worker) implements Trainer and adds itself to TRAINERS.
+// The trainers a run can be trained by, chosen by kind: TensorFlow.js (in this process), or the
+// PyTorch worker (engine/src/torch; its options, e.g. the interpreter, through torchTrainerFactory).
 import type { BackendName } from '@common/protocol';
 import type { LDConfig, ModelShape } from '../config';
 import { TrainingRun, type RunOutcome, type TrainEvents, type TrainSetup } from '../trainer';
+import { torchTrainerFactory } from '../torch/trainer';
 
 /** One training run as the service drives it: set up, trained to its end or a stop, disposed. */
 export interface Trainer {
@@ -26,11 +27,12 @@ export interface TrainerFactory {
   resume(runDir: string, backend: BackendName, steps?: number): Promise<Trainer>;
 }
 
-export type TrainerKind = 'tfjs';
+export type TrainerKind = 'tfjs' | 'torch';
 
 export const TRAINERS: Record<TrainerKind, TrainerFactory> = {
   tfjs: {
     create: (setup, backend) => TrainingRun.create(setup, backend),
     resume: (runDir, backend, steps) => TrainingRun.resume(runDir, backend, steps),
   },
+  torch: torchTrainerFactory(),
 };

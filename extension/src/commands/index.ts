@@ -14,6 +14,7 @@ import {
 } from './heatmap';
 import { sampleCommand } from './sample';
 import { resumeCommand, trainCommand } from './train';
+import { clusterScriptCommand, followRunCommand } from './torch';
 
 /** Hover links pass `{uri, index}`. */
 interface TokenArgs {
@@ -28,6 +29,8 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     reg('ldlens.tryDemo', () => tryDemoCommand(s)),
     reg('ldlens.stopTraining', () => s.training.stop()),
     reg('ldlens.resumeTraining', (args?: Parameters<typeof resumeCommand>[1]) => resumeCommand(s, args)),
+    reg('ldlens.trainOnCluster', () => clusterScriptCommand(s)),
+    reg('ldlens.followRun', (args?: Parameters<typeof followRunCommand>[1]) => followRunCommand(s, args)),
     reg('ldlens.analyzeDocument', (uri?: vscode.Uri) => analyzeDocumentCommand(s, uri instanceof vscode.Uri ? uri : undefined)),
     reg('ldlens.analyzeSelection', () => analyzeSelectionCommand(s)),
     reg('ldlens.clearHeatmap', () => clearHeatmapCommand(s)),

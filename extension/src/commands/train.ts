@@ -17,7 +17,7 @@ export interface TrainArgs {
 
 type CorpusPick = vscode.QuickPickItem & { pick: 'active' | 'browse' | 'glob' };
 
-async function pickCorpus(s: Services): Promise<{ data: string[]; label: string } | undefined> {
+export async function pickCorpus(s: Services): Promise<{ data: string[]; label: string } | undefined> {
   const ed = vscode.window.activeTextEditor;
   const active = ed && ed.document.uri.scheme === 'file' ? ed.document.uri.fsPath : undefined;
   const globs = readSettings().dataGlobs;
@@ -60,7 +60,7 @@ async function pickCorpus(s: Services): Promise<{ data: string[]; label: string 
 
 type ConfigPick = vscode.QuickPickItem & { preset?: string; configFile?: string; browse?: boolean };
 
-async function pickConfig(s: Services): Promise<{ preset?: string; configFile?: string; label: string } | undefined> {
+export async function pickConfig(s: Services): Promise<{ preset?: string; configFile?: string; label: string } | undefined> {
   const settings = readSettings();
   const presets = s.engine.initializeResult?.presets ?? Object.entries(PRESETS).map(([name, v]) => ({ name, description: v.description }));
   const items: ConfigPick[] = [];

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { CancellationToken as RpcToken, NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import * as P from '@common/protocol';
 import { readSettings } from '../settings';
+import { pythonFromPythonExtension } from './pythonInterpreter';
 import { RuntimeError, resolveRuntime } from './runtime';
 import { type CrashInfo, EngineSupervisor, type EngineState } from './supervisor';
 
@@ -41,10 +42,16 @@ export class EngineService implements vscode.Disposable {
           command: runtime.command,
           args: [enginePath, 'serve'],
           cwd: path.dirname(enginePath),
-          env: { ...process.env, ...runtime.env, LDLENS_NATIVE_MODULES: nativeModulesDir(context) },
+          env: {
+            ...process.env,
+            ...runtime.env,
+            LDLENS_NATIVE_MODULES: nativeModulesDir(context),
+            // the torch backend's Python: ldlens.engine.pythonPath (sent in initialize), else this
+            ...(s.pythonPath ? {} : await pythonFromPythonExtension((m) => log.info(m))),
+          },
         };
       },
-      initializeParams: () => ({ backend: readSettings().backend, clientName: `${vscode.env.appName} ${vscode.version}` }),
+      initializeParams: () => ({ backend: readSettings().backend, pythonPath: readSettings().pythonPath || undefined, clientName: `${vscode.env.appName} ${vscode.version}` }),
       log: (level, message) => {
         switch (level) {
           case 'trace':
@@ -76,7 +83,7 @@ export class EngineService implements vscode.Disposable {
     });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if ((e.affectsConfiguration('ldlens.engine.backend') || e.affectsConfiguration('ldlens.engine.runtimePath')) && this.supervisor.state === 'running') {
+        if ((e.affectsConfiguration('ldlens.engine.backend') || e.affectsConfiguration('ldlens.engine.runtimePath') || e.affectsConfiguration('ldlens.engine.pythonPath')) && this.supervisor.state === 'running') {
           void vscode.window
             .showInformationMessage('The engine runtime or backend setting changed. Restart the engine to apply it?', 'Restart Engine')
             .then((a) => a && vscode.commands.executeCommand('ldlens.restartEngine'));

@@ -168,6 +168,18 @@ export class TrainingController implements vscode.Disposable {
     }
   }
 
+  /** Follow a run written elsewhere (runs/follow): live here like a training; Stop stops following, not the run. */
+  async follow(runDir: string, name: string): Promise<boolean> {
+    try {
+      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Following ${name}` }, () => this.engine.request(P.RunFollow, { runDir }));
+      this.begin(r, name, undefined, true);
+      return true;
+    } catch (e) {
+      this.reportError(e, `Following ${name} failed`);
+      return false;
+    }
+  }
+
   async stop(): Promise<void> {
     const run = this.active;
     if (!run) return;

@@ -1,0 +1,188 @@
+// Everything the torch worker needs before it trains, done here in TypeScript so that there is one
+// tokenizer, one config validator and one initializer: the run folder (run.json, config.json,
+// metrics.jsonl, as TrainingRun.create writes them), the token ids of each split as nanoGPT's
+// train.bin/val.bin (little-endian uint16, or uint32 for vocabularies over 65,535), the initial
+// weights and the RNG state after them, and RUN/torch/job.json naming all of it.
+//
+// Because the worker draws batches from the same sfc32 stream (ldtorch/rng.py), a run trains on
+// the same windows on either engine, and a checkpoint of either resumes on the other.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readMetrics, readRunMeta, writeRunMeta, type RunMeta } from '../checkpoint';
+import { ConfigError, upgradeConfig, validate, type LDConfig, type ModelShape } from '../config';
+import { CorpusError, loadCorpus } from '../corpus';
+import { Dataset } from '../dataset';
+import { writeFileAtomicSync } from '../fsutil';
+import { initWeights, parameterShapes } from '../model';
+import { Rng } from '../rng';
+import { encodeSafetensors, type NamedTensor } from '../safetensors';
+import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from '../tokenizer';
+import { buildConfig, runId, type TrainSetup } from '../trainer';
+
+export interface TorchJob {
+  /** Paths relative to the run folder (the job travels with it, e.g. to a cluster's filesystem). */
+  trainBin: string;
+  valBin: string;
+  tokenDtype: 'uint16' | 'uint32';
+  /** Fresh start: the initial weights and the RNG state after drawing them. */
+  init?: string;
+  rng?: number[];
+  /** Resume: the checkpoint folder. */
+  resumeFrom?: string;
+  /** auto (CUDA, else MPS, else CPU), cuda, mps or cpu. */
+  device: string;
+  /** torch.set_num_threads; null: torch's default. */
+  threads: number | null;
+  /** The engine supervises (stdinStop: stop on {"type":"stop"} or at the end of stdin, i.e. when the engine is gone). */
+  supervised: boolean;
+  stdinStop: boolean;
+}
+
+export interface PreparedRun {
+  dir: string;
+  meta: RunMeta;
+  config: LDConfig;
+  shape: ModelShape;
+  step: number;
+  jobPath: string;
+  job: TorchJob;
+}
+
+export interface LaunchOptions {
+  device?: string;
+  threads?: number | null;
+  /** Processes (torchrun); 1: one plain process. */
+  nproc?: number;
+  /** false: a run launched by hand or by a cluster script (no engine owns it). */
+  supervised?: boolean;
+}
+
+/** The torch-only config keys are checked here too (config.ts validates their types and values). */
+function checkTorchConfig(c: LDConfig, nproc: number): void {
+  const problems: string[] = [];
+  if (c.train.batchSize % nproc !== 0) problems.push(`train.batchSize (${c.train.batchSize}) must be divisible by --nproc (${nproc}): each process trains on an equal share`);
+  const rows = c.train.batchSize / nproc;
+  if (c.train.microBatch > 0 && rows % c.train.microBatch !== 0) problems.push(`train.microBatch (${c.train.microBatch}) must divide each process's ${rows} sequences`);
+  if (problems.length) throw new ConfigError(problems);
+}
+
+function writeTokens(dir: string, tokenizer: Tokenizer, ids: number[], valFraction: number, blockSize: number): Pick<TorchJob, 'trainBin' | 'valBin' | 'tokenDtype'> {
+  const all = Int32Array.from(ids);
+  const ds = new Dataset(all, valFraction); // the same split as the TypeScript trainer's
+  ds.checkWindow(blockSize);
+  const wide = tokenizer.vocabSize > 65535;
+  const bytes = (a: Int32Array) => {
+    const out = wide ? Uint32Array.from(a) : Uint16Array.from(a);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength); // little-endian on every platform Node runs on
+  };
+  const tdir = join(dir, 'torch');
+  mkdirSync(tdir, { recursive: true });
+  writeFileAtomicSync(join(tdir, 'train.bin'), bytes(ds.train));
+  writeFileAtomicSync(join(tdir, 'val.bin'), bytes(ds.val));
+  return { trainBin: 'torch/train.bin', valBin: 'torch/val.bin', tokenDtype: wide ? 'uint32' : 'uint16' };
+}
+
+function writeInit(dir: string, shape: ModelShape, config: LDConfig, rng: Rng): Pick<TorchJob, 'init' | 'rng'> {
+  const weights = initWeights(shape, config.dropout, rng);
+  const shapes = new Map(parameterShapes(shape, config.dropout.kind === 'learned'));
+  const tensors = new Map<string, NamedTensor>();
+  for (const [n, data] of weights) tensors.set(n, { shape: shapes.get(n)!, data });
+  writeFileAtomicSync(join(dir, 'torch', 'init.safetensors'), encodeSafetensors(tensors, { format: 'pt', step: '0' }));
+  return { init: 'torch/init.safetensors', rng: rng.state() };
+}
+
+function writeJob(dir: string, job: TorchJob): string {
+  const p = join(dir, 'torch', 'job.json');
+  rmSync(join(dir, 'torch', 'stop'), { force: true }); // a stop left from the last launch must not end this one
+  writeFileAtomicSync(p, JSON.stringify(job, null, 1) + '\n');
+  return p;
+}
+
+function jobBase(o: LaunchOptions): Pick<TorchJob, 'device' | 'threads' | 'supervised' | 'stdinStop'> {
+  const supervised = o.supervised ?? true;
+  return { device: o.device ?? 'auto', threads: o.threads ?? null, supervised, stdinStop: supervised && (o.nproc ?? 1) === 1 };
+}
+
+/** A new run folder for the torch worker (TrainingRun.create's set-up, without a tfjs model). */
+export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}): Promise<PreparedRun> {
+  const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
+  checkTorchConfig(config, o.nproc ?? 1);
+  const cwd = resolve(setup.cwd ?? process.cwd());
+  const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
+  const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
+  const shape: ModelShape = { ...config.model, vocabSize: tokenizer.vocabSize };
+  config.model.vocabSize = tokenizer.vocabSize;
+  const ids = tokenizer.encode(corpus.text, 'error').ids;
+  new Dataset(Int32Array.from(ids), config.train.valFraction).checkWindow(shape.blockSize); // before any folder exists
+
+  const name = setup.name?.trim() || `${setup.preset ?? 'tiny'} ${config.dropout.kind}`;
+  let id = runId(name);
+  for (let k = 2; !setup.runDir && existsSync(resolve(setup.runsDir, id)); k++) id = `${runId(name)}-${k}`;
+  const dir = setup.runDir ? resolve(setup.runDir) : resolve(setup.runsDir, id);
+  if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
+  mkdirSync(dir, { recursive: true });
+  const meta: RunMeta = {
+    id, name, created: new Date().toISOString(), status: 'running', backend: 'torch', step: 0, totalSteps: config.train.steps,
+    bestValLoss: null, preset: setup.preset ?? 'tiny', data: setup.data, cwd, maxBytes: setup.maxBytes, pid: process.pid,
+  };
+  writeRunMeta(dir, meta);
+  writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n');
+  writeFileSync(join(dir, 'metrics.jsonl'), '');
+  const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o) };
+  return { dir, meta, config, shape, step: 0, job, jobPath: writeJob(dir, job) };
+}
+
+/**
+ * Continue a run (written by either engine) from its latest checkpoint on the torch worker: the
+ * checkpoint is checked here (weights, optimizer state), records after it are set aside into
+ * metrics.orphaned.jsonl as TrainingRun.resume does, and the tokens are written afresh from the
+ * run's corpus with the run's own vocabulary.
+ */
+export async function prepareTorchResume(runDir: string, steps: number | undefined, o: LaunchOptions = {}): Promise<PreparedRun> {
+  const dir = resolve(runDir);
+  const meta = readRunMeta(dir);
+  const cfgPath = join(dir, 'config.json');
+  let saved: { model: ModelShape; tokenizer: unknown; config: LDConfig };
+  try {
+    saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
+  }
+  saved.config = upgradeConfig(saved.config) as LDConfig;
+  const problems = validate(saved.config);
+  if (problems.length) throw new ConfigError(problems);
+  const config = saved.config;
+  if (steps !== undefined) config.train.steps = steps;
+  checkTorchConfig(config, o.nproc ?? 1);
+  const tokenizer = tokenizerFromJSON(saved.tokenizer);
+  const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
+  const ids = tokenizer.encode(corpus.text, 'error').ids;
+
+  const ckpts = listCheckpoints(dir);
+  let step = 0;
+  let start: Pick<TorchJob, 'init' | 'rng' | 'resumeFrom'>;
+  if (ckpts.length) {
+    const last = ckpts[ckpts.length - 1];
+    // read it whole here: a damaged checkpoint is named now, before a worker starts
+    const ck = loadCheckpoint(last.dir);
+    const names = parameterShapes(ck.shape, ck.config.dropout.kind === 'learned').map(([n]) => n);
+    const { state } = loadTrainingState(last.dir, names);
+    step = state.step;
+    meta.bestValLoss = state.bestValLoss;
+    start = { resumeFrom: relative(dir, last.dir) };
+  } else {
+    mkdirSync(join(dir, 'torch'), { recursive: true });
+    start = writeInit(dir, saved.model, config, new Rng(config.train.seed));
+    meta.bestValLoss = null;
+  }
+  const tokens = writeTokens(dir, tokenizer, ids, config.train.valFraction, saved.model.blockSize);
+  const records = readMetrics(dir);
+  const orphaned = records.filter((r) => r.step > step);
+  if (orphaned.length) appendFileSync(join(dir, 'metrics.orphaned.jsonl'), orphaned.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileAtomicSync(join(dir, 'metrics.jsonl'), records.filter((r) => r.step <= step).map((r) => JSON.stringify(r) + '\n').join(''));
+  Object.assign(meta, { status: 'running', backend: 'torch', step, totalSteps: config.train.steps, pid: process.pid, error: undefined });
+  writeRunMeta(dir, meta);
+  if (steps !== undefined) writeFileAtomicSync(cfgPath, JSON.stringify({ ...saved, config }) + '\n');
+  const job: TorchJob = { ...tokens, ...start, ...jobBase(o) };
+  return { dir, meta, config, shape: saved.model, step, job, jobPath: writeJob(dir, job) };
+}
