@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
+import { runLabel } from '../training/checkpointChoice';
 import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
 import { blankTokens, domainWithout } from './blankTokens';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
@@ -288,7 +289,10 @@ export class HeatmapController implements vscode.Disposable {
     const what = describeChoice(this._choice, heat.view.sites);
     const { domain } = this.paintValues(heat);
     const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
-    this.legend.text = `$(symbol-color) ${what.replace(/ · /g, ' ')} ${fmt(domain[0])} ${legendRamp()} ${fmt(domain[1])}`;
+    // Which run and checkpoint painted it: an older run's while a new one has none yet, or a selected one.
+    const ck = heat.view.analysis.checkpoint;
+    const from = `${runLabel(ck.runDir)} step ${ck.step}`;
+    this.legend.text = `$(symbol-color) ${what.replace(/ · /g, ' ')} ${fmt(domain[0])} ${legendRamp()} ${fmt(domain[1])} · ${from}`;
     const s = readSettings();
     const kind = this.themeKind();
     const swatches = Array.from({ length: LEVELS }, (_, l) => {
@@ -297,7 +301,7 @@ export class HeatmapController implements vscode.Disposable {
       return `<span style="background-color:${c.slice(0, 7)};">&nbsp;&nbsp;&nbsp;&nbsp;</span> ${fmt(lo)}`;
     });
     const md = new vscode.MarkdownString(
-      `**LearnedDropout heatmap**: ${what}\n\nCheckpoint step ${heat.view.analysis.checkpoint.step} · ${heat.painted} tokens painted\n\n${swatches.join('<br>')}\n\n` +
+      `**LearnedDropout heatmap**: ${what}\n\nRun ${runLabel(ck.runDir)}, checkpoint step ${ck.step} · ${heat.painted} tokens painted\n\n${swatches.join('<br>')}\n\n` +
         `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · [Clear](command:ldlens.clearHeatmap)`,
     );
     md.supportHtml = true;
