@@ -51,7 +51,9 @@ export const NEWCOMER: Scenario[] = [
       s.writeUserSettings(demoSettings());
       try {
         // A settings file written while VS Code runs was not picked up here (the run trained the
-        // session's 100 steps): a reload reads it.
+        // session's 100 steps): a reload reads it. Not the extension's doing (it reads its settings
+        // at each command): this code-server did not apply a core setting written to the file
+        // (workbench.statusBar.visible) within 60 s either.
         await reloadWindow(s);
         await s.clearNotifications();
         // A corpus.txt of the user's own where the demo writes: asked before it is replaced.
