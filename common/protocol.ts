@@ -33,6 +33,8 @@ export interface MaskSite {
    * nHead × blockSize: the token's row of each head's mask over the (window-relative) key positions.
    */
   units: number;
+  /** Attention sites: the number of heads (nHead); each head's row is `units / heads` keys (blockSize) long. */
+  heads?: number;
 }
 
 export interface Token {

@@ -18,7 +18,7 @@ export function maskSites(s: ModelShape): MaskSite[] {
   for (let i = 0; i < s.nLayer; i++) {
     const p = `transformer.h.${i}.`;
     out.push(
-      { name: p + 'attn.attn_dropout', layer: i, kind: 'attention', units: s.nHead * s.blockSize },
+      { name: p + 'attn.attn_dropout', layer: i, kind: 'attention', units: s.nHead * s.blockSize, heads: s.nHead },
       { name: p + 'attn.resid_dropout', layer: i, kind: 'attentionOutput', units: s.nEmbd },
       { name: p + 'mlp.dropout', layer: i, kind: 'mlp', units: s.nEmbd },
     );

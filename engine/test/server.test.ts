@@ -288,6 +288,8 @@ function checkAnalysis(a: P.AnalysisResult, shape: { nEmbd: number; nHead: numbe
       [`transformer.h.${l}.mlp.dropout`, 'mlp', shape.nEmbd],
     );
   assert.deepEqual(a.sites.map((x) => [x.name, x.kind, x.units]), want);
+  // Attention sites say their heads (a head's row is blockSize keys): the hover and the explorer draw by them.
+  assert.deepEqual(a.sites.map((x) => x.heads), a.sites.map((x) => (x.kind === 'attention' ? shape.nHead : undefined)));
   assert.equal(a.layers.length, a.sites.length, 'one SiteMasks per site');
   assert.equal(a.window, Math.min(shape.blockSize, a.window));
   a.sites.forEach((site, k) => {

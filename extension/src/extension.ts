@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): LdlensApi {
   const hover = new TokenHoverProvider(heatmap, log);
   const training = new TrainingController(context, engine, heatmap, log);
   checkpoints.pending = () => training.pendingCheckpoint;
+  checkpoints.trainingRunDir = () => training.activeRun?.runDir;
   const views = new Views(context, engine, analyzer, heatmap, checkpoints, training, log);
   const services: Services = { context, log, engine, heatmap, analyzer, hover, checkpoints, training, views };
 

@@ -68,7 +68,7 @@ export const BENCH_SHAPE: FixtureShape = { tokens: 10_000, nEmbd: 128, nHead: 4,
 export function fixtureSites(shape: FixtureShape): MaskSite[] {
   const sites: MaskSite[] = [{ name: 'transformer.drop', layer: -1, kind: 'embedding', units: shape.nEmbd }];
   for (let l = 0; l < shape.nLayer; l++) {
-    sites.push({ name: `transformer.h.${l}.attn.attn_dropout`, layer: l, kind: 'attention', units: shape.nHead * shape.blockSize });
+    sites.push({ name: `transformer.h.${l}.attn.attn_dropout`, layer: l, kind: 'attention', units: shape.nHead * shape.blockSize, heads: shape.nHead });
     sites.push({ name: `transformer.h.${l}.attn.resid_dropout`, layer: l, kind: 'attentionOutput', units: shape.nEmbd });
     sites.push({ name: `transformer.h.${l}.mlp.dropout`, layer: l, kind: 'mlp', units: shape.nEmbd });
   }

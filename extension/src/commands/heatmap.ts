@@ -141,7 +141,7 @@ export async function selectCheckpointCommand(s: Services): Promise<void> {
     return;
   }
   const sel = s.checkpoints.selected;
-  const items: CheckpointPick[] = [{ label: '$(history) Latest checkpoint of the newest run', description: sel ? undefined : 'current', ref: undefined }];
+  const items: CheckpointPick[] = [{ label: '$(history) Latest checkpoint of the run being trained, else of the newest run', description: sel ? undefined : 'current', ref: undefined }];
   for (const r of runs) {
     if (!r.checkpoints.length) continue;
     items.push({ label: r.name, kind: vscode.QuickPickItemKind.Separator });

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
+import { runLabel } from '../training/checkpointChoice';
 import { LEVELS, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
 import { blankTokens } from './blankTokens';
 import { buildLegend } from './legend';
@@ -288,7 +289,7 @@ export class HeatmapController implements vscode.Disposable {
     const lv = heat.view.levels(this._choice, s.levels, heat.skip);
     const kind = this.themeKind();
     const colors = Array.from({ length: LEVELS }, (_, l) => (s.colorScale === 'theme' ? themeDefault(kind, l) : scaleColor(s.colorScale, l, s.opacity)));
-    const legend = buildLegend({ what, explanation: heat.view.explain(this._choice), levels: lv, colors, step: heat.view.analysis.checkpoint.step, painted: heat.painted, tokens: heat.view.tokenCount });
+    const legend = buildLegend({ what, explanation: heat.view.explain(this._choice), levels: lv, colors, step: heat.view.analysis.checkpoint.step, run: runLabel(heat.view.analysis.checkpoint.runDir), painted: heat.painted, tokens: heat.view.tokenCount });
     this.legend.text = legend.text;
     const md = new vscode.MarkdownString(
       `${legend.tooltip}\n\n` +

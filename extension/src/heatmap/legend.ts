@@ -12,6 +12,8 @@ export interface LegendInput {
   /** #rrggbb[aa] of each level, low to high. */
   colors: string[];
   step: number;
+  /** The run that painted it (an older run's while a new one has no checkpoint yet, or a selected one). */
+  run?: string;
   painted: number;
   tokens: number;
 }
@@ -35,7 +37,8 @@ export function buildLegend(input: LegendInput): { text: string; tooltip: string
       tooltip: `**LearnedDropout heatmap**: ${input.what}\n\n${why}. Choose another metric.`,
     };
   }
-  const text = `$(symbol-color) ${input.what.replace(/ · /g, ' ')} (${SHORT_LEVELLING[lv.levelling]}) ${fmt(lo)} ${legendRamp()} ${fmt(hi)}`;
+  const from = input.run ? ` · ${input.run} step ${input.step}` : '';
+  const text = `$(symbol-color) ${input.what.replace(/ · /g, ' ')} (${SHORT_LEVELLING[lv.levelling]}) ${fmt(lo)} ${legendRamp()} ${fmt(hi)}${from}`;
   const swatches = input.colors.map((c, l) => {
     const count = lv.level.reduce((n, x) => n + (x === l ? 1 : 0), 0);
     return `<span style="background-color:${c.slice(0, 7)};">&nbsp;&nbsp;&nbsp;&nbsp;</span> ${fmt(lv.bounds[l])} – ${fmt(lv.bounds[l + 1])} (${count} tokens)`;
@@ -45,7 +48,7 @@ export function buildLegend(input: LegendInput): { text: string; tooltip: string
     `Measures: ${ex.measures}.`,
     `Sites: ${ex.sites}.`,
     `Colours: ${LEVELLING_LABEL[lv.levelling]}; mean ${fmt(lv.mean)}, sd ${fmt(lv.sd)} (setting \`ldlens.heatmap.levels\`).`,
-    `Checkpoint step ${input.step} · ${input.painted} of ${input.tokens} tokens painted`,
+    `${input.run ? `Run ${input.run}, checkpoint` : 'Checkpoint'} step ${input.step} · ${input.painted} of ${input.tokens} tokens painted`,
     swatches.join('<br>'),
   ].join('\n\n');
   return { text, tooltip };

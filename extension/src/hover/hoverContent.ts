@@ -1,5 +1,6 @@
 // Markdown of the token hover, built from the cached analysis only (no engine round trip, no
 // `vscode` import: unit-tested and timed under plain Node).
+import { attentionHeads } from '@common/analysisText';
 import { siteLabel } from '@common/sites';
 import { displayToken } from '@common/tokens';
 import { blockChar } from '../heatmap/colors';
@@ -71,8 +72,8 @@ export function unitStrip(view: AnalysisView, site: number, token: number, round
   const s = view.sites[site];
   const masks = view.masks(site);
   const off = token * s.units;
-  // Attention: each head's keys start a new line; elsewhere the units run on.
-  const rowLen = s.kind === 'attention' ? Math.max(1, Math.round(s.units / Math.max(1, Math.round(s.units / 64)))) : s.units;
+  // Attention: each head's keys (blockSize of them) start a new line; elsewhere the units run on.
+  const rowLen = s.kind === 'attention' ? s.units / attentionHeads(s, view.analysis.layers[site]) : s.units;
   const rows: string[] = [];
   // The count the table shows: for attention, over the causal keys only (the rest of a head's row
   // multiplies attention probabilities that are zero).

@@ -1,11 +1,13 @@
 // Which checkpoint analyses use: the one picked with "Select Checkpoint" (kept per workspace),
-// else the latest checkpoint of the most recent run.
+// else the latest checkpoint of the run being trained, else of the most recent run (said when a
+// run is training without a checkpoint yet).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { runsDirPath } from '../settings';
+import { chooseCheckpoint, runLabel } from './checkpointChoice';
 import type { PendingCheckpoint } from './trainingController';
 
 const KEY = 'ldlens.checkpoint';
@@ -45,23 +47,30 @@ export class Checkpoints {
 
   /** The training run whose first checkpoint is still to come (set by activate()). */
   pending: () => PendingCheckpoint | undefined = () => undefined;
+  /** The folder of the run being trained, if any (set by activate()). */
+  trainingRunDir: () => string | undefined = () => undefined;
 
   /**
-   * The checkpoint (or run folder) to analyze with: the selection, else the newest run that has a
-   * checkpoint. Undefined when there is none; the user is told without waiting for an answer (so
-   * the caller's progress stops), and `again` (e.g. "Analyze") is offered for when the first
-   * checkpoint of a training run lands.
+   * The checkpoint (or run folder) to analyze with: the selection, else the latest checkpoint of
+   * the run being trained, else of the newest run that has one. While a run trains towards its
+   * first checkpoint, an older run's is used and, for an interactive `again`, the user is told
+   * which (and offered to redo it with the new run's when it lands). Undefined when there is
+   * none; the user is told without waiting for an answer (so the caller's progress stops), and
+   * `again` (e.g. "Analyze") is offered for when the first checkpoint of a training run lands.
    */
   async resolve(token?: vscode.CancellationToken, again?: { label: string; run: () => unknown }): Promise<{ checkpoint: string; runDir: string } | undefined> {
     const sel = this.selected;
     if (sel) return { checkpoint: sel.dir, runDir: sel.runDir };
     const runs = await this.listRuns(token);
-    const run = runs.find((r) => r.checkpoints.length > 0);
-    if (run) {
-      const latest = [...run.checkpoints].sort((a, b) => b.step - a.step)[0];
-      return { checkpoint: latest.dir, runDir: run.dir };
-    }
     const pending = this.pending();
+    const choice = chooseCheckpoint(runs, this.trainingRunDir());
+    if (choice) {
+      const { run, checkpoint } = choice;
+      if (choice.insteadOfTraining && pending && again) {
+        void offerWhenItLands(pending, again, `Used ${runLabel(run.dir)}'s checkpoint at step ${checkpoint.step}: ${pending.name} is training (step ${pending.step}) and writes its first checkpoint at step ${pending.atStep}.`, `${again.label} Again When It Lands`);
+      }
+      return { checkpoint: checkpoint.dir, runDir: run.dir };
+    }
     if (pending) void offerWhenItLands(pending, again);
     else {
       void vscode.window
@@ -80,13 +89,16 @@ export class Checkpoints {
 }
 
 /** A run is training but has no checkpoint yet: say when it comes, and offer to go on then. */
-async function offerWhenItLands(p: PendingCheckpoint, again: { label: string; run: () => unknown } | undefined): Promise<void> {
-  const text = `${p.name} is training (step ${p.step}): its first checkpoint comes at step ${p.atStep}.`;
+async function offerWhenItLands(
+  p: PendingCheckpoint,
+  again: { label: string; run: () => unknown } | undefined,
+  text = `${p.name} is training (step ${p.step}): its first checkpoint comes at step ${p.atStep}.`,
+  button = `${again?.label} When It Lands`,
+): Promise<void> {
   if (!again) {
     void vscode.window.showInformationMessage(`${text} Analyses can use it then.`);
     return;
   }
-  const button = `${again.label} When It Lands`;
   const a = await vscode.window.showInformationMessage(text, button);
   if (a !== button) return;
   // Already there if it landed while the message was up.

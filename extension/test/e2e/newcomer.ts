@@ -1,8 +1,9 @@
 // What a newcomer does first (issue 15), in the development-mode session, on a workspace without
 // runs: "Try It on a Demo Corpus" (asking before it replaces a changed corpus file), the runs table
 // moving with the steps before any checkpoint, Analyze Document before the first checkpoint (the
-// message says when it comes, the spinner stops, "Analyze When It Lands" paints it then), and a
-// Mask Explorer left open that comes back after a real window reload.
+// message says when it comes, the spinner stops, "Analyze When It Lands" paints it then), a
+// Mask Explorer left open that comes back after a real window reload, and Analyze during a second
+// run's wait for its first checkpoint (the first run's checkpoint, said in a message and the legend).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,7 +51,9 @@ export const NEWCOMER: Scenario[] = [
       s.writeUserSettings(demoSettings());
       try {
         // A settings file written while VS Code runs was not picked up here (the run trained the
-        // session's 100 steps): a reload reads it.
+        // session's 100 steps): a reload reads it. Not the extension's doing (it reads its settings
+        // at each command): this code-server did not apply a core setting written to the file
+        // (workbench.statusBar.visible) within 60 s either.
         await reloadWindow(s);
         await s.clearNotifications();
         // A corpus.txt of the user's own where the demo writes: asked before it is replaced.
@@ -102,12 +105,15 @@ export const NEWCOMER: Scenario[] = [
         await s.clickNotificationButton(/first checkpoint comes at step/, 'Analyze When It Lands');
         const done = await s.notification(/Training demo-tiny-\d+ finished/, 600_000);
         log(`  ${done}`);
+        const firstRun = /Training (demo-tiny-\d+) finished/.exec(done)![1];
         const painted = await waitFor('sample.txt painted when the checkpoint landed', async () => {
           const c = await s.decorationColours();
           return c.length > 20 ? c.length : undefined;
         }, 60_000);
         log(`  sample.txt: ${painted} painted elements after the checkpoint landed`);
         await waitFor('the log of the analysis with the new checkpoint', () => new RegExp(`analyzed sample\\.txt: \\d+ tokens at step ${STEPS} `).test(s.extensionLog()), 10_000);
+        // The legend says which run and checkpoint painted the text.
+        log(`  legend: ${await s.statusItem(new RegExp(`[▁▂▃▄▅▆▇█]{8} \\S+ · ${firstRun} step ${STEPS}$`))}`);
 
         // The hover's unit strip fits the hover (it was clipped: 307 px of block characters in 250 px).
         const hover = await s.hover('proceed', 0, 2);
@@ -152,6 +158,27 @@ export const NEWCOMER: Scenario[] = [
         assert.equal((await f.locator('.source-label').first().textContent())?.trim(), source, 'the same text at the same checkpoint');
         await sleep(1000);
         await s.screenshot('explorer-restored-after-reload');
+
+        // A second run, training towards its first checkpoint: Analyze paints with the first run's
+        // (the only one there is) and says so, and the legend names it.
+        await s.clearNotifications();
+        await s.palette('LearnedDropout: Try It on a Demo Corpus');
+        const second = await s.statusItem(new RegExp(`LD \\d+/${STEPS} · loss`), 120_000);
+        log(`  second demo run: ${second}`);
+        await s.openFile('sample.txt', 'First Citizen');
+        await s.palette('LearnedDropout: Analyze Document');
+        const older = await s.notification(/Used demo-tiny-\d+'s checkpoint at step/, 30_000);
+        log(`  ${older}`);
+        const m = new RegExp(`Used ${firstRun}'s checkpoint at step ${STEPS}: (demo-tiny-\\d+) is training \\(step \\d+\\) and writes its first checkpoint at step ${STEPS}\\.`).exec(older);
+        assert.ok(m, `the message names the first run's checkpoint and the training run: ${older}`);
+        assert.notEqual(m[1], firstRun);
+        assert.match(older, /Analyze Again When It Lands/);
+        await waitFor('sample.txt painted with the first run', async () => (await s.decorationColours()).length > 20, 60_000);
+        log(`  legend: ${await s.statusItem(new RegExp(`[▁▂▃▄▅▆▇█]{8} \\S+ · ${firstRun} step ${STEPS}$`), 30_000)}`);
+        await s.screenshot('analyze-with-an-older-run-while-training');
+        await s.clearNotifications();
+        await s.palette('LearnedDropout: Stop Training');
+        await waitFor('the second run stopped', async () => (await statusStep(s)) === undefined, 120_000, 500);
       } finally {
         s.writeUserSettings();
         await s.palette('View: Close All Editors').catch(() => {});

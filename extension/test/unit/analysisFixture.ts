@@ -23,7 +23,7 @@ export function makeAnalysis(text: string, opts: { nEmbd?: number; nHead?: numbe
   }
   const sites: MaskSite[] = [{ name: 'transformer.drop', layer: -1, kind: 'embedding', units: nEmbd }];
   for (let l = 0; l < nLayer; l++) {
-    sites.push({ name: `transformer.h.${l}.attn.attn_dropout`, layer: l, kind: 'attention', units: nHead * blockSize });
+    sites.push({ name: `transformer.h.${l}.attn.attn_dropout`, layer: l, kind: 'attention', units: nHead * blockSize, heads: nHead });
     sites.push({ name: `transformer.h.${l}.attn.resid_dropout`, layer: l, kind: 'attentionOutput', units: nEmbd });
     sites.push({ name: `transformer.h.${l}.mlp.dropout`, layer: l, kind: 'mlp', units: nEmbd });
   }

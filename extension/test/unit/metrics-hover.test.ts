@@ -110,6 +110,21 @@ describe('hover content', () => {
     assert.match(md, new RegExp(`\\| L0 attn \\| (&nbsp;)+. [\\d.]+ \\(${a.layers[1].active[10]}/44\\) \\|`));
   });
 
+  it('starts each head on a line of its own at any block size (rows of blockSize keys, not of 64)', () => {
+    // 4 heads × 24 keys: a head is a line of 16 and one of 8 (rows of 64 would run heads together).
+    const small = new AnalysisView(makeAnalysis(TEXT, { nHead: 4, blockSize: 24 }));
+    const rows = unitStrip(small, 1, 10, true).split('\n').slice(1, 9);
+    assert.deepEqual(rows.map((r) => [...r].length), [16, 8, 16, 8, 16, 8, 16, 8]);
+    // 2 heads × 40 keys: 16, 16, 8 a head, and the last 0 units left over.
+    const wide = makeAnalysis(TEXT, { nHead: 2, blockSize: 40 });
+    const strip = unitStrip(new AnalysisView(wide), 1, 3, true);
+    assert.deepEqual(strip.split('\n').slice(1, 7).map((r) => [...r].length), [16, 16, 8, 16, 16, 8]);
+    assert.doesNotMatch(strip, /more units/);
+    // An analysis without the site's heads: one causal key a head for the text's first token.
+    const noHeads = new AnalysisView({ ...wide, sites: wide.sites.map(({ heads: _, ...s }) => s) });
+    assert.equal(unitStrip(noHeads, 1, 3, true), strip);
+  });
+
   it('keeps the units as the attention denominator for analyses without causal key counts', () => {
     const old = new AnalysisView({ ...a, layers: a.layers.map(({ keys: _, ...l }) => l) });
     assert.match(buildHoverMarkdown({ view: old, index: 4, choice: mlp0, uri: 'u' }), /\| L0 attn \| (&nbsp;)+. [\d.]+ \(\d+\/256\) \|/);

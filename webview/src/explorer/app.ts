@@ -17,7 +17,7 @@ import { AnalysisModel, flips } from '../common/masks';
 import { onThemeChange } from '../common/theme';
 import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
-import { textOf } from '@common/analysisText';
+import { attentionHeads, textOf } from '@common/analysisText';
 import { PendingRequests } from '@common/requests';
 import type { AnalysisResult, CheckpointInfo, ExplorerHostMessage, ExplorerRestore, ExplorerSource, ExplorerViewMessage, ExportKind, MaskReport } from '@common/webviewProtocol';
 import { TokenDetails } from './details';
@@ -440,7 +440,7 @@ export class ExplorerApp {
       units: s.units,
       lut: this.palette.heat,
       aggregate: 'mean',
-      groupSize: s.kind === 'attention' ? model.analysis.window : undefined,
+      groupSize: s.kind === 'attention' ? s.units / attentionHeads(s, model.analysis.layers[site]) : undefined,
     };
   }
 
@@ -636,7 +636,7 @@ export class ExplorerApp {
       codes[i] = x === y ? (x ? 85 : 0) : y ? 170 : 255;
     }
     const s = model.sites[site]!;
-    this.heatmap.setData({ data: codes, tokens: model.tokenCount, units: s.units, lut: this.palette.diff, aggregate: 'max', groupSize: s.kind === 'attention' ? model.analysis.window : undefined });
+    this.heatmap.setData({ data: codes, tokens: model.tokenCount, units: s.units, lut: this.palette.diff, aggregate: 'max', groupSize: s.kind === 'attention' ? s.units / attentionHeads(s, model.analysis.layers[site]) : undefined });
     const f = flips(a, b);
     let maxFlips = 0;
     for (const v of f.perToken) maxFlips = Math.max(maxFlips, v);
