@@ -219,6 +219,31 @@ describe('torch backend', { skip }, () => {
     assertSameRun(out, join(dir, 'ts-whole'));
   });
 
+  test('a run written before issue 13\'s keys resumes on torch by the engine\'s upgraded config, matching an unbroken run', { timeout: 300_000 }, async () => {
+    // the unbroken TypeScript run cut back to its step-10 checkpoint, its config.json without
+    // evalValTokens, rounding and abLrMode (as older runs have it); resumed without --steps, so
+    // config.json is not rewritten and the worker trains by the job's upgraded config. (On this
+    // small corpus the worker's own fallbacks would give the same numbers: evalValTokens' default
+    // only caps validation splits over 131,072 tokens; so the job's config is checked directly.)
+    const out = join(dir, 'old-config');
+    cpSync(join(dir, 'ts-whole'), out, { recursive: true });
+    for (const s of [15, 20]) rmSync(ckpt(out, s), { recursive: true });
+    const cfgPath = join(out, 'config.json'), saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    delete saved.config.train.evalValTokens;
+    delete saved.config.dropout.rounding;
+    delete saved.config.dropout.abLrMode;
+    writeFileSync(cfgPath, JSON.stringify(saved));
+    const r = await runCli(['resume', '--run', out, ...TORCH], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming at step 10 of 20/);
+    assert.ok(!Object.hasOwn(JSON.parse(readFileSync(cfgPath, 'utf8')).config.train, 'evalValTokens'), 'config.json as it was');
+    const job = JSON.parse(readFileSync(join(out, 'torch', 'job.json'), 'utf8'));
+    assert.equal(job.config.train.evalValTokens, resolveConfig('tiny', {}).train.evalValTokens);
+    assert.equal(job.config.dropout.rounding, 'none');
+    assert.equal(job.config.dropout.abLrMode, 'scaled');
+    assertSameRun(out, join(dir, 'ts-whole'));
+  });
+
   test('two processes under torchrun (gloo) equal one process on the same global batch', { timeout: 300_000 }, async () => {
     const o = { 'train.gradAccum': 2 };
     const one = await train('torch-1proc', TORCH, o);
@@ -251,12 +276,13 @@ describe('torch backend', { skip }, () => {
     // the worker refuses such a run folder itself (a cluster launch no engine prepared), before training
     const src = join(dir, 'torch-learned-rounding-straight-through'), copy = join(dir, 'torch-future-key');
     cpSync(src, copy, { recursive: true });
-    const cfgPath = join(copy, 'config.json');
-    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    saved.config.dropout.futureKnob = 1;
-    writeFileSync(cfgPath, JSON.stringify(saved));
+    // the config the worker trains by: the job's (the engine's upgraded one), else config.json's
+    const jobPath = join(copy, 'torch', 'job.json');
+    const job = JSON.parse(readFileSync(jobPath, 'utf8'));
+    job.config.dropout.futureKnob = 1;
+    writeFileSync(jobPath, JSON.stringify(job));
     const before = readFileSync(join(copy, 'metrics.jsonl'), 'utf8');
-    const r = spawnSync(PY, ['-m', 'ldtorch.train', '--job', join(copy, 'torch', 'job.json')], { input: '', encoding: 'utf8', env });
+    const r = spawnSync(PY, ['-m', 'ldtorch.train', '--job', jobPath], { input: '', encoding: 'utf8', env });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     const ended = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'ended');
     assert.equal(ended.status, 'failed');

@@ -43,6 +43,11 @@ export interface TorchJob {
    * RUN/torch/reported to name the step before it appends anything more to metrics.jsonl.
    */
   reports?: boolean;
+  /**
+   * The config as the engine validated it, upgraded (config.ts upgradeConfig: keys added since an
+   * older run was written, at their defaults); the worker trains by it rather than config.json's.
+   */
+  config?: LDConfig;
 }
 
 export interface PreparedRun {
@@ -159,7 +164,7 @@ export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}):
   writeRunMeta(dir, meta);
   writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n');
   writeFileSync(join(dir, 'metrics.jsonl'), '');
-  const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o) };
+  const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o), config };
   return { dir, meta, config, shape, step: 0, job, jobPath: writeJob(dir, job) };
 }
 
@@ -214,6 +219,6 @@ export async function prepareTorchResume(runDir: string, steps: number | undefin
   Object.assign(meta, { status: 'running', backend: 'torch', step, totalSteps: config.train.steps, pid: process.pid, error: undefined });
   writeRunMeta(dir, meta);
   if (steps !== undefined) writeFileAtomicSync(cfgPath, JSON.stringify({ ...saved, config }) + '\n');
-  const job: TorchJob = { ...tokens, ...start, ...jobBase(o) };
+  const job: TorchJob = { ...tokens, ...start, ...jobBase(o), config };
   return { dir, meta, config, shape: saved.model, step, job, jobPath: writeJob(dir, job) };
 }

@@ -206,7 +206,8 @@ class Trainer:
         self.stop_file = os.path.join(self.run_dir, "torch", "stop")
         self.folder = runfolder.RunFolder(self.run_dir)
         saved = runfolder.read_json(os.path.join(self.run_dir, "config.json"), "the run cannot be trained")
-        self.shape, self.tokenizer, self.config = saved["model"], saved["tokenizer"], saved["config"]
+        # the job's config is the engine's upgraded one (keys added since an older run, at their defaults)
+        self.shape, self.tokenizer, self.config = saved["model"], saved["tokenizer"], job.get("config") or saved["config"]
         unsupported = config_keys.problems(self.config)
         if unsupported:
             raise TrainError("the run's config asks for what this torch worker does not implement: " + "; ".join(unsupported))
