@@ -70,8 +70,8 @@ export interface RunOutcome {
 const STUCK_FRACTION = 0.99;
 const STUCK_AFTER_STEPS = 100;
 /** The mask report written at each checkpoint: over the validation split's first windows, chance from a few draws. */
-const REPORT_WINDOWS = 32;
-const REPORT_CHANCE_DRAWS = 3;
+export const REPORT_WINDOWS = 32;
+export const REPORT_CHANCE_DRAWS = 3;
 
 /** Where a site's masks are stuck, or null. */
 export function stuckAt(s: Pick<SiteStats, 'fracLow' | 'fracHigh'>): 'one' | 'zero' | 'half' | null {

@@ -6,11 +6,12 @@
 // torchrun (gloo) equal one. Skipped, saying why, where the Python with torch is absent.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { EvalRecord, MetricRecord, StatsRecord, StepRecord } from '@common/protocol';
+import type { EvalRecord, MetricRecord, ReportRecord, StatsRecord, StepRecord } from '@common/protocol';
 import { decodeSafetensors } from '../src/safetensors';
+import { resolveConfig } from '../src/config';
 import { cliPath, fixturesDir, repoRoot, runCli, smallCorpus, tempDir } from './helpers';
 import { probeTorch } from '../src/torch/python';
 import { spawn } from 'node:child_process';
@@ -78,7 +79,22 @@ function assertSameRun(a: string, b: string, o: { exactStats?: boolean; step?: n
     } else if (x.type === 'eval') {
       const ye = y as EvalRecord;
       assert.ok(rel(x.trainLoss, ye.trainLoss) <= 1e-4 && rel(x.valLoss, ye.valLoss) <= 1e-4, `eval at ${x.step}: ${JSON.stringify([x, ye])}`);
+      assert.equal(x.valTokens, ye.valTokens, `eval at ${x.step}: the same validation tokens`);
+      assert.ok(typeof x.valTokens === 'number' && x.valTokens > 0, `eval at ${x.step}: valTokens ${x.valTokens}`);
+    } else if (x.type === 'report') {
+      // the engine computes the torch run's report too, from the torch checkpoint: same windows,
+      // same chance draws; the figures differ only by what the weights do (relative 1e-3)
+      const rx = x.report, ry = (y as ReportRecord).report;
+      assert.equal(rx.tokens, ry.tokens);
+      assert.equal(rx.chanceDraws, ry.chanceDraws);
+      assert.deepEqual(rx.sites.map((r) => r.site), ry.sites.map((r) => r.site));
+      rx.sites.forEach((r, k) => {
+        for (const which of ['trained', 'chance'] as const)
+          for (const f of ['decidedFraction', 'meanDecided', 'meanFraction'] as const)
+            assert.ok(Math.abs(r[which][f] - ry.sites[k][which][f]) <= 0.01, `report at ${x.step} ${r.site} ${which}.${f}: ${r[which][f]} vs ${ry.sites[k][which][f]}`);
+      });
     } else if (x.type === 'stats') {
+      assert.deepEqual(x.stuckSites, (y as StatsRecord).stuckSites, `stats at ${x.step}: the same stuck sites`);
       const ys = (y as StatsRecord).sites;
       assert.equal(x.sites.length, ys.length);
       x.sites.forEach((s, k) => {
@@ -89,7 +105,7 @@ function assertSameRun(a: string, b: string, o: { exactStats?: boolean; step?: n
         // counts of values past a threshold may differ by the odd value sitting on it
         for (const f of ['fracLow', 'fracHigh'] as const) assert.ok(Math.abs(s[f] - ys[k][f]) <= 0.01, `stats ${s.site} ${f}`);
       });
-    } else assert.fail(`a record neither engine writes yet: ${x.type}`);
+    } else assert.fail(`a record neither engine writes yet: ${(x as MetricRecord).type}`);
   }
   const step = o.step ?? 20;
   const wa = weights(ckpt(a, step)), wb = weights(ckpt(b, step));
@@ -118,6 +134,13 @@ const CASES: { name: string; o: Record<string, unknown> }[] = [
   // baselines: no dropout; standard dropout at rate 0 (its path, not its random masks: see below)
   { name: 'none, weight decay 0.5', o: { 'dropout.kind': 'none', 'train.weightDecay': 0.5 } },
   { name: 'standard at rate 0', o: { 'dropout.kind': 'standard', 'dropout.rate': 0 } },
+  // dropout.rounding: binary forward masks with the soft mask's gradient; stochastic draws the
+  // engine's counter-hash noise (same seed per step and micro-batch, so the same draws), here
+  // with micro-batches so the per-chunk seeds matter; A/B at a constant rate off the schedule;
+  // the validation loss over part of the validation split
+  { name: 'learned, rounding straight-through', o: { 'dropout.rounding': 'straight-through' } },
+  { name: 'learned, rounding stochastic, micro-batch 2, A/B constant lr', o: { 'dropout.rounding': 'stochastic', 'train.microBatch': 2, 'dropout.abLr': 0.02, 'dropout.abLrMode': 'constant', 'train.evalValTokens': 256 } },
+  { name: 'learned, A/B SGD at a constant lr', o: { 'dropout.abOptimizer': 'sgd', 'dropout.abLr': 0.5, 'dropout.abLrMode': 'constant' } },
 ];
 
 describe('torch backend', { skip }, () => {
@@ -196,6 +219,31 @@ describe('torch backend', { skip }, () => {
     assertSameRun(out, join(dir, 'ts-whole'));
   });
 
+  test('a run written before issue 13\'s keys resumes on torch by the engine\'s upgraded config, matching an unbroken run', { timeout: 300_000 }, async () => {
+    // the unbroken TypeScript run cut back to its step-10 checkpoint, its config.json without
+    // evalValTokens, rounding and abLrMode (as older runs have it); resumed without --steps, so
+    // config.json is not rewritten and the worker trains by the job's upgraded config. (On this
+    // small corpus the worker's own fallbacks would give the same numbers: evalValTokens' default
+    // only caps validation splits over 131,072 tokens; so the job's config is checked directly.)
+    const out = join(dir, 'old-config');
+    cpSync(join(dir, 'ts-whole'), out, { recursive: true });
+    for (const s of [15, 20]) rmSync(ckpt(out, s), { recursive: true });
+    const cfgPath = join(out, 'config.json'), saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    delete saved.config.train.evalValTokens;
+    delete saved.config.dropout.rounding;
+    delete saved.config.dropout.abLrMode;
+    writeFileSync(cfgPath, JSON.stringify(saved));
+    const r = await runCli(['resume', '--run', out, ...TORCH], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming at step 10 of 20/);
+    assert.ok(!Object.hasOwn(JSON.parse(readFileSync(cfgPath, 'utf8')).config.train, 'evalValTokens'), 'config.json as it was');
+    const job = JSON.parse(readFileSync(join(out, 'torch', 'job.json'), 'utf8'));
+    assert.equal(job.config.train.evalValTokens, resolveConfig('tiny', {}).train.evalValTokens);
+    assert.equal(job.config.dropout.rounding, 'none');
+    assert.equal(job.config.dropout.abLrMode, 'scaled');
+    assertSameRun(out, join(dir, 'ts-whole'));
+  });
+
   test('two processes under torchrun (gloo) equal one process on the same global batch', { timeout: 300_000 }, async () => {
     const o = { 'train.gradAccum': 2 };
     const one = await train('torch-1proc', TORCH, o);
@@ -208,6 +256,39 @@ describe('torch backend', { skip }, () => {
     });
     for (const [n, v] of weights(ckpt(two, 20))) assert.ok(relErr(v, weights(ckpt(one, 20)).get(n)!) <= 1e-3, n);
     assert.equal(JSON.parse(readFileSync(join(two, 'run.json'), 'utf8')).status, 'completed');
+  });
+
+  test('a config key or mode ldtorch does not implement is refused, by the engine and by the worker itself, naming it', { timeout: 120_000 }, () => {
+    const env = { ...process.env, PYTHONPATH: join(repoRoot, 'engine/torch'), PYTHONDONTWRITEBYTECODE: '1' };
+    const keys = (cfg: unknown) => {
+      const r = spawnSync(PY, ['-m', 'ldtorch.config_keys'], { input: JSON.stringify(cfg), encoding: 'utf8', env });
+      assert.equal(r.status, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { problems: string[] }).problems;
+    };
+    // every key and mode of the engine's config is one the worker implements (a key added to
+    // config.ts fails here until ldtorch implements it and lists it in config_keys.py)
+    const cfg = resolveConfig('tiny', {}) as unknown as { model: Record<string, unknown>; dropout: Record<string, unknown> };
+    cfg.model.vocabSize = 65;
+    assert.deepEqual(keys(cfg), []);
+    for (const rounding of ['straight-through', 'stochastic']) assert.deepEqual(keys({ ...cfg, dropout: { ...cfg.dropout, rounding } }), []);
+    assert.deepEqual(keys({ ...cfg, dropout: { ...cfg.dropout, futureKnob: 1 } }), ['dropout.futureKnob: this torch worker does not implement it (train on the TypeScript engine, or update ldtorch)']);
+    assert.match(keys({ ...cfg, dropout: { ...cfg.dropout, rounding: 'gumbel' } }).join(), /dropout\.rounding: "gumbel" is not implemented by this torch worker/);
+    // the worker refuses such a run folder itself (a cluster launch no engine prepared), before training
+    const src = join(dir, 'torch-learned-rounding-straight-through'), copy = join(dir, 'torch-future-key');
+    cpSync(src, copy, { recursive: true });
+    // the config the worker trains by: the job's (the engine's upgraded one), else config.json's
+    const jobPath = join(copy, 'torch', 'job.json');
+    const job = JSON.parse(readFileSync(jobPath, 'utf8'));
+    job.config.dropout.futureKnob = 1;
+    writeFileSync(jobPath, JSON.stringify(job));
+    const before = readFileSync(join(copy, 'metrics.jsonl'), 'utf8');
+    const r = spawnSync(PY, ['-m', 'ldtorch.train', '--job', jobPath], { input: '', encoding: 'utf8', env });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const ended = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'ended');
+    assert.equal(ended.status, 'failed');
+    assert.match(ended.error, /does not implement: dropout\.futureKnob: this torch worker does not implement it/);
+    assert.equal(readFileSync(join(copy, 'metrics.jsonl'), 'utf8'), before, 'nothing trained');
+    assert.equal(JSON.parse(readFileSync(join(copy, 'run.json'), 'utf8')).status, 'failed');
   });
 
   test('bad input: no such Python, a corrupt checkpoint, an unknown --device: one clear line, nothing lost', { timeout: 120_000 }, async () => {

@@ -6,6 +6,7 @@
 //
 // Because the worker draws batches from the same sfc32 stream (ldtorch/rng.py), a run trains on
 // the same windows on either engine, and a checkpoint of either resumes on the other.
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readMetrics, readRunMeta, writeRunMeta, type RunMeta } from '../checkpoint';
@@ -18,6 +19,7 @@ import { Rng } from '../rng';
 import { encodeSafetensors, type NamedTensor } from '../safetensors';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from '../tokenizer';
 import { buildConfig, runId, type TrainSetup } from '../trainer';
+import { pythonCommand, pythonEnv, torchPackageDir } from './python';
 
 export interface TorchJob {
   /** Paths relative to the run folder (the job travels with it, e.g. to a cluster's filesystem). */
@@ -36,6 +38,16 @@ export interface TorchJob {
   /** The engine supervises (stdinStop: stop on {"type":"stop"} or at the end of stdin, i.e. when the engine is gone). */
   supervised: boolean;
   stdinStop: boolean;
+  /**
+   * The engine writes the mask report record of each checkpoint (worker.ts): the worker waits for
+   * RUN/torch/reported to name the step before it appends anything more to metrics.jsonl.
+   */
+  reports?: boolean;
+  /**
+   * The config as the engine validated it, upgraded (config.ts upgradeConfig: keys added since an
+   * older run was written, at their defaults); the worker trains by it rather than config.json's.
+   */
+  config?: LDConfig;
 }
 
 export interface PreparedRun {
@@ -55,15 +67,38 @@ export interface LaunchOptions {
   nproc?: number;
   /** false: a run launched by hand or by a cluster script (no engine owns it). */
   supervised?: boolean;
+  /** The interpreter that will train: asked which config keys its ldtorch implements. */
+  python?: string | null;
 }
 
 /** The torch-only config keys are checked here too (config.ts validates their types and values). */
-function checkTorchConfig(c: LDConfig, nproc: number): void {
-  const problems: string[] = [];
+function checkTorchConfig(c: LDConfig, nproc: number, python?: string | null): void {
+  const problems: string[] = [...unimplementedKeys(c, python)];
   if (c.train.batchSize % nproc !== 0) problems.push(`train.batchSize (${c.train.batchSize}) must be divisible by --nproc (${nproc}): each process trains on an equal share`);
   const rows = c.train.batchSize / nproc;
   if (c.train.microBatch > 0 && rows % c.train.microBatch !== 0) problems.push(`train.microBatch (${c.train.microBatch}) must divide each process's ${rows} sequences`);
   if (problems.length) throw new ConfigError(problems);
+}
+
+/**
+ * The config's keys (and modes) that the worker's ldtorch does not implement (ldtorch/config_keys.py,
+ * which the worker checks again itself): refused here, before any run folder exists. Empty when
+ * the interpreter cannot be run (the worker's start then says why).
+ */
+function unimplementedKeys(c: LDConfig, python?: string | null): string[] {
+  let r;
+  try {
+    r = spawnSync(pythonCommand(python), ['-m', 'ldtorch.config_keys'], { cwd: torchPackageDir(), env: pythonEnv(), input: JSON.stringify(c), encoding: 'utf8', timeout: 60_000 });
+  } catch {
+    return [];
+  }
+  if (r.error || r.status !== 0) return [];
+  try {
+    const out = JSON.parse(r.stdout) as { problems?: unknown };
+    return Array.isArray(out.problems) ? out.problems.map(String) : [];
+  } catch {
+    return [];
+  }
 }
 
 function writeTokens(dir: string, tokenizer: Tokenizer, ids: number[], valFraction: number, blockSize: number): Pick<TorchJob, 'trainBin' | 'valBin' | 'tokenDtype'> {
@@ -94,19 +129,20 @@ function writeInit(dir: string, shape: ModelShape, config: LDConfig, rng: Rng): 
 function writeJob(dir: string, job: TorchJob): string {
   const p = join(dir, 'torch', 'job.json');
   rmSync(join(dir, 'torch', 'stop'), { force: true }); // a stop left from the last launch must not end this one
+  rmSync(join(dir, 'torch', 'reported'), { force: true }); // nor a report answer from it go for this one's
   writeFileAtomicSync(p, JSON.stringify(job, null, 1) + '\n');
   return p;
 }
 
-function jobBase(o: LaunchOptions): Pick<TorchJob, 'device' | 'threads' | 'supervised' | 'stdinStop'> {
+function jobBase(o: LaunchOptions): Pick<TorchJob, 'device' | 'threads' | 'supervised' | 'stdinStop' | 'reports'> {
   const supervised = o.supervised ?? true;
-  return { device: o.device ?? 'auto', threads: o.threads ?? null, supervised, stdinStop: supervised && (o.nproc ?? 1) === 1 };
+  return { device: o.device ?? 'auto', threads: o.threads ?? null, supervised, stdinStop: supervised && (o.nproc ?? 1) === 1, reports: supervised };
 }
 
 /** A new run folder for the torch worker (TrainingRun.create's set-up, without a tfjs model). */
 export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}): Promise<PreparedRun> {
   const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
-  checkTorchConfig(config, o.nproc ?? 1);
+  checkTorchConfig(config, o.nproc ?? 1, o.python);
   const cwd = resolve(setup.cwd ?? process.cwd());
   const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
   const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
@@ -128,7 +164,7 @@ export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}):
   writeRunMeta(dir, meta);
   writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n');
   writeFileSync(join(dir, 'metrics.jsonl'), '');
-  const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o) };
+  const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o), config };
   return { dir, meta, config, shape, step: 0, job, jobPath: writeJob(dir, job) };
 }
 
@@ -153,7 +189,7 @@ export async function prepareTorchResume(runDir: string, steps: number | undefin
   if (problems.length) throw new ConfigError(problems);
   const config = saved.config;
   if (steps !== undefined) config.train.steps = steps;
-  checkTorchConfig(config, o.nproc ?? 1);
+  checkTorchConfig(config, o.nproc ?? 1, o.python);
   const tokenizer = tokenizerFromJSON(saved.tokenizer);
   const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
   const ids = tokenizer.encode(corpus.text, 'error').ids;
@@ -183,6 +219,6 @@ export async function prepareTorchResume(runDir: string, steps: number | undefin
   Object.assign(meta, { status: 'running', backend: 'torch', step, totalSteps: config.train.steps, pid: process.pid, error: undefined });
   writeRunMeta(dir, meta);
   if (steps !== undefined) writeFileAtomicSync(cfgPath, JSON.stringify({ ...saved, config }) + '\n');
-  const job: TorchJob = { ...tokens, ...start, ...jobBase(o) };
+  const job: TorchJob = { ...tokens, ...start, ...jobBase(o), config };
   return { dir, meta, config, shape: saved.model, step, job, jobPath: writeJob(dir, job) };
 }

@@ -15,7 +15,7 @@ export interface TorchTrainerOptions {
 }
 
 export function torchTrainerFactory(o: TorchTrainerOptions = {}): TrainerFactory {
-  const launch = { nproc: o.nproc ?? 1, device: o.device ?? 'auto', threads: o.threads ?? null };
+  const launch = { nproc: o.nproc ?? 1, device: o.device ?? 'auto', threads: o.threads ?? null, python: o.python };
   return {
     async create(setup) {
       const run = new TorchRun(await prepareTorchRun(setup, launch), { python: o.python, nproc: launch.nproc });

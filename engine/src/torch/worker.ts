@@ -11,11 +11,12 @@
 // process group. Checkpoints are written whole or not at all, so a killed worker leaves the run
 // resumable from its last checkpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { CheckpointInfo, MetricRecord } from '@common/protocol';
+import type { CheckpointInfo, MetricRecord, ReportRecord } from '@common/protocol';
 import { loadCheckpoint, readRunMeta, writeRunMeta } from '../checkpoint';
+import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
 import type { RunOutcome, TrainEvents } from '../trainer';
 import type { PreparedRun } from './prepare';
@@ -184,8 +185,23 @@ export class TorchRun {
           break;
         case 'checkpoint': {
           const info = msg.checkpoint as CheckpointInfo;
-          events.checkpoint?.(info);
-          if (this.watchText && events.watch) pending.push(this.watch(info, events));
+          if (this.prepared.job.reports && this.config.dropout.kind === 'learned') {
+            // the worker waits (appending nothing) until RUN/torch/reported names this step
+            pending.push(
+              this.report(info, events).finally(() => {
+                events.checkpoint?.(info);
+                try {
+                  writeFileAtomicSync(join(this.dir, 'torch', 'reported'), `${info.step}\n`);
+                } catch (e) {
+                  events.log?.('warn', `run ${this.id}: could not tell the torch worker the report is written: ${(e as Error).message}`);
+                }
+                if (this.watchText && events.watch) return this.watch(info, events);
+              }),
+            );
+          } else {
+            events.checkpoint?.(info);
+            if (this.watchText && events.watch) pending.push(this.watch(info, events));
+          }
           break;
         }
         case 'log':
@@ -230,6 +246,41 @@ export class TorchRun {
     }
     if (o.status === 'failed') events.log?.('error', `run ${this.id} failed at step ${o.step}: ${o.error}`);
     return o;
+  }
+
+  /** The validation split's token ids, as prepare.ts wrote them for the worker. */
+  private validationIds(): Int32Array {
+    const job = this.prepared.job;
+    const b = readFileSync(join(this.dir, job.valBin));
+    const a = job.tokenDtype === 'uint32' ? new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+    return Int32Array.from(a);
+  }
+
+  /**
+   * The checkpoint's mask report record, as TrainingRun writes it at its checkpoints (the validation
+   * split's first REPORT_WINDOWS windows), computed here by the TypeScript engine from the
+   * checkpoint the worker just wrote, and appended while the worker waits (so only one process
+   * appends to metrics.jsonl at a time).
+   */
+  private async report(info: CheckpointInfo, events: TrainEvents): Promise<void> {
+    try {
+      const { GPT } = await import('../model');
+      const { maskReportOnIds } = await import('../maskReport');
+      const { REPORT_CHANCE_DRAWS, REPORT_WINDOWS } = await import('../trainer');
+      const ck = loadCheckpoint(info.dir);
+      const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
+      try {
+        if (!model.sites.length) return;
+        const report = await maskReportOnIds(model, ck.tokenizer, this.validationIds(), { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * ck.shape.blockSize });
+        const rec: ReportRecord = { type: 'report', step: info.step, time: Date.now(), report };
+        appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(rec) + '\n');
+        events.metric?.(rec);
+      } finally {
+        model.dispose();
+      }
+    } catch (e) {
+      events.log?.('warn', `run ${this.id}: no mask report at step ${info.step}: ${(e as Error).message}`);
+    }
   }
 
   /** The watched text re-analyzed with the new checkpoint, by the TypeScript engine (as for its own runs). */

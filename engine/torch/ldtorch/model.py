@@ -6,7 +6,7 @@ lm_head) with every dropout replaced by a learned, input-dependent mask
 Parameter names and layouts are the engine's checkpoints' (and shared/reference/ld_gpt.py's):
 a checkpoint's model.safetensors loads with load_state_dict as it is. The config is the engine's
 (engine/src/config.ts): `dropout.kind` learned | standard | none, `detachInput`, `sharpen`,
-`entropy.form` shannon | complement.
+`entropy.form` shannon | complement, `rounding` none | straight-through | stochastic.
 """
 import math
 
@@ -17,15 +17,55 @@ import torch.nn.functional as F
 LN2 = math.log(2.0)
 
 
-class LearnedDropout(nn.Module):
-    """y = x * m over the last dim; A and B are sliced to its length (attention: the current T)."""
+M32 = 0xFFFFFFFF
 
-    def __init__(self, n, detach=True, sharpen=False):
+
+def _mul32(a, c):
+    """(a · c) mod 2^32 for int64 tensors a < 2^32 and a 32-bit constant c, without int64 overflow."""
+    lo = a * (c & 0xFFFF)
+    hi = ((a * (c >> 16)) & 0xFFFF) << 16
+    return (lo + hi) & M32
+
+
+def mask_noise(seed, salt, n, device=None):
+    """The engine's maskNoise (engine/src/maskRounding.ts): murmur3's 32-bit finalizer of
+    (seed, site salt, element index), 24 bits, as float32 uniforms in [0, 1)."""
+    s = (seed ^ (((salt + 1) * 0x9E3779B9) & M32)) & M32
+    z = (s + _mul32(torch.arange(n, dtype=torch.int64, device=device), 0x85EBCA6B)) & M32
+    z = z ^ (z >> 16)
+    z = _mul32(z, 0x7FEB352D)
+    z = z ^ (z >> 15)
+    z = _mul32(z, 0x846CA68B)
+    z = z ^ (z >> 16)
+    return (z >> 8).to(torch.float32) / 16777216.0  # exact: 24 bits
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward the hard mask; the gradient goes to the soft mask unchanged (the hard one gets none)."""
+
+    @staticmethod
+    def forward(ctx, soft, hard):
+        return hard.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class LearnedDropout(nn.Module):
+    """y = x * m over the last dim; A and B are sliced to its length (attention: the current T).
+    With `rounding` the forward multiplies by a binary mask with m's gradient (maskRounding.ts
+    roundMask): [m ≥ 0.5] always ('straight-through'), or in training [u < m] with u the engine's
+    counter-hash noise of (seed, salt) ('stochastic'; m itself at inference)."""
+
+    def __init__(self, n, detach=True, sharpen=False, rounding="none", salt=0):
         super().__init__()
         self.A = nn.Parameter(torch.zeros(n))
         self.B = nn.Parameter(torch.zeros(n))
         self.detach, self.sharpen = detach, sharpen
-        self.mask = None  # the last mask: the penalties and the mask statistics read it
+        self.rounding, self.salt = rounding, salt
+        self.seed = 0  # the step's seed (+ micro-batch index), set by the trainer before each training forward
+        self.mask = None  # the last (soft) mask: the penalties and the mask statistics read it
 
     def forward(self, x):
         n = x.shape[-1]
@@ -34,13 +74,21 @@ class LearnedDropout(nn.Module):
         if self.sharpen:  # pushes m to 0/1 while staying differentiable
             m = torch.sigmoid(60.0 * m - 30.0)
         self.mask = m
-        return x * m
+        if self.rounding == "none" or (self.rounding == "stochastic" and not self.training):
+            return x * m
+        if self.rounding == "straight-through":
+            hard = (m >= 0.5).to(m.dtype)
+        else:
+            u = mask_noise(self.seed, self.salt, m.numel(), m.device).view(m.shape)
+            hard = (u < m.float()).to(m.dtype)
+        return x * _StraightThrough.apply(m, hard)
 
 
-def make_dropout(d, n):
-    """The dropout of one site for the config's `dropout` section."""
+def make_dropout(d, n, salt=0):
+    """The dropout of one site for the config's `dropout` section; `salt`: the site's in the
+    engine's noise (0 for transformer.drop, 4i+1, 4i+2, 4i+3 for layer i's three sites)."""
     if d["kind"] == "learned":
-        return LearnedDropout(n, d["detachInput"], d["sharpen"])
+        return LearnedDropout(n, d["detachInput"], d["sharpen"], d.get("rounding", "none"), salt)
     if d["kind"] == "standard":
         return nn.Dropout(d["rate"])  # inverted dropout, training only (the engine's tf.dropout)
     return nn.Identity()
@@ -62,14 +110,14 @@ class LayerNormWeight(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, s, d):
+    def __init__(self, s, d, i=0):
         super().__init__()
         C, T = s["nEmbd"], s["blockSize"]
         self.n_head = s["nHead"]
         self.c_attn = nn.Linear(C, 3 * C, bias=False)
         self.c_proj = nn.Linear(C, C, bias=False)
-        self.attn_dropout = make_dropout(d, T)  # over the softmaxed probabilities
-        self.resid_dropout = make_dropout(d, C)
+        self.attn_dropout = make_dropout(d, T, 4 * i + 1)  # over the softmaxed probabilities
+        self.resid_dropout = make_dropout(d, C, 4 * i + 2)
         # a plain attribute, not a buffer: DDP broadcasts buffers at start and gloo has no bool
         self.future = torch.ones(T, T, dtype=torch.bool).triu(1)  # key j > query i: masked
 
@@ -88,24 +136,24 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, s, d):
+    def __init__(self, s, d, i=0):
         super().__init__()
         C = s["nEmbd"]
         self.c_fc = nn.Linear(C, 4 * C, bias=False)
         self.c_proj = nn.Linear(4 * C, C, bias=False)
-        self.dropout = make_dropout(d, C)
+        self.dropout = make_dropout(d, C, 4 * i + 3)
 
     def forward(self, x):
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x))))
 
 
 class Block(nn.Module):
-    def __init__(self, s, d):
+    def __init__(self, s, d, i=0):
         super().__init__()
         self.ln_1 = LayerNormWeight(s["nEmbd"])
-        self.attn = Attention(s, d)
+        self.attn = Attention(s, d, i)
         self.ln_2 = LayerNormWeight(s["nEmbd"])
-        self.mlp = MLP(s, d)
+        self.mlp = MLP(s, d, i)
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -121,8 +169,8 @@ class GPT(nn.Module):
         self.transformer = nn.Module()
         self.transformer.wte = nn.Embedding(shape["vocabSize"], shape["nEmbd"])
         self.transformer.wpe = nn.Embedding(shape["blockSize"], shape["nEmbd"])
-        self.transformer.drop = make_dropout(dropout, shape["nEmbd"])
-        self.transformer.h = nn.ModuleList([Block(shape, dropout) for _ in range(shape["nLayer"])])
+        self.transformer.drop = make_dropout(dropout, shape["nEmbd"], 0)
+        self.transformer.h = nn.ModuleList([Block(shape, dropout, i) for i in range(shape["nLayer"])])
         self.transformer.ln_f = LayerNormWeight(shape["nEmbd"])
 
     def sites(self):
@@ -137,6 +185,11 @@ class GPT(nn.Module):
 
     def learned_sites(self):
         return [(n, m) for n, m in self.sites() if isinstance(m, LearnedDropout)]
+
+    def set_rounding_seed(self, seed):
+        """The seed of the next training forward's stochastic rounding (the engine's opts.seed)."""
+        for _, m in self.learned_sites():
+            m.seed = int(seed)
 
     def forward(self, idx):
         T = idx.shape[1]

@@ -66,8 +66,17 @@ class RunFolder:
         write_atomic(os.path.join(self.dir, "run.json"), json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
 
     def append_metric(self, rec):
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(js_json(rec) + "\n")
+        """One whole line, appended with O_APPEND in as few write() calls as the OS allows (one for
+        any line it accepts whole), so that the engine's own appends (the report records it adds
+        after a checkpoint) never land inside one of ours."""
+        data = (js_json(rec) + "\n").encode("utf-8")
+        fd = os.open(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def checkpoints(self):
         """Complete checkpoints (step, dir), oldest first."""

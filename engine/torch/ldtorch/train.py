@@ -27,13 +27,29 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import runfolder
+from . import config_keys, runfolder
 from .model import GPT, parameter_shapes
 from .rng import Rng
 from .safetensors import load as load_safetensors
 
 STUCK_FRACTION = 0.99
 STUCK_AFTER_STEPS = 100
+STUCK_ADVICE = {
+    "one": "it drops nothing (B near 0 with a small A is a stationary point, ∂m/∂B = −½·sin(B + A·x) ≈ 0: initialize B near π/2 with dropout.bInit, or raise the penalties)",
+    "zero": "it drops nearly everything (lower the L1 penalty, dropout.l1.schedule)",
+    "half": "its values sit between 0.1 and 0.9: \"active\" (m ≥ 0.5) thresholds undecided values (raise the entropy penalty, or try dropout.rounding)",
+}
+
+
+def stuck_at(s):
+    """Where a site's masks are stuck (trainer.ts stuckAt): 'one', 'zero', 'half' or None."""
+    if s["fracHigh"] > STUCK_FRACTION:
+        return "one"
+    if s["fracLow"] > STUCK_FRACTION:
+        return "zero"
+    if s["fracLow"] + s["fracHigh"] < 1 - STUCK_FRACTION:
+        return "half"
+    return None
 
 
 class TrainError(Exception):
@@ -144,18 +160,20 @@ def site_stats(name, mod, shape):
 
 def make_optimizers(model, t, d):
     """AdamW with decay on ≥ 2-D weights only; A/B their own group (own rate, AdamW or SGD), as makeOptimizer.
-    Each group's lr is set every step to the schedule's lr × its lr_scale."""
+    Each group's lr is set every step to the schedule's lr × its lr_scale, or to its fixed_lr."""
     decay, rest, ab = [], [], []
     for n, p in model.named_parameters():
         (ab if n.endswith(".A") or n.endswith(".B") else decay if p.dim() >= 2 else rest).append(p)
     ab_scale = 1.0 if d["abLr"] is None else d["abLr"] / t["lr"]
-    adam_groups = [{"params": decay, "weight_decay": t["weightDecay"], "lr_scale": 1.0},
-                   {"params": rest, "weight_decay": 0.0, "lr_scale": 1.0}]
+    # abLrMode constant: A/B at abLr every step, off the schedule (optim.ts ParamGroup.fixedLr)
+    ab_fixed = d["abLr"] if d["abLr"] is not None and d.get("abLrMode", "scaled") == "constant" else None
+    adam_groups = [{"params": decay, "weight_decay": t["weightDecay"], "lr_scale": 1.0, "fixed_lr": None},
+                   {"params": rest, "weight_decay": 0.0, "lr_scale": 1.0, "fixed_lr": None}]
     opts = []
     if ab and d["abOptimizer"] == "sgd":
-        opts.append(torch.optim.SGD([{"params": ab, "lr_scale": ab_scale}], lr=t["lr"]))
+        opts.append(torch.optim.SGD([{"params": ab, "lr_scale": ab_scale, "fixed_lr": ab_fixed}], lr=t["lr"]))
     elif ab:
-        adam_groups.append({"params": ab, "weight_decay": 0.0, "lr_scale": ab_scale})
+        adam_groups.append({"params": ab, "weight_decay": 0.0, "lr_scale": ab_scale, "fixed_lr": ab_fixed})
     opts.insert(0, torch.optim.AdamW(adam_groups, lr=t["lr"], betas=tuple(t["betas"]), eps=t["eps"]))
     return opts
 
@@ -188,7 +206,11 @@ class Trainer:
         self.stop_file = os.path.join(self.run_dir, "torch", "stop")
         self.folder = runfolder.RunFolder(self.run_dir)
         saved = runfolder.read_json(os.path.join(self.run_dir, "config.json"), "the run cannot be trained")
-        self.shape, self.tokenizer, self.config = saved["model"], saved["tokenizer"], saved["config"]
+        # the job's config is the engine's upgraded one (keys added since an older run, at their defaults)
+        self.shape, self.tokenizer, self.config = saved["model"], saved["tokenizer"], job.get("config") or saved["config"]
+        unsupported = config_keys.problems(self.config)
+        if unsupported:
+            raise TrainError("the run's config asks for what this torch worker does not implement: " + "; ".join(unsupported))
         t = self.config["train"]
         if job.get("steps") is not None:
             t["steps"] = job["steps"]
@@ -249,6 +271,9 @@ class Trainer:
             self.net = DDP(self.net, device_ids=[local_rank] if self.device.type == "cuda" else None, broadcast_buffers=False)
         self.last_val = None
         self.warned_stuck = False
+        self.warned_sites = set()
+        self.engine_gone = False  # stdin closed (supervised): nobody will answer a checkpoint
+        self.signalled = False
         self.stop_requested = False
 
     # --------------------------------------------------------------- optimizer
@@ -328,7 +353,7 @@ class Trainer:
             want_stats = self.learned and (s + 1) % t["statsInterval"] == 0
             for o in self.opts:
                 for g in o.param_groups:
-                    g["lr"] = lr * g["lr_scale"]
+                    g["lr"] = g["fixed_lr"] if g.get("fixed_lr") is not None else lr * g["lr_scale"]
                 o.zero_grad(set_to_none=True)
             totals = torch.zeros(4, dtype=torch.float64, device=self.device)
             stats = None
@@ -340,6 +365,9 @@ class Trainer:
                     last = a == t["gradAccum"] - 1 and ch == chunks - 1
                     if d["kind"] == "standard":  # the baseline's random masks: per step, per chunk, per rank
                         torch.manual_seed(seed + ch + 1_000_003 * self.rank)
+                    # stochastic rounding's noise: the engine's seed + micro-batch index (under torchrun
+                    # the global chunk index; its element indices are the process's own slice's)
+                    self.model.set_rounding_seed(seed + r0 // mb + ch)
                     sync = self.net.no_sync() if self.world > 1 and not last else _nullcontext()
                     with sync:
                         loss, ce, H, L1 = self.forward_loss(x[ch * mb:(ch + 1) * mb], y[ch * mb:(ch + 1) * mb], lam_h, lam_l1)
@@ -387,32 +415,44 @@ class Trainer:
         self.folder.append_metric(rec)
         self.events.send("metric", record=rec)
 
+    def mean_ce(self, x, y):
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(x.to(self.device))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.to(self.device).reshape(-1)).item()
+
     @torch.no_grad()
     def evaluate(self):
-        """Mean cross-entropy on evalBatches batches of each split, from an RNG of its own (trainer.ts evaluate)."""
+        """trainer.ts evaluate: the train loss on evalBatches random batches from an RNG of its own;
+        the validation loss over the validation split's consecutive blockSize windows (at most
+        train.evalValTokens tokens of it), the same tokens every time."""
         t, T = self.config["train"], self.shape["blockSize"]
         rng = Rng((t["seed"] ^ 0x9E3779B9 ^ self.step) & 0xFFFFFFFF)
         mb = t["microBatch"] or t["batchSize"]
         chunks = t["batchSize"] // mb
         self.model.eval()
         try:
-            out = {}
-            for split, data in (("train", self.train_data), ("val", self.val_data)):
-                total = 0.0
-                for _ in range(t["evalBatches"]):
-                    x, y = draw_batch(data, t["batchSize"], T, rng)
-                    x, y = x.to(self.device), y.to(self.device)
-                    for ch in range(chunks):
-                        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                            logits = self.model(x[ch * mb:(ch + 1) * mb])
-                        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y[ch * mb:(ch + 1) * mb].reshape(-1)).item() / chunks
-                out[split] = total / t["evalBatches"]
+            train_loss = 0.0
+            for _ in range(t["evalBatches"]):
+                x, y = draw_batch(self.train_data, t["batchSize"], T, rng)
+                for ch in range(chunks):
+                    train_loss += self.mean_ce(x[ch * mb:(ch + 1) * mb], y[ch * mb:(ch + 1) * mb]) * mb
+            train_loss /= t["evalBatches"] * t["batchSize"]
+            val = self.val_data
+            windows = (len(val) - 1) // T
+            cap = t.get("evalValTokens", 0)
+            if cap > 0:
+                windows = max(1, min(windows, cap // T))
+            total = 0.0
+            for i in range(0, windows, mb):
+                n = min(mb, windows - i)
+                total += self.mean_ce(val[i * T:(i + n) * T].view(n, T), val[i * T + 1:(i + n) * T + 1].view(n, T)) * n
+            val_loss = total / windows
         finally:
             self.model.train()
-        self.last_val = out["val"]
-        if self.best is None or out["val"] < self.best:
-            self.best = out["val"]
-        return {"type": "eval", "step": self.step, "time": now_ms(), "trainLoss": out["train"], "valLoss": out["val"]}
+        self.last_val = val_loss
+        if self.best is None or val_loss < self.best:
+            self.best = val_loss
+        return {"type": "eval", "step": self.step, "time": now_ms(), "trainLoss": train_loss, "valLoss": val_loss, "valTokens": windows * T}
 
     def mask_stats(self, sites):
         out = [site_stats(n, m, self.shape) for n, m in sites]
@@ -421,7 +461,19 @@ class Trainer:
             self.warned_stuck = True
             self.events.log("warn", f"after {self.step} steps every LearnedDropout mask is still above 0.9 almost everywhere: nothing is being dropped. "
                             "B near 0 with a small A is a stationary point; initialize B near π/2 (dropout.bInit) or raise the penalties.")
-        return {"type": "stats", "step": self.step, "time": now_ms(), "sites": out, "stuck": stuck}
+        stuck_sites = []
+        for s in out if self.step >= STUCK_AFTER_STEPS else []:
+            at = stuck_at(s)
+            if at:
+                stuck_sites.append({"site": s["site"], "at": at})
+        for ss in stuck_sites:
+            key = ss["site"] + ss["at"]
+            if stuck or key in self.warned_sites:
+                continue
+            self.warned_sites.add(key)
+            what = "0.5 (undecided)" if ss["at"] == "half" else "1" if ss["at"] == "one" else "0"
+            self.events.log("warn", f"after {self.step} steps the mask at {ss['site']} is stuck at {what}: {STUCK_ADVICE[ss['at']]}.")
+        return {"type": "stats", "step": self.step, "time": now_ms(), "sites": out, "stuck": stuck, "stuckSites": stuck_sites}
 
     def checkpoint(self):
         if self.rank != 0:
@@ -432,6 +484,30 @@ class Trainer:
                                            m, v, self.step, self.rng.state(), self.best, self.last_val)
         self.save_meta("running")
         self.events.send("checkpoint", checkpoint=info)
+        if self.job.get("reports") and self.learned:
+            self.wait_for_report(self.step)
+
+    def wait_for_report(self, step):
+        """The supervising engine computes the mask report of the checkpoint just announced and appends
+        it to metrics.jsonl (engine/src/torch/worker.ts); meanwhile this process writes nothing there,
+        so the record sits where the TypeScript trainer writes it (after the step's eval) and no two
+        processes append at once. The engine says it is done in RUN/torch/reported (the step). Given
+        up when the engine is gone (stdin closed), on a signal, or after job.reportTimeoutS seconds."""
+        path = os.path.join(self.run_dir, "torch", "reported")
+        deadline = time.monotonic() + float(self.job.get("reportTimeoutS", 600))
+        while True:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    if f.read().strip() == str(step):
+                        return
+            except OSError:
+                pass
+            if self.engine_gone or self.signalled or not self.events.enabled:
+                return
+            if time.monotonic() > deadline:
+                self.events.log("warn", f"the engine wrote no mask report for step {step} in time; training on without it")
+                return
+            time.sleep(0.01)
 
     def save_meta(self, status, error=None):
         if self.rank != 0:
@@ -474,8 +550,10 @@ def watch_stdin(trainer_ref, stop_on_eof):
                 trainer_ref["trainer"].stop_requested = True
     if stop_on_eof:
         trainer_ref["stop"] = True
+        trainer_ref["gone"] = True
         if trainer_ref.get("trainer"):
             trainer_ref["trainer"].stop_requested = True
+            trainer_ref["trainer"].engine_gone = True
 
 
 def main(argv=None):
@@ -494,8 +572,10 @@ def main(argv=None):
         if signals["n"] > 2:
             os._exit(130)
         ref["stop"] = True
+        ref["signalled"] = True
         if ref["trainer"]:
             ref["trainer"].stop_requested = True
+            ref["trainer"].signalled = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -514,6 +594,7 @@ def main(argv=None):
             dist.init_process_group("nccl" if torch.cuda.is_available() and job.get("device") in (None, "auto", "cuda") else "gloo")
         trainer = Trainer(a.job, events, rank, world, local_rank)
         trainer.stop_requested = ref["stop"]
+        trainer.engine_gone, trainer.signalled = bool(ref.get("gone")), bool(ref.get("signalled"))
         ref["trainer"] = trainer
         status = trainer.run()
         trainer.save_meta(status)
