@@ -45,94 +45,169 @@ export function planWindows(n: number, window: number, stride: number): { starts
   return { starts: [...new Set(starts)], owner };
 }
 
-export async function analyzeText(im: InferenceModel, text: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
-  const { model, tokenizer } = im;
+/** A text's tokens and the windows that cover them (see planWindows). */
+export interface AnalysisPlan {
+  ids: ArrayLike<number>;
+  n: number;
+  /** Window length actually used (≤ n), and the stride between windows. */
+  W: number;
+  stride: number;
+  starts: number[];
+  owner: Int32Array;
+}
+
+export function planAnalysis(model: GPT, ids: ArrayLike<number>, opts: { window?: number; stride?: number } = {}): AnalysisPlan & { window: number } {
   const shape = model.shape;
-  const enc = tokenizer.encode(text, 'skip');
-  const n = enc.ids.length;
   const window = Math.max(1, Math.min(opts.window ?? shape.blockSize, shape.blockSize));
   const stride = Math.max(1, Math.min(opts.stride ?? Math.max(1, Math.floor(window / 2)), window));
-  const sites = model.sites;
-  const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
-  const quant = sites.map((s) => new Uint8Array(n * s.units));
-  const active = sites.map(() => new Array<number>(n).fill(0));
-  const mean = sites.map(() => new Array<number>(n).fill(0));
-  const keys = sites.map((s) => (s.kind === 'attention' ? new Array<number>(n).fill(0) : undefined));
-  const surprisal: (number | null)[] = new Array(n).fill(null);
-  let ceSum = 0, ceCount = 0;
+  const n = ids.length;
+  const W = Math.min(window, n);
+  const { starts, owner } = n > 0 ? planWindows(n, W, stride) : { starts: [], owner: new Int32Array(0) };
+  return { ids, n, W, stride, starts, owner, window };
+}
 
-  if (n > 0) {
-    const W = Math.min(window, n);
-    const { starts, owner } = planWindows(n, W, stride);
-    for (let b0 = 0; b0 < starts.length; b0 += WINDOWS_PER_BATCH) {
-      await opts.checkpointHook?.();
-      const batchStarts = starts.slice(b0, b0 + WINDOWS_PER_BATCH);
-      const x = new Int32Array(batchStarts.length * W);
-      batchStarts.forEach((s, r) => x.set(enc.ids.slice(s, s + W), r * W));
-      const { logp, masks } = tf.tidy(() => {
-        const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false });
-        return { logp: tf.logSoftmax(r.logits), masks: r.masks };
-      });
-      const lp = (await logp.data()) as Float32Array;
-      const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
-      tf.dispose([logp, ...masks]);
-      const V = shape.vocabSize;
-      for (let r = 0; r < batchStarts.length; r++) {
-        const s = batchStarts[r];
-        const w = b0 + r;
-        for (let t = 0; t < W; t++) {
-          const i = s + t;
-          if (owner[i] !== w) continue;
-          // surprisal of token i given what precedes it in this window
-          if (t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + enc.ids[i]];
-          if (t + 1 < W && i + 1 < n) {
-            ceSum += -lp[(r * W + t) * V + enc.ids[i + 1]];
-            ceCount++;
-          }
-          sites.forEach((site, k) => {
-            const m = mdata[k];
-            const q = quant[k];
-            let act = 0, sum = 0, cnt = 0;
-            if (site.kind === 'attention') {
-              // (B, nh, W, W): the token's row of each head, keys 0..W−1; units = nh × blockSize.
-              const nh = shape.nHead, T = shape.blockSize;
-              for (let h = 0; h < nh; h++) {
-                const row = ((r * nh + h) * W + t) * W;
-                for (let j = 0; j < W; j++) {
-                  const v = m[row + j];
-                  q[i * site.units + h * T + j] = Math.round(v * 255);
-                  if (j <= t) {
-                    sum += v;
-                    cnt++;
-                    if (v >= 0.5) act++;
-                  }
-                }
-              }
-            } else {
-              const C = site.units;
-              const row = (r * W + t) * C;
-              for (let c = 0; c < C; c++) {
-                const v = m[row + c];
-                q[i * C + c] = Math.round(v * 255);
-                sum += v;
-                if (v >= 0.5) act++;
-              }
-              cnt = C;
+/** Number of window batches of a plan; batch b holds windows [b·WINDOWS_PER_BATCH, …). */
+export function batchCount(plan: AnalysisPlan): number {
+  return Math.ceil(plan.starts.length / WINDOWS_PER_BATCH);
+}
+
+/** The batch whose windows own token i. */
+export function batchOfToken(plan: AnalysisPlan, i: number): number {
+  return Math.floor(plan.owner[i] / WINDOWS_PER_BATCH);
+}
+
+/**
+ * Where one batch's per-token results go, indexed by token. Every part is optional: the store
+ * keeps summaries for the whole text but masks only for a range (recomputed on demand).
+ */
+export interface BatchSink {
+  /** Per site: quantized masks round(m·255) of tokens [maskFrom, maskTo), row-major. */
+  quant?: Uint8Array[];
+  maskFrom?: number;
+  maskTo?: number;
+  active?: { [i: number]: number }[];
+  mean?: { [i: number]: number }[];
+  /** Per site (attention only; others undefined). */
+  keys?: ({ [i: number]: number } | undefined)[];
+  /** NaN or null where there is no preceding token in the window. */
+  surprisal?: { [i: number]: number | null };
+  ce?: { sum: number; count: number };
+}
+
+/**
+ * Runs the windows of one batch (always the same windows for a batch index, so a recomputation
+ * gives the very same bytes) and writes the tokens they own into `sink`.
+ */
+export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, sink: BatchSink): Promise<void> {
+  const shape = model.shape;
+  const { ids, n, W, owner } = plan;
+  const sites = model.sites;
+  const b0 = b * WINDOWS_PER_BATCH;
+  const batchStarts = plan.starts.slice(b0, b0 + WINDOWS_PER_BATCH);
+  const x = new Int32Array(batchStarts.length * W);
+  batchStarts.forEach((s, r) => {
+    for (let t = 0; t < W; t++) x[r * W + t] = ids[s + t];
+  });
+  const { logp, masks } = tf.tidy(() => {
+    const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false });
+    return { logp: tf.logSoftmax(r.logits), masks: r.masks };
+  });
+  const lp = (await logp.data()) as Float32Array;
+  const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
+  tf.dispose([logp, ...masks]);
+  const V = shape.vocabSize;
+  const { quant, active, mean, keys, surprisal, ce } = sink;
+  const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
+  for (let r = 0; r < batchStarts.length; r++) {
+    const s = batchStarts[r];
+    const w = b0 + r;
+    for (let t = 0; t < W; t++) {
+      const i = s + t;
+      if (owner[i] !== w) continue;
+      // surprisal of token i given what precedes it in this window
+      if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
+      if (ce && t + 1 < W && i + 1 < n) {
+        ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
+        ce.count++;
+      }
+      const keep = quant !== undefined && i >= maskFrom && i < maskTo;
+      for (let k = 0; k < sites.length; k++) {
+        const site = sites[k];
+        const m = mdata[k];
+        const q = keep ? quant![k] : undefined;
+        const qo = (i - maskFrom) * site.units;
+        let act = 0, sum = 0, cnt = 0;
+        if (site.kind === 'attention') {
+          // (B, nh, W, W): the token's row of each head, keys 0..W−1; units = nh × blockSize.
+          const nh = shape.nHead, T = shape.blockSize;
+          for (let h = 0; h < nh; h++) {
+            const row = ((r * nh + h) * W + t) * W;
+            if (q) for (let j = 0; j < W; j++) q[qo + h * T + j] = Math.round(m[row + j] * 255);
+            for (let j = 0; j <= t; j++) {
+              const v = m[row + j];
+              sum += v;
+              if (v >= 0.5) act++;
             }
-            active[k][i] = act;
-            mean[k][i] = cnt ? sum / cnt : 0;
-            if (keys[k]) keys[k]![i] = cnt;
-          });
+            cnt += t + 1;
+          }
+        } else {
+          const C = site.units;
+          const row = (r * W + t) * C;
+          if (q) for (let c = 0; c < C; c++) q[qo + c] = Math.round(m[row + c] * 255);
+          for (let c = 0; c < C; c++) {
+            const v = m[row + c];
+            sum += v;
+            if (v >= 0.5) act++;
+          }
+          cnt = C;
         }
+        if (active) active[k][i] = act;
+        if (mean) mean[k][i] = cnt ? sum / cnt : 0;
+        if (keys?.[k]) keys[k]![i] = cnt;
       }
     }
   }
+}
+
+export async function analyzeText(im: InferenceModel, text: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const { model, tokenizer } = im;
+  const enc = tokenizer.encode(text, 'skip');
+  const plan = planAnalysis(model, enc.ids, opts);
+  const { n, window, stride } = plan;
+  const sites = model.sites;
+  const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
+  const sink: BatchSink & { ce: { sum: number; count: number } } = {
+    quant: sites.map((s) => new Uint8Array(n * s.units)),
+    active: sites.map(() => new Array<number>(n).fill(0)),
+    mean: sites.map(() => new Array<number>(n).fill(0)),
+    keys: sites.map((s) => (s.kind === 'attention' ? new Array<number>(n).fill(0) : undefined)),
+    surprisal: new Array<number | null>(n).fill(null),
+    ce: { sum: 0, count: 0 },
+  };
+  for (let b = 0, nb = batchCount(plan); b < nb; b++) {
+    await opts.checkpointHook?.();
+    await analyzeBatch(model, plan, b, sink);
+  }
+  return assembleResult(im, text, tokens, plan, window, sink, sink.ce.count ? sink.ce.sum / sink.ce.count : null);
+}
+
+/** The wire form of analyzed tokens (all of a text, or a slice of it). */
+export function assembleResult(
+  im: InferenceModel,
+  text: string,
+  tokens: AnalysisResult['tokens'],
+  plan: { stride: number },
+  window: number,
+  sink: BatchSink,
+  crossEntropy: number | null,
+): AnalysisResult {
+  const sites = im.model.sites;
   const layers: SiteMasks[] = sites.map((s, k) => ({
     site: s.name,
-    masks: Buffer.from(quant[k].buffer, quant[k].byteOffset, quant[k].byteLength).toString('base64'),
-    active: active[k],
-    mean: mean[k].map((v) => Math.round(v * 1e5) / 1e5),
-    ...(keys[k] ? { keys: keys[k] } : {}),
+    masks: Buffer.from(sink.quant![k].buffer, sink.quant![k].byteOffset, sink.quant![k].byteLength).toString('base64'),
+    active: sink.active![k] as number[],
+    mean: (sink.mean![k] as number[]).map(roundMean),
+    ...(sink.keys![k] ? { keys: sink.keys![k] as number[] } : {}),
   }));
   return {
     checkpoint: im.checkpoint,
@@ -141,10 +216,15 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
     sites,
     layers,
     window,
-    stride,
-    crossEntropy: ceCount ? ceSum / ceCount : null,
-    surprisal,
+    stride: plan.stride,
+    crossEntropy,
+    surprisal: sink.surprisal as (number | null)[],
   };
+}
+
+/** The mean mask as sent: 5 decimals (the wire carries no more precision than anyone reads). */
+export function roundMean(v: number): number {
+  return Math.round(v * 1e5) / 1e5;
 }
 
 export interface SampleOptions {
