@@ -173,7 +173,7 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
   const { model, tokenizer } = im;
   const enc = tokenizer.encode(text, 'skip');
   const plan = planAnalysis(model, enc.ids, opts);
-  const { n, window, stride } = plan;
+  const { n, window } = plan;
   const sites = model.sites;
   const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
   const sink: BatchSink & { ce: { sum: number; count: number } } = {
