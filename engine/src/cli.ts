@@ -9,6 +9,7 @@ import { CheckpointError, listRuns, loadCheckpoint, readMetrics } from './checkp
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
+import { checkFullReply } from './analysisStore';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT, siteKindLabel } from './model';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
@@ -235,7 +236,13 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('analyze needs --checkpoint DIR and --text TEXT or --file FILE');
     await initBackend((o.backend as BackendChoice) ?? 'auto');
     const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
-    const a = await analyzeText(await loadModel(o.checkpoint), text, { window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
+    const im = await loadModel(o.checkpoint);
+    try {
+      checkFullReply(im, text.length, 'analyze a part of it (--text), or in the editor, which receives it in bounded chunks');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const a = await analyzeText(im, text, { window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
     if (o.json) out(a);
     else process.stdout.write(describeAnalysis(a) + '\n');
     return 0;

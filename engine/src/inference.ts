@@ -162,7 +162,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
           cnt = C;
         }
         if (active) active[k][i] = act;
-        if (mean) mean[k][i] = cnt ? sum / cnt : 0;
+        if (mean) mean[k][i] = cnt ? roundMean(sum / cnt) : 0;
         if (keys?.[k]) keys[k]![i] = cnt;
       }
     }
@@ -206,7 +206,7 @@ export function assembleResult(
     site: s.name,
     masks: Buffer.from(sink.quant![k].buffer, sink.quant![k].byteOffset, sink.quant![k].byteLength).toString('base64'),
     active: sink.active![k] as number[],
-    mean: (sink.mean![k] as number[]).map(roundMean),
+    mean: sink.mean![k] as number[],
     ...(sink.keys![k] ? { keys: sink.keys![k] as number[] } : {}),
   }));
   return {

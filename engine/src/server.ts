@@ -16,8 +16,11 @@ import { initBackend, type BackendReport } from './backend';
 import { CheckpointError, listCheckpoints, listRuns, loadCheckpoint, readMetrics, resolveCheckpointDir } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
+import { registerAnalysisHandlers } from './analysisHandlers';
+import { checkFullReply } from './analysisStore';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from './inference';
 import { GPT } from './model';
+import { holdTraining } from './requestPriority';
 import * as P from '@common/protocol';
 import { SafetensorsError } from './safetensors';
 import { TokenizerError } from './tokenizer';
@@ -235,9 +238,14 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
     handle(async (p: P.AnalyzeParams, token: CancellationToken) => {
       check(p, { checkpoint: ['string', true], text: ['string', true], window: ['number', false], stride: ['number', false] });
       await ensureBackend();
-      return analyzeText(models.get(p.checkpoint), p.text, { window: p.window, stride: p.stride, checkpointHook: cancelHook(token) });
+      const im = models.get(p.checkpoint);
+      checkFullReply(im, p.text.length, 'analysis/open sends it in bounded chunks');
+      return holdTraining(analyzeText(im, p.text, { window: p.window, stride: p.stride, checkpointHook: cancelHook(token) }));
     }),
   );
+
+  // analysis/open, summaries, slice, release: analyses kept by the engine, replies bounded.
+  registerAnalysisHandlers(conn, { handle, check, ensureBackend: () => ensureBackend(), model: (c) => models.get(c) });
 
   conn.onRequest(
     P.Sample,

@@ -24,6 +24,7 @@ import { GPT, initWeights } from './model';
 import { inPlaceBackend } from './kernels';
 import { AdamW } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
+import { yieldToRequests } from './requestPriority';
 import { Rng } from './rng';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
 
@@ -343,7 +344,7 @@ export class TrainingRun {
         events.progress?.({ step: this.step, totalSteps: t.steps, loss, tokensPerSec, etaSeconds: (t.steps - this.step) / Math.max(rate, 1e-9) });
         if (this.step % t.checkpointInterval === 0 || this.step === t.steps) await this.checkpoint(events);
         else if (evalNow) this.saveMeta();
-        await new Promise((r) => setImmediate(r)); // let requests (stop, analyze) in between steps
+        await yieldToRequests(); // requests (stop, analyze) in between steps; the ones a user waits for first
       }
       if (this.stopRequested && listCheckpoints(this.dir).at(-1)?.step !== this.step) await this.checkpoint(events);
       outcome = { status: this.stopRequested && this.step < t.steps ? 'stopped' : 'completed', step: this.step };
