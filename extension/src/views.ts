@@ -4,12 +4,17 @@
 import * as vscode from 'vscode';
 import * as P from '@common/protocol';
 import type { EngineService } from './engine/engineService';
+import { describeEngineError } from './engine/errors';
 import type { Analyzer } from './heatmap/analyzer';
+import { materialize } from './heatmap/lazyAnalysis';
 import type { HeatmapController } from './heatmap/heatmapController';
 import type { Checkpoints } from './training/checkpoints';
 import type { TrainingController } from './training/trainingController';
 import { RunChartsViewProvider } from './webviews/chartsView';
 import { type ExplorerHost, MaskExplorerPanel } from './webviews/explorerPanel';
+
+/** Most tokens the Mask Explorer gets from an analysis the engine keeps (its masks: ~1 KB a token for tiny). */
+const EXPLORER_MAX_TOKENS = 50_000;
 
 export class Views implements vscode.Disposable {
   readonly charts: RunChartsViewProvider;
@@ -73,13 +78,34 @@ export class Views implements vscode.Disposable {
     if (!heat) return false;
     // The text itself, not one rebuilt from the tokens: characters the tokenizer skipped (CR, tabs,
     // emoji) would come back as spaces, and the scrubber's re-analysis would see other tokens.
-    panel.setAnalysis(heat.view.analysis, { uri: heat.uri, runDir: heat.runDir, ...(heat.text !== undefined ? { text: heat.text } : {}) });
+    let analysis = heat.view.analysis;
+    let text = heat.text;
+    let select = tokenIndex;
+    if (heat.view.rows) {
+      // Masks kept by the engine: the explorer gets the rows it draws, the whole text up to
+      // EXPLORER_MAX_TOKENS, else that many tokens around the selected one.
+      const n = heat.view.tokenCount;
+      const from = n <= EXPLORER_MAX_TOKENS ? 0 : Math.max(0, Math.min(n - EXPLORER_MAX_TOKENS, (tokenIndex ?? 0) - EXPLORER_MAX_TOKENS / 2));
+      const to = Math.min(n, from + EXPLORER_MAX_TOKENS);
+      try {
+        analysis = await materialize(analysis, heat.view.rows.source, from, to);
+      } catch (e) {
+        void vscode.window.showErrorMessage(describeEngineError(e, 'Opening the Mask Explorer failed').message);
+        return false;
+      }
+      if (to - from < n) {
+        text = undefined;
+        if (select !== undefined) select -= from;
+        this.log.info(`Mask Explorer: tokens ${from + 1}–${to} of ${n} (at most ${EXPLORER_MAX_TOKENS.toLocaleString('en-US')} are shown)`);
+      }
+    }
+    panel.setAnalysis(analysis, { uri: heat.uri, runDir: heat.runDir, ...(text !== undefined ? { text } : {}) });
     try {
       panel.setCheckpoints(await this.checkpoints.checkpointsOf(heat.runDir));
     } catch (e) {
       this.log.warn(`listing checkpoints failed: ${e instanceof Error ? e.message : e}`);
     }
-    if (tokenIndex !== undefined) panel.selectToken(tokenIndex);
+    if (select !== undefined) panel.selectToken(select);
     return true;
   }
 

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
 import { LEVELS, legendRamp, levelOf, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
+import type { MaskRows } from './lazyAnalysis';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
 import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
 
@@ -98,6 +99,14 @@ export class HeatmapController implements vscode.Disposable {
 
   async setChoice(choice: PaintChoice): Promise<void> {
     this._choice = choice;
+    // Views whose masks are in the engine fetch what the choice paints first (one unit: one site's masks).
+    for (const heat of this.heats.values()) {
+      try {
+        await heat.view.prepare(choice);
+      } catch (e) {
+        void vscode.window.showWarningMessage(e instanceof Error ? e.message : String(e));
+      }
+    }
     await this.context.workspaceState.update(CHOICE_KEY, choice);
     void vscode.commands.executeCommand('setContext', 'ldlens.rounded', choice.rounded);
     this.repaintAll();
@@ -133,11 +142,13 @@ export class HeatmapController implements vscode.Disposable {
   setAnalysis(
     document: vscode.TextDocument,
     analysis: AnalysisResult,
-    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string },
+    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string; lazy?: { rows: MaskRows; release: () => void } },
   ): DocHeat {
     const t0 = performance.now();
     const uri = document.uri.toString();
-    const view = new AnalysisView(analysis);
+    const view = new AnalysisView(analysis, opts.lazy?.rows, opts.lazy?.release);
+    const old = this.heats.get(uri);
+    if (old && old.view.rows !== view.rows) old.view.dispose(); // a repaint of the same kept analysis keeps it
     const spans = paintSpans(opts.docText, analysis.tokens, opts.base);
     if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
     const text = opts.text ?? (opts.base >= 0 && opts.base + analysis.textLength <= opts.docText.length ? opts.docText.slice(opts.base, opts.base + analysis.textLength) : undefined);
@@ -153,7 +164,10 @@ export class HeatmapController implements vscode.Disposable {
   clear(uri?: vscode.Uri): void {
     const keys = uri ? [uri.toString()] : [...this.heats.keys()];
     for (const k of keys) {
-      if (!this.heats.delete(k)) continue;
+      const heat = this.heats.get(k);
+      if (!heat) continue;
+      this.heats.delete(k);
+      heat.view.dispose();
       clearTimeout(this.timers.get(k));
       this.timers.delete(k);
       for (const ed of vscode.window.visibleTextEditors) {

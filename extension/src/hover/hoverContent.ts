@@ -102,8 +102,9 @@ export function sitesTable(view: AnalysisView, token: number): string {
 /** The units of one token at one site: █ on / ░ off (rounded) or ▁…█ (soft), in rows. */
 export function unitStrip(view: AnalysisView, site: number, token: number, rounded: boolean, maxRows = 8): string {
   const s = view.sites[site];
-  const masks = view.masks(site);
-  const off = token * s.units;
+  const masks = view.maskRow(site, token);
+  if (!masks) return '(masks not loaded)';
+  const off = 0;
   // Attention: one row per head over its keys; elsewhere rows of 32 units.
   const rowLen = s.kind === 'attention' ? Math.max(1, Math.round(s.units / Math.max(1, Math.round(s.units / 64)))) : 32;
   const shownLen = Math.min(rowLen, 64);
