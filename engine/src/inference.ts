@@ -19,7 +19,7 @@ export interface AnalyzeOptions {
   checkpointHook?: () => Promise<void>;
 }
 
-const WINDOWS_PER_BATCH = 8;
+export const WINDOWS_PER_BATCH = 32;
 
 /**
  * Windows over n tokens: starts 0, stride, 2·stride, … with the last one ending at n. Each token
@@ -118,54 +118,79 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
   const V = shape.vocabSize;
   const { quant, active, mean, keys, surprisal, ce } = sink;
   const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
+  // The tokens this batch owns: (row, position, token) triples.
+  const own: number[] = [];
   for (let r = 0; r < batchStarts.length; r++) {
-    const s = batchStarts[r];
-    const w = b0 + r;
     for (let t = 0; t < W; t++) {
-      const i = s + t;
-      if (owner[i] !== w) continue;
-      // surprisal of token i given what precedes it in this window
-      if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
-      if (ce && t + 1 < W && i + 1 < n) {
-        ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
-        ce.count++;
-      }
-      const keep = quant !== undefined && i >= maskFrom && i < maskTo;
-      for (let k = 0; k < sites.length; k++) {
-        const site = sites[k];
-        const m = mdata[k];
-        const q = keep ? quant![k] : undefined;
-        const qo = (i - maskFrom) * site.units;
-        let act = 0, sum = 0, cnt = 0;
-        if (site.kind === 'attention') {
-          // (B, nh, W, W): the token's row of each head, keys 0..W−1; units = nh × blockSize.
-          const nh = shape.nHead, T = shape.blockSize;
-          for (let h = 0; h < nh; h++) {
-            const row = ((r * nh + h) * W + t) * W;
-            if (q) for (let j = 0; j < W; j++) q[qo + h * T + j] = Math.round(m[row + j] * 255);
-            for (let j = 0; j <= t; j++) {
-              const v = m[row + j];
-              sum += v;
-              if (v >= 0.5) act++;
-            }
-            cnt += t + 1;
-          }
-        } else {
-          const C = site.units;
-          const row = (r * W + t) * C;
-          if (q) for (let c = 0; c < C; c++) q[qo + c] = Math.round(m[row + c] * 255);
-          for (let c = 0; c < C; c++) {
-            const v = m[row + c];
-            sum += v;
-            if (v >= 0.5) act++;
-          }
-          cnt = C;
-        }
-        if (active) active[k][i] = act;
-        if (mean) mean[k][i] = cnt ? roundMean(sum / cnt) : 0;
-        if (keys?.[k]) keys[k]![i] = cnt;
+      const i = batchStarts[r] + t;
+      if (owner[i] === b0 + r) own.push(r, t, i);
+    }
+  }
+  for (let o = 0; o < own.length; o += 3) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    // surprisal of token i given what precedes it in this window
+    if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
+    if (ce && t + 1 < W && i + 1 < n) {
+      ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
+      ce.count++;
+    }
+  }
+  // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
+  const act = new Float64Array(own.length / 3), sum = new Float64Array(own.length / 3), cnt = new Float64Array(own.length / 3);
+  for (let k = 0; k < sites.length; k++) {
+    const site = sites[k];
+    const q = quant ? quant[k] : null;
+    if (site.kind === 'attention') attentionSite(mdata[k], q, own, W, shape.nHead, shape.blockSize, site.units, maskFrom, maskTo, act, sum, cnt);
+    else plainSite(mdata[k], q, own, W, site.units, maskFrom, maskTo, act, sum, cnt);
+    const a = active?.[k], me = mean?.[k], ke = keys?.[k];
+    for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+      const i = own[o + 2];
+      if (a) a[i] = act[x];
+      if (me) me[i] = cnt[x] ? roundMean(sum[x] / cnt[x]) : 0;
+      if (ke) ke[i] = cnt[x];
+    }
+  }
+}
+
+/** Attention masks (B, nh, W, W): each owned token's row of every head, counted over its causal keys. */
+function attentionSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, act: Float64Array, sum: Float64Array, cnt: Float64Array): void {
+  for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    const keep = q !== null && i >= maskFrom && i < maskTo;
+    const qo = (i - maskFrom) * units;
+    let a = 0, s = 0;
+    for (let h = 0; h < nh; h++) {
+      const row = ((r * nh + h) * W + t) * W;
+      if (keep) for (let j = 0; j < W; j++) q![qo + h * T + j] = Math.round(m[row + j] * 255);
+      for (let j = 0; j <= t; j++) {
+        const v = m[row + j];
+        s += v;
+        if (v >= 0.5) a++;
       }
     }
+    act[x] = a;
+    sum[x] = s;
+    cnt[x] = nh * (t + 1);
+  }
+}
+
+/** Masks (B, W, C): each owned token's units. */
+function plainSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, C: number, maskFrom: number, maskTo: number, act: Float64Array, sum: Float64Array, cnt: Float64Array): void {
+  for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    const keep = q !== null && i >= maskFrom && i < maskTo;
+    const row = (r * W + t) * C;
+    const qo = (i - maskFrom) * C;
+    if (keep) for (let c = 0; c < C; c++) q![qo + c] = Math.round(m[row + c] * 255);
+    let a = 0, s = 0;
+    for (let c = 0; c < C; c++) {
+      const v = m[row + c];
+      s += v;
+      if (v >= 0.5) a++;
+    }
+    act[x] = a;
+    sum[x] = s;
+    cnt[x] = C;
   }
 }
 
