@@ -7,7 +7,7 @@
 import type { AnalysisResult, Token } from '@common/protocol';
 import type { AnalysisHandle, SummaryChunk, WireColumn } from '@common/analysisWire';
 import { type AnalysisPlan, type BatchSink, type InferenceModel, analyzeBatch, assembleResult, batchCount, batchOfToken, planAnalysis } from './inference';
-import { holdTraining } from './requestPriority';
+import { hold, holdTraining } from './requestPriority';
 
 const MB = 1 << 20;
 
@@ -118,19 +118,26 @@ class StoredAnalysis {
 
   /** Computes every batch, urgent ones first, yielding between batches; the first range holds training. */
   async run(): Promise<void> {
+    // The first range holds training from start to end (not batch by batch: a step would slip in
+    // between every two batches).
+    let release: (() => void) | null = this.first && this.first.to > this.first.from ? hold() : null;
     try {
       for (;;) {
         if (this.released) return;
         const b = this.nextBatch();
         if (b < 0) return;
-        const urgentFirst = this.first !== null && !this.rangeDone(this.first.from, this.first.to);
-        const work = this.compute(b);
-        await (urgentFirst ? holdTraining(work) : work);
+        await this.compute(b);
+        if (release && this.rangeDone(this.first!.from, this.first!.to)) {
+          release();
+          release = null;
+        }
         await new Promise((r) => setImmediate(r)); // requests and training steps in between
       }
     } catch (e) {
       this.failure = e as Error;
       for (const ws of this.waiters.values()) ws.splice(0).forEach((w) => w());
+    } finally {
+      release?.();
     }
   }
 

@@ -5,13 +5,24 @@
 let held = 0;
 const resume: (() => void)[] = [];
 
+/** Pauses training between its steps until the returned function is called (once). */
+export function hold(): () => void {
+  held++;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--held === 0) resume.splice(0).forEach((r) => r());
+  };
+}
+
 /** Runs `work` with training paused between its steps until it settles. */
 export async function holdTraining<T>(work: Promise<T>): Promise<T> {
-  held++;
+  const release = hold();
   try {
     return await work;
   } finally {
-    if (--held === 0) resume.splice(0).forEach((r) => r());
+    release();
   }
 }
 
