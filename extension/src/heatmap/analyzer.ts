@@ -17,8 +17,6 @@ import { AnalysisView } from './metrics';
 const VISIBLE_MARGIN_LINES = 30;
 /** Texts longer than this get a cancellable notification instead of the status-bar spinner. */
 const NOTIFY_CHARS = 8000;
-/** While a long document's summaries arrive, it is repainted at most this often. */
-const PARTIAL_PAINT_MS = 1000;
 
 export class Analyzer implements vscode.Disposable {
   private readonly inflight = new Map<string, vscode.CancellationTokenSource>();
@@ -97,12 +95,14 @@ export class Analyzer implements vscode.Disposable {
       const s = readSettings();
       // The visible lines (and a margin) are analyzed first and painted as soon as they are done.
       let first: { start: number; end: number } | undefined;
+      let lines = '';
       if (!sel && editor && s.visibleRangeFirst > 0 && editor.visibleRanges.length) {
         const top = Math.max(0, editor.visibleRanges[0].start.line - VISIBLE_MARGIN_LINES);
         const bottom = Math.min(document.lineCount - 1, editor.visibleRanges[editor.visibleRanges.length - 1].end.line + VISIBLE_MARGIN_LINES);
         const vs = document.offsetAt(new vscode.Position(top, 0));
         const ve = document.offsetAt(document.lineAt(bottom).rangeIncludingLineBreak.end);
         if (ve - vs < text.length) first = { start: vs, end: ve };
+        lines = `${top + 1}–${bottom + 1}`;
       }
       const t0 = Date.now();
       const kept = await this.openAnalysis(ck.checkpoint, text, first, cts.token);
@@ -122,18 +122,15 @@ export class Analyzer implements vscode.Disposable {
           progress.report({ message: 'visible lines first' });
           await fetch(handle.first.from, handle.first.to);
           paint('visible');
-          this.log.info(`analyzed ${name}: the visible range (${handle.first.to - handle.first.from} tokens) painted ${Date.now() - t0} ms after the request`);
+          this.log.info(`analyzed ${name} lines ${lines} first (the visible range): ${handle.first.to - handle.first.from} tokens in ${Date.now() - t0} ms`);
           progress.report({ message: `the whole document (${text.length.toLocaleString()} characters)` });
         }
-        let lastPaint = Date.now();
+        // The rest in chunks (each reply bounded), painted once whole: a partial repaint would
+        // cost a whole-document paint each time.
         for (const [from, to] of [[0, handle.first?.from ?? 0], [handle.first?.to ?? 0, handle.tokenCount]] as const) {
           for (let at = from; at < to; at = Math.min(to, at + handle.summaryChunk)) {
             await fetch(at, Math.min(to, at + handle.summaryChunk));
-            // Long documents show their progress: a repaint at most every second.
-            if (Date.now() - lastPaint > PARTIAL_PAINT_MS && !assembler.complete) {
-              paint('visible');
-              lastPaint = Date.now();
-            }
+            progress.report({ message: `the whole document (${text.length.toLocaleString()} characters): ${Math.floor((100 * assembler.received) / Math.max(1, handle.tokenCount))}%` });
           }
         }
         // The single-unit metric paints from one site's masks: fetched before the full paint.
