@@ -96,7 +96,7 @@ export class Analyzer implements vscode.Disposable {
       // The visible lines (and a margin) are analyzed first and painted as soon as they are done.
       let first: { start: number; end: number } | undefined;
       let lines = '';
-      if (!sel && editor && s.visibleRangeFirst > 0 && editor.visibleRanges.length) {
+      if (!sel && editor && s.visibleRangeFirst > 0 && text.length > s.visibleRangeFirst && editor.visibleRanges.length) {
         const top = Math.max(0, editor.visibleRanges[0].start.line - VISIBLE_MARGIN_LINES);
         const bottom = Math.min(document.lineCount - 1, editor.visibleRanges[editor.visibleRanges.length - 1].end.line + VISIBLE_MARGIN_LINES);
         const vs = document.offsetAt(new vscode.Position(top, 0));
