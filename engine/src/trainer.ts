@@ -19,6 +19,7 @@ import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, valid
 import { CorpusError, loadCorpus } from './corpus';
 import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
+import { checkFullReply, TooLargeError } from './analysisStore';
 import { analyzeText } from './inference';
 import { GPT, initWeights } from './model';
 import { inPlaceBackend } from './kernels';
@@ -380,8 +381,14 @@ export class TrainingRun {
     this.saveMeta();
     events.checkpoint?.(info);
     if (this.watchText && events.watch) {
-      const analysis = await analyzeText({ model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } }, this.watchText);
-      events.watch(analysis);
+      const im = { model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } };
+      try {
+        checkFullReply(im, this.watchText.length, 'the watched text is not re-analyzed at checkpoints');
+        events.watch(await analyzeText(im, this.watchText));
+      } catch (e) {
+        if (!(e instanceof TooLargeError)) throw e;
+        events.log?.('warn', e.message);
+      }
     }
   }
 
