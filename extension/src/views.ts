@@ -20,6 +20,8 @@ export class Views implements vscode.Disposable {
   readonly charts: RunChartsViewProvider;
   private readonly host: ExplorerHost;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The explorer shows a window of a long analysis, as a text of its own starting at `offset`. */
+  private explorerWindow: { uri: string; offset: number } | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -81,6 +83,7 @@ export class Views implements vscode.Disposable {
     let analysis = heat.view.analysis;
     let text = heat.text;
     let select = tokenIndex;
+    this.explorerWindow = undefined;
     if (heat.view.rows) {
       // Masks kept by the engine: the explorer gets the rows it draws, the whole text up to
       // EXPLORER_MAX_TOKENS, else that many tokens around the selected one.
@@ -94,7 +97,13 @@ export class Views implements vscode.Disposable {
         return false;
       }
       if (to - from < n) {
-        text = undefined;
+        // The window is shown as a text of its own (offsets from its first token), so that the
+        // scrubber re-analyzes just that text; reveal adds the offset back.
+        const s0 = analysis.tokens[0]?.start ?? 0;
+        const e0 = analysis.tokens[analysis.tokens.length - 1]?.end ?? s0;
+        text = heat.text?.slice(s0, e0);
+        analysis = { ...analysis, textLength: e0 - s0, tokens: analysis.tokens.map((t) => ({ ...t, start: t.start - s0, end: t.end - s0 })) };
+        this.explorerWindow = { uri: heat.uri, offset: s0 };
         if (select !== undefined) select -= from;
         this.log.info(`Mask Explorer: tokens ${from + 1}–${to} of ${n} (at most ${EXPLORER_MAX_TOKENS.toLocaleString('en-US')} are shown)`);
       }
@@ -111,6 +120,10 @@ export class Views implements vscode.Disposable {
 
   /** Reveals a token the explorer points at, where it is now (edits since the analysis included). */
   private async reveal(uri: string, start: number, end: number): Promise<void> {
+    if (this.explorerWindow?.uri === uri) {
+      start += this.explorerWindow.offset;
+      end += this.explorerWindow.offset;
+    }
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
     const heat = this.heatmap.get(uri);
     let s = start;
