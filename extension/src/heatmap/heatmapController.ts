@@ -25,8 +25,8 @@ export interface DocHeat {
   /** The analyzed text itself (the Mask Explorer re-analyzes exactly this at other checkpoints). */
   text?: string;
   runDir: string;
-  /** Ranges for `version`, built on first paint. */
-  ranges?: (vscode.Range | undefined)[];
+  /** Line starts of the document at `version`, built on first paint. */
+  lines?: LineIndex;
   /** Tokens painted in the last paint. */
   painted: number;
 }
@@ -198,7 +198,7 @@ export class HeatmapController implements vscode.Disposable {
     if (!heat) return;
     shiftSpans(heat.starts, heat.ends, edits);
     heat.version = e.document.version;
-    heat.ranges = undefined;
+    heat.lines = undefined;
     for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.paintEditor(ed);
     const s = readSettings();
     if (s.autoReanalyze === 'onEdit' && (heat.kind === 'document' || heat.kind === 'visible')) {
@@ -235,28 +235,37 @@ export class HeatmapController implements vscode.Disposable {
     if (!heat) return;
     const doc = editor.document;
     if (heat.version !== doc.version) return; // an edit not seen yet: its change event repaints
-    if (!heat.ranges) {
-      const idx = new LineIndex(doc.getText());
-      heat.ranges = new Array(heat.starts.length);
-      for (let i = 0; i < heat.starts.length; i++) {
-        const s = heat.starts[i];
-        const e = heat.ends[i];
-        if (e > s) {
-          const a = idx.positionAt(s);
-          const b = idx.positionAt(e);
-          heat.ranges[i] = new vscode.Range(a.line, a.character, b.line, b.character);
-        }
-      }
-    }
+    const idx = (heat.lines ??= new LineIndex(doc.getText()));
     const { values, domain } = heat.view.values(this._choice);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
+    // Neighbouring tokens of one level make one range: the same cells painted with a fraction of
+    // the ranges (a 2 MB document has ~2 million tokens).
     let painted = 0;
-    for (let i = 0; i < heat.ranges.length; i++) {
-      const r = heat.ranges[i];
-      if (!r) continue;
-      buckets[levelOf(values[i], domain[0], domain[1])].push(r);
+    let runLevel = -1;
+    let runStart = 0;
+    let runEnd = -1;
+    const flush = () => {
+      if (runLevel < 0) return;
+      const a = idx.positionAt(runStart);
+      const b = idx.positionAt(runEnd);
+      buckets[runLevel].push(new vscode.Range(a.line, a.character, b.line, b.character));
+    };
+    for (let i = 0; i < heat.starts.length; i++) {
+      const s = heat.starts[i];
+      const e = heat.ends[i];
+      if (e <= s) continue;
       painted++;
+      const level = levelOf(values[i], domain[0], domain[1]);
+      if (level === runLevel && s === runEnd) {
+        runEnd = e;
+        continue;
+      }
+      flush();
+      runLevel = level;
+      runStart = s;
+      runEnd = e;
     }
+    flush();
     for (let l = 0; l < LEVELS; l++) editor.setDecorations(this.types[l], buckets[l]);
     heat.painted = painted;
     const ms = performance.now() - t0;
