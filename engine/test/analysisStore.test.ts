@@ -4,7 +4,7 @@
 // refusals of what cannot fit, and an analysis answered while a run trains.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
@@ -202,4 +202,18 @@ test('while a run trains, the first range of an analysis answers before the run 
   } finally {
     close();
   }
+});
+
+test('ldlens analyze refuses, before analyzing, a text whose JSON would not fit one reply, naming the size', async () => {
+  const file = join(dir, 'huge.txt');
+  writeFileSync(file, 'ab'.repeat(1_500_000));
+  const r = await runCli(['analyze', '--checkpoint', runDir, '--file', file, '--json'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 2);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(last.event, 'error');
+  assert.match(last.message, /the analysis of 3,000,000 characters would take about [\d,]+ MB of JSON, more than the 256 MB one reply may carry; analyze a part of it/);
+  // A small text still prints its whole analysis.
+  const ok = await runCli(['analyze', '--checkpoint', runDir, '--text', 'First Citizen:', '--json'], { timeoutMs: 60_000 });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).tokens.length, 14);
 });
