@@ -31,8 +31,8 @@ const root = join(__dirname, '../..');
 const corpus = readFileSync(o.data, 'utf8');
 const scenarios = (o.scenarios ?? 'doc20k,training,doc2mb').split(',');
 const runs = Number(o.runs ?? 3);
-/** What the analyzer asks first: the visible lines (a 60-line screen) and 30 lines of margin each side. */
-const VISIBLE_LINES = 60 + 2 * 30;
+/** What the analyzer asks first: the visible lines (a 60-line screen) and 10 lines of margin each side. */
+const VISIBLE_LINES = 60 + 2 * 10;
 
 function engine(): { conn: MessageConnection; pid: number; close: () => void } {
   const child = spawn(process.execPath, [join(root, 'dist/engine/cli.js'), 'serve'], { stdio: ['pipe', 'pipe', 'pipe'] });

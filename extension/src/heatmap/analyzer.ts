@@ -13,8 +13,8 @@ import type { DocHeat, HeatKind, HeatmapController } from './heatmapController';
 import { MaskRows, SummaryAssembler } from './lazyAnalysis';
 import { AnalysisView } from './metrics';
 
-/** Lines above and below the visible ones analyzed in the first pass. */
-const VISIBLE_MARGIN_LINES = 30;
+/** Lines above and below the visible ones analyzed first (scrolling a little finds them painted; the rest follows). */
+const VISIBLE_MARGIN_LINES = 10;
 /** Texts longer than this get a cancellable notification instead of the status-bar spinner. */
 const NOTIFY_CHARS = 8000;
 
