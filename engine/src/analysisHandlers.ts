@@ -36,7 +36,7 @@ export function registerAnalysisHandlers(conn: MessageConnection, deps: Analysis
       const first = p.first && Number.isFinite(p.first.start) && Number.isFinite(p.first.end) ? { start: p.first.start, end: p.first.end } : undefined;
       if (p.first && !first) throw new RangeError('first must be { start, end } with numeric UTF-16 offsets');
       await deps.ensureBackend();
-      return store.open(deps.model(p.checkpoint), p.text, { window: p.window, stride: p.stride, first });
+      return store.open(deps.model(p.checkpoint), p.text, { window: p.window, stride: p.stride, first }, () => deps.model(p.checkpoint));
     }),
   );
 

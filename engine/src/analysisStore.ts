@@ -78,7 +78,9 @@ class StoredAnalysis {
   lastUsed = Date.now();
 
   constructor(
-    readonly im: InferenceModel,
+    public im: InferenceModel,
+    /** The checkpoint's model again (the engine's model cache may have disposed `im` meanwhile). */
+    private readonly reload: (() => InferenceModel) | undefined,
     readonly text: string,
     ids: Int32Array,
     starts: Int32Array,
@@ -173,7 +175,7 @@ class StoredAnalysis {
     } else if (to > from) {
       // Recompute the batches that own the tokens, keeping only their masks.
       const sink: BatchSink = { quant, maskFrom: from, maskTo: to };
-      for (let b = batchOfToken(this.plan, from), last = batchOfToken(this.plan, to - 1); b <= last; b++) await analyzeBatch(this.im.model, this.plan, b, sink);
+      for (let b = batchOfToken(this.plan, from), last = batchOfToken(this.plan, to - 1); b <= last; b++) await this.withModel((im) => analyzeBatch(im.model, this.plan, b, sink));
     }
     const col = (name: string, k: number) => this.columns.find((c) => c.name === name && c.site === k)?.data;
     const arr = (d: Float32Array | undefined) => (d ? Array.from(d.subarray(from, to)) : []);
@@ -203,6 +205,24 @@ class StoredAnalysis {
     for (const ws of this.waiters.values()) ws.splice(0).forEach((w) => w());
   }
 
+  /**
+   * Runs `f` on the analysis's model; if the model cache disposed it meanwhile (until models are
+   * leased per request), once more on the checkpoint reloaded, provided it is the same step.
+   */
+  private async withModel<T>(f: (im: InferenceModel) => Promise<T>): Promise<T> {
+    try {
+      return await f(this.im);
+    } catch (e) {
+      if (!this.reload || !/disposed/i.test((e as Error)?.message ?? '')) throw e;
+      const im = this.reload();
+      if (im.checkpoint.step !== this.im.checkpoint.step || im.checkpoint.dir !== this.im.checkpoint.dir) {
+        throw new Error(`the checkpoint ${this.im.checkpoint.dir} changed since analysis ${this.id} began; analyze the text again`);
+      }
+      this.im = im;
+      return f(im);
+    }
+  }
+
   private prioritize(from: number, to: number): void {
     for (let b = batchOfToken(this.plan, from), last = batchOfToken(this.plan, to - 1); b <= last; b++) if (!this.done[b]) this.urgent.push(b);
   }
@@ -224,14 +244,14 @@ class StoredAnalysis {
   private async compute(b: number): Promise<void> {
     const sites = this.im.model.sites;
     const col = (name: string, k: number) => this.columns.find((c) => c.name === name && c.site === k)?.data;
-    await analyzeBatch(this.im.model, this.plan, b, {
+    await this.withModel((im) => analyzeBatch(im.model, this.plan, b, {
       ...(this.quant ? { quant: this.quant } : {}),
       active: sites.map((_, k) => col('active', k)!),
       mean: sites.map((_, k) => col('mean', k)!),
       keys: sites.map((_, k) => col('keys', k)),
       surprisal: col('surprisal', -1)!,
       ce: this.ce,
-    });
+    }));
     this.done[b] = 1;
     this.doneCount++;
     this.waiters.get(b)?.splice(0).forEach((w) => w());
@@ -267,7 +287,7 @@ export class AnalysisStore {
   }
 
   /** Tokenizes, checks the limits, registers the analysis and starts computing it. */
-  open(im: InferenceModel, text: string, opts: { window?: number; stride?: number; first?: { start: number; end: number } }): AnalysisHandle {
+  open(im: InferenceModel, text: string, opts: { window?: number; stride?: number; first?: { start: number; end: number } }, reload?: () => InferenceModel): AnalysisHandle {
     const sites = im.model.sites;
     const cols = 1 + sites.length * 2 + sites.filter((s) => s.kind === 'attention').length;
     const perToken = 12 + 4 * cols;
@@ -280,7 +300,7 @@ export class AnalysisStore {
     const summaries = fixed + n * perToken;
     const masks = n * sites.reduce((a, s) => a + s.units, 0);
     if (summaries > this.limits.storeBytes) throw new TooLargeError(tooLarge(text.length, summaries / MB, this.limits.storeBytes));
-    const a = new StoredAnalysis(im, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks });
+    const a = new StoredAnalysis(im, reload, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks });
     this.evictFor(a.bytes);
     this.entries.set(a.id, a);
     void a.run();

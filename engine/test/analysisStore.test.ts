@@ -20,7 +20,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 before(async () => {
   const data = smallCorpus(dir, 30_000);
   corpus = readFileSync(data, 'utf8');
-  const r = await runCli(['train', '--data', data, '--steps', '20', ...TINY_SETS, '--out', runDir, '--json'], { timeoutMs: 120_000 });
+  // Checkpoints at steps 5, 10, 15 and 20: more than the engine's model cache holds (3).
+  const r = await runCli(['train', '--data', data, '--steps', '20', ...TINY_SETS, '--set', 'train.checkpointInterval=5', '--out', runDir, '--json'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
 });
 
@@ -216,4 +217,24 @@ test('ldlens analyze refuses, before analyzing, a text whose JSON would not fit 
   const ok = await runCli(['analyze', '--checkpoint', runDir, '--text', 'First Citizen:', '--json'], { timeoutMs: 60_000 });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).tokens.length, 14);
+});
+
+test("a kept analysis survives its model being evicted from the engine's model cache (masks recomputed)", async () => {
+  const { conn, close } = serve({ LDLENS_ANALYSIS_MASKS_MB: '0' });
+  try {
+    await conn.sendRequest(P.Initialize, {});
+    const step = (n: number) => join(runDir, 'checkpoints', `step-${String(n).padStart(6, '0')}`);
+    const text = corpus.slice(500, 2500);
+    const full = await conn.sendRequest(P.Analyze, { checkpoint: step(5), text });
+    const h = await conn.sendRequest(W.AnalysisOpen, { checkpoint: step(5), text });
+    await conn.sendRequest(W.AnalysisSummaries, { id: h.id, from: 0, to: 1 });
+    // Three other checkpoints fill the cache: step 5's model is disposed.
+    for (const n of [10, 15, 20]) await conn.sendRequest(P.Analyze, { checkpoint: step(n), text: 'First Citizen:' });
+    const s = await conn.sendRequest(W.AnalysisSlice, { id: h.id, from: 300, to: 340 });
+    assert.deepEqual(s, expectedSlice(full, 300, 340));
+    const { cols } = await allSummaries(conn, h);
+    compareSummaries(full, cols);
+  } finally {
+    close();
+  }
 });
