@@ -8,6 +8,7 @@ import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
+import { TooLargeError } from './analysisStore';
 import { analyzeText, sampleText } from './inference';
 import { describeReport } from './maskReport';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
@@ -255,7 +256,13 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const service = engine(o);
     await service.initBackend();
     const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
-    const a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
+    let a: AnalysisResult;
+    try {
+      a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') }, undefined, 'analyze a part of it (--text), or in the editor, which receives it in bounded chunks');
+    } catch (e) {
+      if (e instanceof TooLargeError) throw new UsageError(e.message);
+      throw e;
+    }
     if (o.json) out(a);
     else process.stdout.write(describeAnalysis(a) + '\n');
     return 0;

@@ -11,6 +11,7 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
+import { registerAnalysisHandlers } from './analysisHandlers';
 import * as P from '@common/protocol';
 import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
@@ -176,6 +177,9 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       return service.report(p, cancelHook(token));
     }),
   );
+
+  // analysis/open, summaries, slice, release: analyses kept by the engine, replies bounded.
+  registerAnalysisHandlers(conn, { handle, check, service });
 
   conn.onRequest(
     P.Sample,

@@ -56,7 +56,9 @@ export function describeEngineError(e: unknown, action: string): DescribedError 
   if (e instanceof EngineExitedError) return { kind: 'engineExited', message: `${action}: ${e.message} ${HINT.engineExited}`, problems: [], cancelled: false };
   if (e instanceof EngineUnavailableError) return { kind: 'engineUnavailable', message: `${action}: ${e.message}`, problems: [], cancelled: false };
   if (e instanceof ResponseError) {
-    const kind = KIND_BY_CODE.get(e.code) ?? (e.code <= -32600 && e.code >= -32700 ? 'protocol' : 'unknown');
+    // An internal error (-32603) is the engine failing at the task, with its real cause in the
+    // message: not a protocol disagreement.
+    const kind = KIND_BY_CODE.get(e.code) ?? (e.code <= -32600 && e.code >= -32700 && e.code !== -32603 ? 'protocol' : 'unknown');
     if (kind === 'cancelled') return { kind, message: `${action}: cancelled.`, problems: [], cancelled: true };
     const data = isEngineErrorData(e.data) ? e.data : {};
     const problems = Array.isArray(data.problems) ? data.problems.filter((p): p is string => typeof p === 'string') : [];
