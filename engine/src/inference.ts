@@ -57,16 +57,22 @@ export interface AnalysisPlan {
   stride: number;
   starts: number[];
   owner: Int32Array;
+  /**
+   * Whether the analysis computes the chance baseline: then every batch's forward returns the
+   * sites' inputs (the op-by-op path, not the fused kernel), also when recomputing masks only, so
+   * that a recomputation gives the very same bytes.
+   */
+  chance: boolean;
 }
 
-export function planAnalysis(model: GPT, ids: ArrayLike<number>, opts: { window?: number; stride?: number } = {}): AnalysisPlan & { window: number } {
+export function planAnalysis(model: GPT, ids: ArrayLike<number>, opts: { window?: number; stride?: number; chance?: boolean } = {}): AnalysisPlan & { window: number } {
   const shape = model.shape;
   const window = Math.max(1, Math.min(opts.window ?? shape.blockSize, shape.blockSize));
   const stride = Math.max(1, Math.min(opts.stride ?? Math.max(1, Math.floor(window / 2)), window));
   const n = ids.length;
   const W = Math.min(window, n);
   const { starts, owner } = n > 0 ? planWindows(n, W, stride) : { starts: [], owner: new Int32Array(0) };
-  return { ids, n, W, stride, starts, owner, window };
+  return { ids, n, W, stride, starts, owner, window, chance: (opts.chance ?? true) && model.sites.length > 0 };
 }
 
 /** Number of window batches of a plan; batch b holds windows [b·WINDOWS_PER_BATCH, …). */
@@ -147,16 +153,17 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     for (let t = 0; t < W; t++) x[r * W + t] = ids[s + t];
   });
   const { quant, active, mean, keys, fraction, decided, painted, surprisal, ce } = sink;
-  const chance = sink.chance && sites.length ? sink.chance : undefined;
+  if (sink.chance && !plan.chance) throw new Error('analyzeBatch: a chance baseline asked of a plan without one');
+  const chance = plan.chance ? sink.chance : undefined;
   const { logp, masks, inputs } = tf.tidy(() => {
-    const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: !!chance });
+    const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: plan.chance });
     return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
   });
   const lp = (await logp.data()) as Float32Array;
   const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
   // chance masks: the same hidden states through untrained A/B
   const ab = chance ? chanceAB(model) : [];
-  const cdata = await Promise.all(inputs.map(async (t, k) => chanceMask((await t.data()) as Float32Array, ab[k].A, ab[k].B, t.shape[t.rank - 1])));
+  const cdata = await Promise.all((chance ? inputs : []).map(async (t, k) => chanceMask((await t.data()) as Float32Array, ab[k].A, ab[k].B, t.shape[t.rank - 1])));
   tf.dispose([logp, ...masks, ...inputs]);
   const V = shape.vocabSize;
   const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
@@ -279,7 +286,7 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
   const sites = model.sites;
   const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
   const zeros = () => new Array<number>(n).fill(0);
-  const withChance = (opts.chance ?? true) && sites.length > 0;
+  const withChance = plan.chance;
   const sink: BatchSink & { ce: { sum: number; count: number } } = {
     quant: sites.map((s) => new Uint8Array(n * s.units)),
     active: sites.map(zeros),
