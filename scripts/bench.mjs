@@ -6,7 +6,9 @@
 //   2. analysis latency of a 2,000-character document on a freshly trained tiny checkpoint, in
 //      process and through the real engine process over JSON-RPC (`analyze`);
 //   3. the webviews' real-browser benchmark (webview/test/browser/bench.ts --json);
-//   4. the extension's heatmap/hover pipeline (extension/bench/heatmap.bench.ts --json).
+//   4. the extension's heatmap/hover pipeline (extension/bench/heatmap.bench.ts --json);
+//   5. analysis throughput vs the plain forward pass (engine/bench/analysis.bench.ts) and Analyze
+//      Document to paint, idle, while tiny trains and for a 2 MB document (extension/bench/analyzeToPaint.bench.ts).
 // A part that cannot run (no PyTorch, no Chromium) is recorded with its error, not faked.
 // Usage: node scripts/bench.mjs [--steps N] [--rounds N] [--shapes tiny,small] [--quick] [--skip-webview]
 //   (npm run bench builds first). LDLENS_THREADS sets the wasm backend's threads.
@@ -57,6 +59,7 @@ const result = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAvgAtStart: loadAvg() },
   engine: null,
   analysis: null,
+  analysisSpeed: null,
   webview: null,
   extension: null,
 };
@@ -133,6 +136,19 @@ if (haveCheckpoint) {
   result.analysis = { document: '2,000 characters of the bench corpus, tiny checkpoint after 60 steps', inProcess: result.engine?.analysis ?? null, jsonRpc: await rpcAnalysis() };
 } else result.analysis = { error: `no checkpoint: ${trained.error}` };
 
+// ----------------------------------------------------------------------------- analysis throughput and Analyze-to-paint
+// A 20,000-character document's analysis against the plain forward pass over the same windows;
+// Analyze Document to paint (20 kB: visible range and whole; 2,000 lines while tiny trains: first
+// paint; 2 MB painted whole, with memory), through a real engine process.
+if (haveCheckpoint) {
+  log('analysis throughput of 20,000 characters vs the plain forward pass (engine/bench/analysis.bench.ts)');
+  const th = runJson(process.execPath, ['--import', 'tsx', 'engine/bench/analysis.bench.ts', '--checkpoint', runDir, '--data', data, '--chars', '20000', '--rounds', rounds === '1' ? '1' : '3'], { timeoutMs: 600_000 });
+  log('Analyze Document to paint (extension/bench/analyzeToPaint.bench.ts)');
+  const scen = quick ? 'doc20k,training' : 'doc20k,training,doc2mb';
+  const ap = runJson(process.execPath, ['--expose-gc', '--import', 'tsx', 'extension/bench/analyzeToPaint.bench.ts', '--checkpoint', runDir, '--data', data, '--scenarios', scen, '--runs', '3', '--json'], { timeoutMs: 1_800_000 });
+  result.analysisSpeed = { throughput: th.ok ?? { error: th.error }, toPaint: ap.ok ?? { error: ap.error } };
+} else result.analysisSpeed = { error: `no checkpoint: ${trained.error}` };
+
 // ----------------------------------------------------------------------------- webviews and extension
 if (flag('--skip-webview')) result.webview = { skipped: '--skip-webview' };
 else {
@@ -176,6 +192,19 @@ const an = result.analysis;
 if (an?.inProcess) lines.push(`analysis, 2,000 characters (${an.inProcess.tokens} tokens): in process ${an.inProcess.medianMs.toFixed(1)} ms (median of ${an.inProcess.runs})`);
 if (an?.jsonRpc) lines.push(an.jsonRpc.error ? `analysis over JSON-RPC: ${an.jsonRpc.error}` : `analysis over JSON-RPC: ${an.jsonRpc.medianMs} ms median (first, with the checkpoint load: ${an.jsonRpc.firstMs} ms; engine start ${an.jsonRpc.engineStartMs} ms)`);
 if (an?.error) lines.push(`analysis: ${an.error}`);
+const as = result.analysisSpeed;
+if (as?.throughput?.tokens) {
+  const t = as.throughput;
+  lines.push(
+    `analysis of ${t.chars.toLocaleString('en-US')} characters: kept (what the editor waits for) ${f(t.kept.tokensPerSec)} tok/s, full JSON ${f(t.full.tokensPerSec)} tok/s, ` +
+      `plain forward over the same ${t.windows} windows ${f(t.forward.tokensPerSec)} tok/s: ${r2(t.keptRatio)}x (CPU time ${r2(t.keptRatioCpu)}x; goal 0.5x)`,
+  );
+} else if (as) lines.push(`analysis throughput: ${as.error ?? as.throughput?.error}`);
+const tp = as?.toPaint;
+if (tp?.doc20k) lines.push(`Analyze Document, 20 kB: visible range painted in ${tp.doc20k.visibleMs.median} ms, whole in ${tp.doc20k.fullMs.median} ms (medians of ${tp.doc20k.fullMs.runs}; goals 300 ms / 1 s idle)`);
+if (tp?.duringTraining) lines.push(`Analyze Document, 2,000 lines while tiny trains: first paint ${tp.duringTraining.firstPaintMs.median} ms (median of ${tp.duringTraining.firstPaintMs.runs}; goal 2 s)`);
+if (tp?.doc2mb) lines.push(`2 MB document: visible ${tp.doc2mb.visibleMs} ms, painted whole in ${Math.round(tp.doc2mb.fullMs / 1000)} s; peak RSS engine ${tp.doc2mb.engine?.peakRssMb} MB, extension side ${tp.doc2mb.extension?.after?.peakRssMb} MB`);
+if (tp?.error) lines.push(`Analyze to paint: ${tp.error}`);
 const wv = result.webview;
 if (wv?.error || wv?.skipped) lines.push(`webview: ${wv.error ?? wv.skipped}`);
 else if (wv?.explorer) {

@@ -154,3 +154,71 @@ export function defaultTorchScript(): string {
 export function readBenchText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+/**
+ * Analysis throughput on a document against the plain forward pass over the same windows, in
+ * document tokens per second: `forward` runs the analysis's window batches and reads back only
+ * the logits; `kept` is what the editor waits for (analysis/open, then every summary chunk);
+ * `full` the classic whole AnalysisResult serialized to JSON. Rounds alternate; medians.
+ */
+export async function benchAnalysisThroughput(im: InferenceModel, doc: string, rounds: number) {
+  const { AnalysisStore } = await import('./analysisStore');
+  const { planAnalysis, batchCount, WINDOWS_PER_BATCH } = await import('./inference');
+  const ids = im.tokenizer.encode(doc, 'skip').ids;
+  const plan = planAnalysis(im.model, ids);
+  const W = plan.W;
+  const forward = async () => {
+    for (let b = 0, nb = batchCount(plan); b < nb; b++) {
+      const starts = plan.starts.slice(b * WINDOWS_PER_BATCH, (b + 1) * WINDOWS_PER_BATCH);
+      const x = new Int32Array(starts.length * W);
+      starts.forEach((s, r) => x.set(ids.slice(s, s + W), r * W));
+      const logits = tf.tidy(() => im.model.forward(tf.tensor2d(x, [starts.length, W], 'int32'), { training: false }).logits);
+      await logits.data();
+      logits.dispose();
+    }
+  };
+  const store = new AnalysisStore();
+  const kept = async () => {
+    const h = store.open({ model: im, release: () => {} }, doc, {}); // the bench owns the model
+    for (let at = 0; at < h.tokenCount; ) at = (await store.summaries(h.id, at, h.tokenCount)).to;
+    store.release(h.id);
+  };
+  const full = async () => JSON.stringify(await analyzeText(im, doc)).length;
+  // CPU time of this process next to wall time: on a shared machine wall time mostly measures the neighbours.
+  const cpu = { forward: [] as number[], kept: [] as number[], full: [] as number[] };
+  const time = async (f: () => Promise<unknown>, into: number[]) => {
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    await f();
+    const c = process.cpuUsage(c0);
+    into.push((c.user + c.system) / 1000);
+    return performance.now() - t0;
+  };
+  await forward();
+  await kept();
+  const ms = { forward: [] as number[], kept: [] as number[], full: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    ms.forward.push(await time(forward, cpu.forward));
+    ms.kept.push(await time(kept, cpu.kept));
+    ms.full.push(await time(full, cpu.full));
+  }
+  const n = ids.length;
+  const rate = (xs: number[]) => ({ tokensPerSec: Math.round(n / (median(xs) / 1000)), medianMs: Math.round(median(xs)), minMs: Math.round(Math.min(...xs)), maxMs: Math.round(Math.max(...xs)) });
+  const f = rate(ms.forward), k = rate(ms.kept), u = rate(ms.full);
+  const cpuMs = { forward: Math.round(median(cpu.forward)), kept: Math.round(median(cpu.kept)), full: Math.round(median(cpu.full)) };
+  return {
+    chars: doc.length,
+    tokens: n,
+    windows: plan.starts.length,
+    window: W,
+    stride: plan.stride,
+    rounds,
+    forward: f,
+    kept: k,
+    full: u,
+    keptRatio: k.tokensPerSec / f.tokensPerSec,
+    fullRatio: u.tokensPerSec / f.tokensPerSec,
+    cpuMs,
+    keptRatioCpu: cpuMs.forward / cpuMs.kept,
+    fullRatioCpu: cpuMs.forward / cpuMs.full,
+  };
+}

@@ -8,6 +8,7 @@ import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
 import { DEMO_PROBE, demoCorpus } from './demoCorpus';
+import { TooLargeError } from './analysisStore';
 import { analyzeText, sampleText } from './inference';
 import { describeReport } from './maskReport';
 import { MemoryError } from './memoryEstimate';
@@ -223,6 +224,11 @@ function tokenTypeTable(a: AnalysisResult): { token: string; count: number; mean
 }
 
 /** The backend a command runs on and how, for the human output: `backend wasm (...)`. */
+/** The backend line, after the note of why auto did not train in torch (if it looked). */
+function notedBackendLine(torch: ReturnType<typeof torchTraining>, backend: string, attempts: { ok: boolean; reason: string }[]): string {
+  return (torch && 'note' in torch ? `${torch.note}\n` : '') + backendLine(backend, attempts);
+}
+
 function backendLine(backend: string, attempts: { ok: boolean; reason: string }[]): string {
   return `backend ${backend} (${attempts.find((a) => a.ok)?.reason ?? ''})\n`;
 }
@@ -251,7 +257,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const service = engine(o);
     const { backend, attempts } = await service.initBackend();
     const setup: TrainSetup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
-    return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor, torch?.trainers), () => torch?.intro ?? backendLine(backend, attempts))).code;
+    return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor, torch?.trainers), () => torch?.intro ?? notedBackendLine(torch, backend, attempts))).code;
   },
 
   async resume(argv) {
@@ -262,7 +268,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const { backend, attempts } = await service.initBackend();
     const steps = int(o.steps, 'steps');
     return (
-      await runTraining(!!o.json, (eventsFor) => service.resume({ runDir: o.run!, steps }, eventsFor, torch?.trainers), (run) => (torch?.intro ?? backendLine(backend, attempts)) + `resuming at step ${run.step} of ${run.totalSteps}\n`)
+      await runTraining(!!o.json, (eventsFor) => service.resume({ runDir: o.run!, steps }, eventsFor, torch?.trainers), (run) => (torch?.intro ?? notedBackendLine(torch, backend, attempts)) + `resuming at step ${run.step} of ${run.totalSteps}\n`)
     ).code;
   },
 
@@ -272,7 +278,13 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const service = engine(o);
     await service.initBackend();
     const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
-    const a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') });
+    let a: AnalysisResult;
+    try {
+      a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') }, undefined, 'analyze a part of it (--text), or in the editor, which receives it in bounded chunks');
+    } catch (e) {
+      if (e instanceof TooLargeError) throw new UsageError(e.message);
+      throw e;
+    }
     if (o.json) out(a);
     else process.stdout.write(describeAnalysis(a) + '\n');
     return 0;

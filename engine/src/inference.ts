@@ -1,7 +1,7 @@
 // Inference on a trained model: analyze a text (every token's mask at every site), sample text,
 // and the reference's checkpoint cross-entropy.
 import { tf } from './backend';
-import { chanceMask, chanceParams, forTokenValues, paintedDefinition, paintedValues, tokenSiteStats } from './maskMetrics';
+import { chanceMask, chanceParams, paintedDefinition } from './maskMetrics';
 import { GPT } from './model';
 import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
@@ -23,7 +23,7 @@ export interface AnalyzeOptions {
   chance?: boolean;
 }
 
-const WINDOWS_PER_BATCH = 8;
+export const WINDOWS_PER_BATCH = 32;
 
 /**
  * Windows over n tokens: starts 0, stride, 2·stride, … with the last one ending at n. Each token
@@ -49,97 +49,285 @@ export function planWindows(n: number, window: number, stride: number): { starts
   return { starts: [...new Set(starts)], owner };
 }
 
-export async function analyzeText(im: InferenceModel, text: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
-  const { model, tokenizer } = im;
+/** A text's tokens and the windows that cover them (see planWindows). */
+export interface AnalysisPlan {
+  ids: ArrayLike<number>;
+  n: number;
+  /** Window length actually used (≤ n), and the stride between windows. */
+  W: number;
+  stride: number;
+  starts: number[];
+  owner: Int32Array;
+  /**
+   * Whether the analysis computes the chance baseline: then every batch's forward returns the
+   * sites' inputs (the op-by-op path, not the fused kernel), also when recomputing masks only, so
+   * that a recomputation gives the very same bytes.
+   */
+  chance: boolean;
+}
+
+export function planAnalysis(model: GPT, ids: ArrayLike<number>, opts: { window?: number; stride?: number; chance?: boolean } = {}): AnalysisPlan & { window: number } {
   const shape = model.shape;
-  const enc = tokenizer.encode(text, 'skip');
-  const n = enc.ids.length;
   const window = Math.max(1, Math.min(opts.window ?? shape.blockSize, shape.blockSize));
   const stride = Math.max(1, Math.min(opts.stride ?? Math.max(1, Math.floor(window / 2)), window));
-  const sites = model.sites;
-  const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
-  const quant = sites.map((s) => new Uint8Array(n * s.units));
-  const active = sites.map(() => new Array<number>(n).fill(0));
-  const mean = sites.map(() => new Array<number>(n).fill(0));
-  const keys = sites.map((s) => (s.kind === 'attention' ? new Array<number>(n).fill(0) : undefined));
-  const fraction = sites.map(() => new Array<number>(n).fill(0));
-  const decided = sites.map(() => new Array<number>(n).fill(0));
-  const withChance = (opts.chance ?? true) && sites.length > 0;
-  const chance = sites.map(() => ({ active: new Array<number>(n).fill(0), fraction: new Array<number>(n).fill(0), mean: new Array<number>(n).fill(0), decided: new Array<number>(n).fill(0) }));
-  const chanceAB = withChance ? chanceParams(sites, shape.blockSize, model.dropout, 0) : [];
-  const surprisal: (number | null)[] = new Array(n).fill(null);
-  let ceSum = 0, ceCount = 0;
+  const n = ids.length;
+  const W = Math.min(window, n);
+  const { starts, owner } = n > 0 ? planWindows(n, W, stride) : { starts: [], owner: new Int32Array(0) };
+  return { ids, n, W, stride, starts, owner, window, chance: (opts.chance ?? true) && model.sites.length > 0 };
+}
 
-  if (n > 0) {
-    const W = Math.min(window, n);
-    const { starts, owner } = planWindows(n, W, stride);
-    for (let b0 = 0; b0 < starts.length; b0 += WINDOWS_PER_BATCH) {
-      await opts.checkpointHook?.();
-      const batchStarts = starts.slice(b0, b0 + WINDOWS_PER_BATCH);
-      const x = new Int32Array(batchStarts.length * W);
-      batchStarts.forEach((s, r) => x.set(enc.ids.slice(s, s + W), r * W));
-      const { logp, masks, inputs } = tf.tidy(() => {
-        const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: withChance });
-        return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
-      });
-      const lp = (await logp.data()) as Float32Array;
-      const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
-      // chance masks: the same hidden states through untrained A/B
-      const cdata = await Promise.all(inputs.map(async (t, k) => chanceMask((await t.data()) as Float32Array, chanceAB[k].A, chanceAB[k].B, t.shape[t.rank - 1])));
-      tf.dispose([logp, ...masks, ...inputs]);
-      const V = shape.vocabSize;
-      for (let r = 0; r < batchStarts.length; r++) {
-        const s = batchStarts[r];
-        const w = b0 + r;
-        for (let t = 0; t < W; t++) {
-          const i = s + t;
-          if (owner[i] !== w) continue;
-          // surprisal of token i given what precedes it in this window
-          if (t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + enc.ids[i]];
-          if (t + 1 < W && i + 1 < n) {
-            ceSum += -lp[(r * W + t) * V + enc.ids[i + 1]];
-            ceCount++;
-          }
-          sites.forEach((site, k) => {
-            const at = { row: r, t, W, nHead: shape.nHead };
-            const q = quant[k], base = i * site.units;
-            forTokenValues(mdata[k], site, at, (v, unit) => (q[base + unit] = Math.round(v * 255)));
-            if (site.kind === 'attention') {
-              // keys after the token (masked out of its softmax): the mask there is ½·cos(B_j) + ½
-              const perHead = site.units / shape.nHead;
-              for (let h = 0; h < shape.nHead; h++) {
-                const row = ((r * shape.nHead + h) * W + t) * W;
-                for (let j = t + 1; j < W; j++) q[base + h * perHead + j] = Math.round(mdata[k][row + j] * 255);
-              }
-            }
-            const st = tokenSiteStats(mdata[k], site, at);
-            active[k][i] = st.active;
-            mean[k][i] = st.mean;
-            fraction[k][i] = st.count ? st.active / st.count : 0;
-            decided[k][i] = st.decided;
-            if (keys[k]) keys[k]![i] = st.count;
-            if (withChance) {
-              const c = tokenSiteStats(cdata[k], site, at), ch = chance[k];
-              ch.active[i] = c.active;
-              ch.fraction[i] = c.count ? c.active / c.count : 0;
-              ch.mean[i] = c.mean;
-              ch.decided[i] = c.decided;
-            }
-          });
-        }
+/** Number of window batches of a plan; batch b holds windows [b·WINDOWS_PER_BATCH, …). */
+export function batchCount(plan: AnalysisPlan): number {
+  return Math.ceil(plan.starts.length / WINDOWS_PER_BATCH);
+}
+
+/** The batch whose windows own token i. */
+export function batchOfToken(plan: AnalysisPlan, i: number): number {
+  return Math.floor(plan.owner[i] / WINDOWS_PER_BATCH);
+}
+
+/** Per-token column: an array or typed array indexed by token. */
+type Col = { [i: number]: number };
+
+/** The chance baseline's per-token statistics at one site (see maskMetrics). */
+export interface ChanceCols {
+  active: Col;
+  fraction: Col;
+  mean: Col;
+  decided: Col;
+}
+
+/**
+ * Where one batch's per-token results go, indexed by token. Every part is optional: the store
+ * keeps summaries for the whole text but masks only for a range (recomputed on demand).
+ * Statistics are written as sent (5 decimals, see round5), so a float32 column gives them back.
+ */
+export interface BatchSink {
+  /** Per site: quantized masks round(m·255) of tokens [maskFrom, maskTo), row-major. */
+  quant?: Uint8Array[];
+  maskFrom?: number;
+  maskTo?: number;
+  active?: Col[];
+  mean?: Col[];
+  /** Per site (attention only; others undefined). */
+  keys?: (Col | undefined)[];
+  /** Per site: fraction of units (attention: causal keys) kept, and decidedness mean |2m−1|. */
+  fraction?: Col[];
+  decided?: Col[];
+  /** Per site: the chance baseline (untrained A/B on the same hidden states); asks the forward for the sites' inputs. */
+  chance?: ChanceCols[];
+  /** The default painted value (paintedDefinition: mean fraction over the non-attention sites). */
+  painted?: Col;
+  /** NaN or null where there is no preceding token in the window. */
+  surprisal?: { [i: number]: number | null };
+  ce?: { sum: number; count: number };
+}
+
+/** Untrained A/B of the chance baseline (draw 0), per model: the same numbers for every batch. */
+const chanceCache = new WeakMap<GPT, { A: Float32Array; B: Float32Array }[]>();
+function chanceAB(model: GPT): { A: Float32Array; B: Float32Array }[] {
+  let ab = chanceCache.get(model);
+  if (!ab) chanceCache.set(model, (ab = chanceParams(model.sites, model.shape.blockSize, model.dropout, 0)));
+  return ab;
+}
+
+/** Per-owned-token accumulators of one site (reused across sites). */
+interface Acc {
+  act: Float64Array;
+  sum: Float64Array;
+  dec: Float64Array;
+  cnt: Float64Array;
+}
+
+/**
+ * Runs the windows of one batch (always the same windows for a batch index, so a recomputation
+ * gives the very same bytes) and writes the tokens they own into `sink`.
+ */
+export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, sink: BatchSink): Promise<void> {
+  const shape = model.shape;
+  const { ids, n, W, owner } = plan;
+  const sites = model.sites;
+  const b0 = b * WINDOWS_PER_BATCH;
+  const batchStarts = plan.starts.slice(b0, b0 + WINDOWS_PER_BATCH);
+  const x = new Int32Array(batchStarts.length * W);
+  batchStarts.forEach((s, r) => {
+    for (let t = 0; t < W; t++) x[r * W + t] = ids[s + t];
+  });
+  const { quant, active, mean, keys, fraction, decided, painted, surprisal, ce } = sink;
+  if (sink.chance && !plan.chance) throw new Error('analyzeBatch: a chance baseline asked of a plan without one');
+  const chance = plan.chance ? sink.chance : undefined;
+  const { logp, masks, inputs } = tf.tidy(() => {
+    const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: plan.chance });
+    return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
+  });
+  const lp = (await logp.data()) as Float32Array;
+  const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
+  // chance masks: the same hidden states through untrained A/B
+  const ab = chance ? chanceAB(model) : [];
+  const cdata = await Promise.all((chance ? inputs : []).map(async (t, k) => chanceMask((await t.data()) as Float32Array, ab[k].A, ab[k].B, t.shape[t.rank - 1])));
+  tf.dispose([logp, ...masks, ...inputs]);
+  const V = shape.vocabSize;
+  const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
+  // The tokens this batch owns: (row, position, token) triples.
+  const own: number[] = [];
+  for (let r = 0; r < batchStarts.length; r++) {
+    for (let t = 0; t < W; t++) {
+      const i = batchStarts[r] + t;
+      if (owner[i] === b0 + r) own.push(r, t, i);
+    }
+  }
+  for (let o = 0; o < own.length; o += 3) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    // surprisal of token i given what precedes it in this window
+    if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
+    if (ce && t + 1 < W && i + 1 < n) {
+      ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
+      ce.count++;
+    }
+  }
+  // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
+  const m = own.length / 3;
+  const acc: Acc = { act: new Float64Array(m), sum: new Float64Array(m), dec: new Float64Array(m), cnt: new Float64Array(m) };
+  // painted: the mean (unrounded) fraction over the painted sites, per owned token
+  const paintedSites = painted ? paintedDefinition(sites).sites : [];
+  const paintSum = new Float64Array(painted ? m : 0);
+  let paintCount = 0;
+  for (let k = 0; k < sites.length; k++) {
+    const site = sites[k];
+    const q = quant ? quant[k] : null;
+    siteStats(site.kind === 'attention', mdata[k], q, own, W, shape.nHead, shape.blockSize, site.units, maskFrom, maskTo, acc);
+    const a = active?.[k], me = mean?.[k], ke = keys?.[k], fr = fraction?.[k], de = decided?.[k];
+    const paint = paintedSites.includes(site.name);
+    if (paint) paintCount++;
+    const { act, sum, dec, cnt } = acc;
+    for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+      const i = own[o + 2];
+      if (a) a[i] = act[x];
+      if (me) me[i] = cnt[x] ? round5(sum[x] / cnt[x]) : 0;
+      if (ke) ke[i] = cnt[x];
+      const f = cnt[x] ? act[x] / cnt[x] : 0;
+      if (fr) fr[i] = round5(f);
+      if (de) de[i] = cnt[x] ? round5(dec[x] / cnt[x]) : 0;
+      if (paint) paintSum[x] += f;
+    }
+    if (chance) {
+      siteStats(site.kind === 'attention', cdata[k], null, own, W, shape.nHead, shape.blockSize, site.units, 0, 0, acc);
+      const ch = chance[k];
+      for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+        const i = own[o + 2], c = cnt[x];
+        ch.active[i] = act[x];
+        ch.fraction[i] = c ? round5(act[x] / c) : 0;
+        ch.mean[i] = c ? round5(sum[x] / c) : 0;
+        ch.decided[i] = c ? round5(dec[x] / c) : 0;
       }
     }
   }
+  if (painted) for (let o = 0, x = 0; o < own.length; o += 3, x++) painted[own[o + 2]] = paintCount ? round5(paintSum[x] / paintCount) : 0;
+}
+
+function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
+  if (attention) attentionSite(m, q, own, W, nh, T, maskFrom, maskTo, acc);
+  else plainSite(m, q, own, W, units, maskFrom, maskTo, acc);
+}
+
+/** Attention masks (B, nh, W, W): each owned token's row of every head, counted over its causal keys. */
+function attentionSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, maskFrom: number, maskTo: number, acc: Acc): void {
+  const units = nh * T;
+  const { act, sum, dec, cnt } = acc;
+  for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    const keep = q !== null && i >= maskFrom && i < maskTo;
+    const qo = (i - maskFrom) * units;
+    let a = 0, s = 0, d = 0;
+    for (let h = 0; h < nh; h++) {
+      const row = ((r * nh + h) * W + t) * W;
+      if (keep) for (let j = 0; j < W; j++) q![qo + h * T + j] = Math.round(m[row + j] * 255);
+      for (let j = 0; j <= t; j++) {
+        const v = m[row + j];
+        s += v;
+        d += Math.abs(2 * v - 1);
+        if (v >= 0.5) a++;
+      }
+    }
+    act[x] = a;
+    sum[x] = s;
+    dec[x] = d;
+    cnt[x] = nh * (t + 1);
+  }
+}
+
+/** Masks (B, W, C): each owned token's units. */
+function plainSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, C: number, maskFrom: number, maskTo: number, acc: Acc): void {
+  const { act, sum, dec, cnt } = acc;
+  for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+    const r = own[o], t = own[o + 1], i = own[o + 2];
+    const keep = q !== null && i >= maskFrom && i < maskTo;
+    const row = (r * W + t) * C;
+    const qo = (i - maskFrom) * C;
+    if (keep) for (let c = 0; c < C; c++) q![qo + c] = Math.round(m[row + c] * 255);
+    let a = 0, s = 0, d = 0;
+    for (let c = 0; c < C; c++) {
+      const v = m[row + c];
+      s += v;
+      d += Math.abs(2 * v - 1);
+      if (v >= 0.5) a++;
+    }
+    act[x] = a;
+    sum[x] = s;
+    dec[x] = d;
+    cnt[x] = C;
+  }
+}
+
+export async function analyzeText(im: InferenceModel, text: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
+  const { model, tokenizer } = im;
+  const enc = tokenizer.encode(text, 'skip');
+  const plan = planAnalysis(model, enc.ids, opts);
+  const { n, window } = plan;
+  const sites = model.sites;
+  const tokens = enc.ids.map((id, i) => ({ id, text: text.slice(enc.starts[i], enc.ends[i]), start: enc.starts[i], end: enc.ends[i] }));
+  const zeros = () => new Array<number>(n).fill(0);
+  const withChance = plan.chance;
+  const sink: BatchSink & { ce: { sum: number; count: number } } = {
+    quant: sites.map((s) => new Uint8Array(n * s.units)),
+    active: sites.map(zeros),
+    mean: sites.map(zeros),
+    keys: sites.map((s) => (s.kind === 'attention' ? zeros() : undefined)),
+    fraction: sites.map(zeros),
+    decided: sites.map(zeros),
+    ...(withChance ? { chance: sites.map(() => ({ active: zeros(), fraction: zeros(), mean: zeros(), decided: zeros() })) } : {}),
+    ...(sites.length ? { painted: zeros() } : {}),
+    surprisal: new Array<number | null>(n).fill(null),
+    ce: { sum: 0, count: 0 },
+  };
+  for (let b = 0, nb = batchCount(plan); b < nb; b++) {
+    await opts.checkpointHook?.();
+    await analyzeBatch(model, plan, b, sink);
+  }
+  return assembleResult(im, text, tokens, plan, window, sink, sink.ce.count ? sink.ce.sum / sink.ce.count : null);
+}
+
+/** The wire form of analyzed tokens (all of a text, or a slice of it). */
+export function assembleResult(
+  im: InferenceModel,
+  text: string,
+  tokens: AnalysisResult['tokens'],
+  plan: { stride: number },
+  window: number,
+  sink: BatchSink,
+  crossEntropy: number | null,
+): AnalysisResult {
+  const sites = im.model.sites;
   const layers: SiteMasks[] = sites.map((s, k) => ({
     site: s.name,
-    masks: Buffer.from(quant[k].buffer, quant[k].byteOffset, quant[k].byteLength).toString('base64'),
-    active: active[k],
-    mean: mean[k].map(round5),
-    ...(keys[k] ? { keys: keys[k] } : {}),
-    fraction: fraction[k].map(round5),
-    decided: decided[k].map(round5),
-    ...(withChance
-      ? { chance: { active: chance[k].active, fraction: chance[k].fraction.map(round5), mean: chance[k].mean.map(round5), decided: chance[k].decided.map(round5) } }
+    masks: Buffer.from(sink.quant![k].buffer, sink.quant![k].byteOffset, sink.quant![k].byteLength).toString('base64'),
+    active: sink.active![k] as number[],
+    mean: (sink.mean![k] as number[]).map(round5),
+    ...(sink.keys![k] ? { keys: sink.keys![k] as number[] } : {}),
+    fraction: (sink.fraction![k] as number[]).map(round5),
+    decided: (sink.decided![k] as number[]).map(round5),
+    ...(sink.chance
+      ? { chance: { active: sink.chance[k].active as number[], fraction: (sink.chance[k].fraction as number[]).map(round5), mean: (sink.chance[k].mean as number[]).map(round5), decided: (sink.chance[k].decided as number[]).map(round5) } }
       : {}),
   }));
   const paintedBy = sites.length ? paintedDefinition(sites) : undefined;
@@ -150,14 +338,22 @@ export async function analyzeText(im: InferenceModel, text: string, opts: Analyz
     sites,
     layers,
     window,
-    stride,
-    crossEntropy: ceCount ? ceSum / ceCount : null,
-    surprisal,
-    ...(paintedBy ? { painted: paintedValues(sites, fraction, paintedBy, n).map(round5), paintedBy } : {}),
+    stride: plan.stride,
+    crossEntropy,
+    surprisal: sink.surprisal as (number | null)[],
+    ...(paintedBy && sink.painted ? { painted: (sink.painted as number[]).map(round5), paintedBy } : {}),
   };
 }
 
-const round5 = (v: number) => Math.round(v * 1e5) / 1e5;
+/**
+ * Statistics as sent: 5 decimals (the wire carries no more precision than anyone reads). Rounding
+ * again gives the same double, also from its float32 (a kept analysis's columns).
+ */
+export function round5(v: number): number {
+  return Math.round(v * 1e5) / 1e5;
+}
+/** The mean mask as sent (see round5). */
+export const roundMean = round5;
 
 export interface SampleOptions {
   maxTokens: number;

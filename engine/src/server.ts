@@ -13,6 +13,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { RunLockedError } from './runLock';
 import { promptWarning, samplingProblems } from './sampling';
+import { registerAnalysisHandlers } from './analysisHandlers';
 import * as P from '@common/protocol';
 import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
@@ -203,6 +204,9 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
       return service.report(p, cancelHook(token));
     }),
   );
+
+  // analysis/open, summaries, slice, release: analyses kept by the engine, replies bounded.
+  registerAnalysisHandlers(conn, { handle, check, service });
 
   conn.onRequest(
     P.Sample,

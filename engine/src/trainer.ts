@@ -20,6 +20,7 @@ import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, valid
 import { CorpusError, loadCorpus } from './corpus';
 import { Dataset } from './dataset';
 import { writeFileAtomicSync } from './fsutil';
+import { checkFullReply, TooLargeError } from './analysisStore';
 import { analyzeText } from './inference';
 import { maskReportOnIds } from './maskReport';
 import { GPT, initWeights, parameterShapes } from './model';
@@ -28,6 +29,7 @@ import { checkMemory, onWasm, trainingMemory } from './memoryEstimate';
 import { AdamW, type OptimizerState } from './optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, ReportRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
 import { prototypeKeyProblem } from './prototypeKeys';
+import { yieldToRequests } from './requestPriority';
 import { Rng } from './rng';
 import { acquireRunLock, type RunLock } from './runLock';
 import { cleanTempFiles } from './runTemp';
@@ -440,7 +442,7 @@ export class TrainingRun {
         events.progress?.({ step: this.step, totalSteps: t.steps, loss, tokensPerSec, etaSeconds: (t.steps - this.step) / Math.max(rate, 1e-9) });
         if (this.step % t.checkpointInterval === 0 || this.step === t.steps) await this.checkpoint(events);
         else if (evalNow) this.saveMeta();
-        await new Promise((r) => setImmediate(r)); // let requests (stop, analyze) in between steps
+        await yieldToRequests(); // requests (stop, analyze) in between steps; the ones a user waits for first
       }
       if (this.stopRequested && listCheckpoints(this.dir).at(-1)?.step !== this.step) await this.checkpoint(events);
       outcome = { status: this.stopRequested && this.step < t.steps ? 'stopped' : 'completed', step: this.step };
@@ -477,8 +479,14 @@ export class TrainingRun {
     if (this.model.sites.length) this.emit(events, await this.reportRecord());
     events.checkpoint?.(info);
     if (this.watchText && events.watch) {
-      const analysis = await analyzeText({ model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } }, this.watchText);
-      events.watch(analysis);
+      const im = { model: this.model, tokenizer: this.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: this.step } };
+      try {
+        checkFullReply(im, this.watchText.length, 'the watched text is not re-analyzed at checkpoints');
+        events.watch(await analyzeText(im, this.watchText));
+      } catch (e) {
+        if (!(e instanceof TooLargeError)) throw e;
+        events.log?.('warn', e.message);
+      }
     }
   }
 

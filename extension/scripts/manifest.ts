@@ -163,9 +163,9 @@ const configuration = {
     'ldlens.analysis.stride': { type: 'number', default: 0, minimum: 0, description: 'Stride between analysis windows in tokens; 0: half the window.' },
     'ldlens.analysis.visibleRangeFirst': {
       type: 'number',
-      default: 20000,
+      default: 2000,
       minimum: 0,
-      description: 'Documents longer than this many characters are painted in two passes: the visible lines first, then the whole document. 0: always in one pass.',
+      description: 'Documents longer than this many characters are painted visible lines first (analyzed first by the engine, no extra pass), then whole. 0: always in one pass.',
     },
   },
 };

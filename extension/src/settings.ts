@@ -46,7 +46,7 @@ export function readSettings(): Settings {
     debounceMs: c.get<number>('analysis.debounceMs', 800),
     window: c.get<number>('analysis.window', 0),
     stride: c.get<number>('analysis.stride', 0),
-    visibleRangeFirst: c.get<number>('analysis.visibleRangeFirst', 20000),
+    visibleRangeFirst: c.get<number>('analysis.visibleRangeFirst', 2000),
   };
 }
 

@@ -510,6 +510,8 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
         assert.ok(yTicks > 0);
         await view.send({ type: 'state', state: { runs, selected: ['tiny-learned', 'baseline'], logScale: ['terms', 'l1'] } });
         await view.page.waitForFunction(() => ((window as unknown as TestWindow).__state as { logScale: string[] }).logScale.join() === 'terms,l1');
+        // the toggles follow on the next render (the state is saved first)
+        await view.page.waitForFunction(() => document.querySelector('[data-chart="loss"] .log-toggle')?.getAttribute('aria-pressed') === 'false', undefined, { timeout: 5000 }).catch(() => undefined);
         assert.equal(await view.page.locator('[data-chart="loss"] .log-toggle').getAttribute('aria-pressed'), 'false');
         assert.equal(await view.page.locator('[data-chart="terms"] .log-toggle').getAttribute('aria-pressed'), 'true');
         await noViolations(view);

@@ -6,7 +6,10 @@ import type { AnalysisResult, BackendChoice, MaskReport, MetricRecord, RunInfo }
 import { initBackend, type BackendReport } from '../backend';
 import { listRuns, readMetrics } from '../checkpoint';
 import { loadCorpus } from '../corpus';
+import type { AnalysisHandle } from '@common/analysisWire';
+import { AnalysisStore, checkFullReply } from '../analysisStore';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from '../inference';
+import { holdTraining } from '../requestPriority';
 import type { RunOutcome, TrainEvents, TrainSetup } from '../trainer';
 import { ModelCache } from './modelCache';
 import { TRAINERS, type Trainer, type TrainerFactory, type TrainerKind } from './trainers';
@@ -48,6 +51,8 @@ type SampleRequest = { checkpoint: string; prompt: string; maxTokens: number; te
 
 export class EngineService {
   readonly models: ModelCache;
+  /** Analyses kept for `analysis/*` requests; each leases its model from `models`. */
+  readonly analyses: AnalysisStore;
   private readonly trainers: TrainerFactory;
   private readonly defaultBackend: BackendChoice;
   private backend: Promise<BackendReport> | null = null;
@@ -57,6 +62,7 @@ export class EngineService {
 
   constructor(o: EngineServiceOptions = {}) {
     this.models = new ModelCache(o.cacheSize ?? 3);
+    this.analyses = new AnalysisStore();
     this.trainers = TRAINERS[o.trainer ?? 'tfjs'];
     this.defaultBackend = o.backend ?? 'auto';
   }
@@ -75,8 +81,21 @@ export class EngineService {
     return this.models.use(checkpoint, f);
   }
 
-  analyze(p: { checkpoint: string; text: string; window?: number; stride?: number }, checkpointHook?: CancelHook): Promise<AnalysisResult> {
-    return this.withModel(p.checkpoint, (im) => analyzeText(im, p.text, { window: p.window, stride: p.stride, checkpointHook }));
+  /**
+   * A whole text's analysis in one reply; refused up front (TooLargeError, `tooLargeHint` says what
+   * to do instead) when its JSON would not fit one. Training waits between steps meanwhile.
+   */
+  analyze(p: { checkpoint: string; text: string; window?: number; stride?: number }, checkpointHook?: CancelHook, tooLargeHint = 'analysis/open sends it in bounded chunks'): Promise<AnalysisResult> {
+    return this.withModel(p.checkpoint, (im) => {
+      checkFullReply(im, p.text.length, tooLargeHint);
+      return holdTraining(analyzeText(im, p.text, { window: p.window, stride: p.stride, checkpointHook }));
+    });
+  }
+
+  /** Opens an analysis the engine keeps (summaries and masks fetched by range); it holds a lease on its model. */
+  async openAnalysis(p: { checkpoint: string; text: string; window?: number; stride?: number; first?: { start: number; end: number } }): Promise<AnalysisHandle> {
+    await this.initBackend();
+    return this.analyses.open(this.models.acquire(p.checkpoint), p.text, { window: p.window, stride: p.stride, first: p.first });
   }
 
   /** The mask report of a text: per site, how decided the masks are and their token structure, next to chance. */

@@ -33,7 +33,11 @@ function posInt(v: string | undefined, name: string): number | undefined {
  * The torch trainer for this `train` or `resume`, when the backend is (or `auto` picks) torch, with
  * the line that says so; null: the TypeScript engine trains. --nproc and --device imply torch.
  */
-export function torchTraining(o: TorchFlags): { trainers: TrainerFactory; intro: string } | null {
+/**
+ * The torch trainer when the flags choose it; otherwise null, or a `note` saying why auto did not pick
+ * torch, printed with the backend line once the run is set up (a refused run stays a one-line error).
+ */
+export function torchTraining(o: TorchFlags): { trainers: TrainerFactory; intro: string } | { trainers?: undefined; intro?: undefined; note: string } | null {
   const choice = o.backend ?? 'auto';
   const nproc = posInt(o.nproc, 'nproc') ?? 1, threads = posInt(o.threads, 'threads') ?? null;
   const torchOnly = o.nproc !== undefined || o.device !== undefined;
@@ -45,10 +49,7 @@ export function torchTraining(o: TorchFlags): { trainers: TrainerFactory; intro:
   } catch (e) {
     throw new TorchBackendError((e as Error).message);
   }
-  if (!pick.torch) {
-    if (!o.json && pick.probe) process.stderr.write(`${pick.reason}\n`);
-    return null;
-  }
+  if (!pick.torch) return !o.json && pick.probe ? { note: pick.reason } : null;
   return {
     trainers: torchTrainerFactory({ python: o.python, nproc, device: o.device ?? 'auto', threads }),
     intro: `backend torch (${pick.reason}${nproc > 1 ? `; ${nproc} processes through torchrun` : ''})\n`,

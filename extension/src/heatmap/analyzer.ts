@@ -1,16 +1,20 @@
 // Analyze Document / Analyze Selection and auto re-analysis: takes the text, asks the engine,
 // hands the result to the heatmap with the edits made meanwhile. Visible range first for long
-// documents; one analysis in flight per document (a newer one cancels it).
+// documents; one analysis in flight per document (a newer one cancels it). Documents are analyzed
+// as analyses the engine keeps: summaries in bounded chunks, masks fetched by token when needed.
 import * as vscode from 'vscode';
+import * as W from '@common/analysisWire';
 import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { describeEngineError } from '../engine/errors';
 import { readSettings } from '../settings';
 import type { Checkpoints } from '../training/checkpoints';
-import type { DocHeat, HeatmapController } from './heatmapController';
+import type { DocHeat, HeatKind, HeatmapController } from './heatmapController';
+import { MaskRows, SummaryAssembler } from './lazyAnalysis';
+import { AnalysisView } from './metrics';
 
-/** Lines above and below the visible ones analyzed in the first pass. */
-const VISIBLE_MARGIN_LINES = 30;
+/** Lines above and below the visible ones analyzed first (scrolling a little finds them painted; the rest follows). */
+const VISIBLE_MARGIN_LINES = 10;
 /** Texts longer than this get a cancellable notification instead of the status-bar spinner. */
 const NOTIFY_CHARS = 8000;
 
@@ -32,6 +36,33 @@ export class Analyzer implements vscode.Disposable {
       { checkpoint, text, ...(s.window > 0 ? { window: s.window } : {}), ...(s.stride > 0 ? { stride: s.stride } : {}) },
       token,
     );
+  }
+
+  /**
+   * Opens an analysis the engine keeps (analysis/open): summaries arrive by chunks into the
+   * assembler, masks are fetched by token (`rows`), `release` frees it in the engine (once).
+   */
+  async openAnalysis(
+    checkpoint: string,
+    text: string,
+    first: { start: number; end: number } | undefined,
+    token?: vscode.CancellationToken,
+  ): Promise<{ handle: W.AnalysisHandle; assembler: SummaryAssembler; rows: MaskRows; release: () => void }> {
+    const s = readSettings();
+    const handle = await this.engine.request(
+      W.AnalysisOpen,
+      { checkpoint, text, ...(s.window > 0 ? { window: s.window } : {}), ...(s.stride > 0 ? { stride: s.stride } : {}), ...(first ? { first } : {}) },
+      token,
+    );
+    const assembler = new SummaryAssembler(handle, text);
+    const rows = new MaskRows(assembler.result, (from, to, sites) => this.engine.request(W.AnalysisSlice, { id: handle.id, from, to, ...(sites ? { sites } : {}) }), handle.sliceChunk);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.engine.request(W.AnalysisRelease, { id: handle.id }).catch(() => {}); // gone with a restarted engine: nothing to free
+    };
+    return { handle, assembler, rows, release };
   }
 
   /** Auto re-analysis after edits or a save (no prompts; errors go to the log). */
@@ -62,26 +93,56 @@ export class Analyzer implements vscode.Disposable {
       const again = { label: 'Analyze', run: () => this.analyze(document, vscode.window.visibleTextEditors.find((e) => e.document === document), opts) };
       const ck = await this.checkpoints.resolve(cts.token, opts.interactive ? again : undefined);
       if (!ck) return undefined;
-      const threshold = readSettings().visibleRangeFirst;
-      if (!sel && editor && threshold > 0 && text.length > threshold && editor.visibleRanges.length) {
-        const first = Math.max(0, editor.visibleRanges[0].start.line - VISIBLE_MARGIN_LINES);
-        const last = Math.min(document.lineCount - 1, editor.visibleRanges[editor.visibleRanges.length - 1].end.line + VISIBLE_MARGIN_LINES);
-        const vs = document.offsetAt(new vscode.Position(first, 0));
-        const ve = document.offsetAt(document.lineAt(last).rangeIncludingLineBreak.end);
-        if (ve - vs < text.length) {
-          progress.report({ message: 'visible lines first' });
-          const tv = Date.now();
-          const a = await this.analyzeText(ck.checkpoint, docText.slice(vs, ve), cts.token);
-          this.heatmap.setAnalysis(document, a, { docText, base: vs, kind: 'visible', edits: edits.edits, runDir: ck.runDir });
-          this.log.info(`analyzed ${name} lines ${first + 1}–${last + 1} first (the visible range): ${a.tokens.length} tokens in ${Date.now() - tv} ms`);
-          progress.report({ message: `the whole document (${text.length.toLocaleString()} characters)` });
-        }
+      const s = readSettings();
+      // The visible lines (and a margin) are analyzed first and painted as soon as they are done.
+      let first: { start: number; end: number } | undefined;
+      let lines = '';
+      if (!sel && editor && s.visibleRangeFirst > 0 && text.length > s.visibleRangeFirst && editor.visibleRanges.length) {
+        const top = Math.max(0, editor.visibleRanges[0].start.line - VISIBLE_MARGIN_LINES);
+        const bottom = Math.min(document.lineCount - 1, editor.visibleRanges[editor.visibleRanges.length - 1].end.line + VISIBLE_MARGIN_LINES);
+        const vs = document.offsetAt(new vscode.Position(top, 0));
+        const ve = document.offsetAt(document.lineAt(bottom).rangeIncludingLineBreak.end);
+        if (ve - vs < text.length) first = { start: vs, end: ve };
+        lines = `${top + 1}–${bottom + 1}`;
       }
       const t0 = Date.now();
-      const a = await this.analyzeText(ck.checkpoint, text, cts.token);
-      const heat = this.heatmap.setAnalysis(document, a, { docText, base, kind, edits: edits.edits, runDir: ck.runDir });
+      const kept = await this.openAnalysis(ck.checkpoint, text, first, cts.token);
+      const { handle, assembler, rows, release } = kept;
+      const paint = (k: HeatKind) =>
+        this.heatmap.setAnalysis(document, assembler.result, { docText, base, kind: k, edits: edits.edits, runDir: ck.runDir, text, lazy: { rows, release } });
+      let heat: DocHeat | undefined;
+      try {
+        const fetch = async (from: number, to: number) => {
+          for (let at = from; at < to; ) {
+            const c = await this.engine.request(W.AnalysisSummaries, { id: handle.id, from: at, to }, cts.token);
+            assembler.add(c);
+            at = c.to;
+          }
+        };
+        if (handle.first && handle.first.to > handle.first.from) {
+          progress.report({ message: 'visible lines first' });
+          await fetch(handle.first.from, handle.first.to);
+          paint('visible');
+          this.log.info(`analyzed ${name} lines ${lines} first (the visible range): ${handle.first.to - handle.first.from} tokens in ${Date.now() - t0} ms`);
+          progress.report({ message: `the whole document (${text.length.toLocaleString()} characters)` });
+        }
+        // The rest in chunks (each reply bounded), painted once whole: a partial repaint would
+        // cost a whole-document paint each time.
+        for (const [from, to] of [[0, handle.first?.from ?? 0], [handle.first?.to ?? 0, handle.tokenCount]] as const) {
+          for (let at = from; at < to; at = Math.min(to, at + handle.summaryChunk)) {
+            await fetch(at, Math.min(to, at + handle.summaryChunk));
+            progress.report({ message: `the whole document (${text.length.toLocaleString()} characters): ${Math.floor((100 * assembler.received) / Math.max(1, handle.tokenCount))}%` });
+          }
+        }
+        // The single-unit metric paints from one site's masks: fetched before the full paint.
+        await new AnalysisView(assembler.result, rows).prepare(this.heatmap.choice).catch((e) => this.log.warn(e instanceof Error ? e.message : String(e)));
+        heat = paint(kind);
+      } finally {
+        // Cancelled or failed: freed in the engine unless a partial paint still shows it.
+        if (!heat && this.heatmap.get(document.uri)?.view.rows !== rows) release();
+      }
       this.log.info(
-        `analyzed ${name}${sel ? ' (selection)' : ''}: ${a.tokens.length} tokens at step ${a.checkpoint.step} in ${Date.now() - t0} ms; painted in ${this.heatmap.lastPaint?.ms.toFixed(1) ?? '?'} ms`,
+        `analyzed ${name}${sel ? ' (selection)' : ''}: ${handle.tokenCount} tokens at step ${handle.checkpoint.step} in ${Date.now() - t0} ms; painted in ${this.heatmap.lastPaint?.ms.toFixed(1) ?? '?'} ms`,
       );
       return heat;
     };

@@ -9,6 +9,7 @@ import { runLabel } from '../training/checkpointChoice';
 import { LEVELS, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
 import { blankTokens } from './blankTokens';
 import { buildLegend } from './legend';
+import type { MaskRows } from './lazyAnalysis';
 import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
 import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
 
@@ -27,8 +28,8 @@ export interface DocHeat {
   /** The analyzed text itself (the Mask Explorer re-analyzes exactly this at other checkpoints). */
   text?: string;
   runDir: string;
-  /** Ranges for `version`, built on first paint. */
-  ranges?: (vscode.Range | undefined)[];
+  /** Line starts of the document at `version`, built on first paint. */
+  lines?: LineIndex;
   /** Tokens painted in the last paint. */
   painted: number;
   /** Tokens left unpainted and out of the colour scale (a sample's whitespace: blankTokens.ts). */
@@ -105,6 +106,14 @@ export class HeatmapController implements vscode.Disposable {
 
   async setChoice(choice: PaintChoice): Promise<void> {
     this._choice = choice;
+    // Views whose masks are in the engine fetch what the choice paints first (one unit: one site's masks).
+    for (const heat of this.heats.values()) {
+      try {
+        await heat.view.prepare(choice);
+      } catch (e) {
+        void vscode.window.showWarningMessage(e instanceof Error ? e.message : String(e));
+      }
+    }
     await this.context.workspaceState.update(CHOICE_KEY, choice);
     void vscode.commands.executeCommand('setContext', 'ldlens.rounded', choice.rounded);
     this.repaintAll();
@@ -140,11 +149,13 @@ export class HeatmapController implements vscode.Disposable {
   setAnalysis(
     document: vscode.TextDocument,
     analysis: AnalysisResult,
-    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string },
+    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string; lazy?: { rows: MaskRows; release: () => void } },
   ): DocHeat {
     const t0 = performance.now();
     const uri = document.uri.toString();
-    const view = new AnalysisView(analysis);
+    const view = new AnalysisView(analysis, opts.lazy?.rows, opts.lazy?.release);
+    const old = this.heats.get(uri);
+    if (old && old.view.rows !== view.rows) old.view.dispose(); // a repaint of the same kept analysis keeps it
     const spans = paintSpans(opts.docText, analysis.tokens, opts.base);
     if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
     const text = opts.text ?? (opts.base >= 0 && opts.base + analysis.textLength <= opts.docText.length ? opts.docText.slice(opts.base, opts.base + analysis.textLength) : undefined);
@@ -161,7 +172,10 @@ export class HeatmapController implements vscode.Disposable {
   clear(uri?: vscode.Uri): void {
     const keys = uri ? [uri.toString()] : [...this.heats.keys()];
     for (const k of keys) {
-      if (!this.heats.delete(k)) continue;
+      const heat = this.heats.get(k);
+      if (!heat) continue;
+      this.heats.delete(k);
+      heat.view.dispose();
       clearTimeout(this.timers.get(k));
       this.timers.delete(k);
       for (const ed of vscode.window.visibleTextEditors) {
@@ -192,7 +206,7 @@ export class HeatmapController implements vscode.Disposable {
     if (!heat) return;
     shiftSpans(heat.starts, heat.ends, edits);
     heat.version = e.document.version;
-    heat.ranges = undefined;
+    heat.lines = undefined;
     for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.paintEditor(ed);
     const s = readSettings();
     if (s.autoReanalyze === 'onEdit' && (heat.kind === 'document' || heat.kind === 'visible')) {
@@ -229,29 +243,38 @@ export class HeatmapController implements vscode.Disposable {
     if (!heat) return;
     const doc = editor.document;
     if (heat.version !== doc.version) return; // an edit not seen yet: its change event repaints
-    if (!heat.ranges) {
-      const idx = new LineIndex(doc.getText());
-      heat.ranges = new Array(heat.starts.length);
-      for (let i = 0; i < heat.starts.length; i++) {
-        const s = heat.starts[i];
-        const e = heat.ends[i];
-        if (e > s && !heat.skip?.[i]) {
-          const a = idx.positionAt(s);
-          const b = idx.positionAt(e);
-          heat.ranges[i] = new vscode.Range(a.line, a.character, b.line, b.character);
-        }
-      }
-    }
+    const idx = (heat.lines ??= new LineIndex(doc.getText()));
     const { level } = heat.view.levels(this._choice, readSettings().levels, heat.skip);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
+    // Neighbouring tokens of one level make one range: the same cells painted with a fraction of
+    // the ranges (a 2 MB document has ~2 million tokens).
     let painted = 0;
-    for (let i = 0; i < heat.ranges.length; i++) {
-      const r = heat.ranges[i];
-      // Level −1: no value for this token (e.g. no chance baseline in this analysis): unpainted.
-      if (!r || level[i] < 0) continue;
-      buckets[level[i]].push(r);
+    let runLevel = -1;
+    let runStart = 0;
+    let runEnd = -1;
+    const flush = () => {
+      if (runLevel < 0) return;
+      const a = idx.positionAt(runStart);
+      const b = idx.positionAt(runEnd);
+      buckets[runLevel].push(new vscode.Range(a.line, a.character, b.line, b.character));
+    };
+    for (let i = 0; i < heat.starts.length; i++) {
+      const s = heat.starts[i];
+      const e = heat.ends[i];
+      // Level −1: no value for this token (e.g. no chance baseline in this analysis), and blank
+      // tokens of a sample (heat.skip): unpainted, and they end a run.
+      if (e <= s || heat.skip?.[i] || level[i] < 0) continue;
       painted++;
+      if (level[i] === runLevel && s === runEnd) {
+        runEnd = e;
+        continue;
+      }
+      flush();
+      runLevel = level[i];
+      runStart = s;
+      runEnd = e;
     }
+    flush();
     for (let l = 0; l < LEVELS; l++) editor.setDecorations(this.types[l], buckets[l]);
     heat.painted = painted;
     const ms = performance.now() - t0;

@@ -5,6 +5,7 @@ import type { AnalysisResult, MaskSite } from '@common/protocol';
 import { siteLabel } from '@common/sites';
 import { domainOf } from './colors';
 import { computeLevels, type Levelling, type Levels } from './levels';
+import type { MaskRows } from './lazyAnalysis';
 
 /**
  * `painted`: the engine's default painted value (AnalysisResult.painted), or for a chosen site its
@@ -80,7 +81,47 @@ export class AnalysisView {
   /** token id → indices of its occurrences. */
   private byId: Map<number, number[]> | undefined;
 
-  constructor(readonly analysis: AnalysisResult) {}
+  /**
+   * `rows`: for an analysis the engine keeps (built from summaries, masks not sent), where masks
+   * are fetched from; `release` frees it in the engine.
+   */
+  constructor(
+    readonly analysis: AnalysisResult,
+    readonly rows?: MaskRows,
+    private readonly release?: () => void,
+  ) {}
+
+  /** Masks stay in the engine and are fetched by token (fetchRows before reading them). */
+  get lazy(): boolean {
+    return this.rows !== undefined;
+  }
+
+  /** Makes the masks of tokens [from, to) readable (a no-op when they came with the analysis). */
+  async fetchRows(from: number, to: number): Promise<void> {
+    if (!this.rows) return;
+    const missing = [];
+    for (let t = from; t < to; t++) if (this.analysis.sites.some((_, s) => !this.rows!.row(s, t))) missing.push(t);
+    if (missing.length) await this.rows.fetch(missing[0], missing[missing.length - 1] + 1);
+  }
+
+  /** Makes what a choice paints readable (the single-unit metric needs one site's masks for every token). */
+  async prepare(choice: PaintChoice, maxBytes = 64 * 2 ** 20): Promise<void> {
+    if (!this.rows || choice.metric !== 'unit' || choice.site.kind !== 'site') return;
+    const site = this.resolveSite(choice.site);
+    await this.rows.fetchSite(site, maxBytes);
+    this.valueCache.clear();
+  }
+
+  /** One token's masks at a site (round(m·255) per unit), or undefined when not fetched. */
+  maskRow(site: number, token: number): Uint8Array | undefined {
+    if (this.rows) return this.rows.row(site, token);
+    const units = this.analysis.sites[site].units;
+    return this.masks(site).subarray(token * units, (token + 1) * units);
+  }
+
+  dispose(): void {
+    this.release?.();
+  }
 
   get tokenCount(): number {
     return this.analysis.tokens.length;
@@ -102,6 +143,9 @@ export class AnalysisView {
 
   /** tokens × units mask bytes (round(m·255)) of a site. */
   masks(site: number): Uint8Array {
+    const fetched = this.rows?.siteMatrix(site);
+    if (fetched) return fetched;
+    if (this.rows) throw new Error(`the masks of ${this.analysis.sites[site].name} are in the engine: prepare() fetches them`);
     let m = this.decoded.get(site);
     if (!m) {
       m = decodeBase64(this.analysis.layers[site].masks);
@@ -114,7 +158,9 @@ export class AnalysisView {
   unitValue(site: number, token: number, unit: number): number {
     const units = this.analysis.sites[site].units;
     if (unit < 0 || unit >= units) return NaN;
-    return this.masks(site)[token * units + unit] / 255;
+    if (!this.rows || this.rows.siteMatrix(site)) return this.masks(site)[token * units + unit] / 255;
+    const row = this.rows.row(site, token);
+    return row ? row[unit] / 255 : NaN;
   }
 
   /** The value of one token at one site for a metric (NaN where the analysis lacks it). */

@@ -70,8 +70,10 @@ export const STRIP_LINE = 16;
 /** The units of one token at one site: █ on / ░ off (rounded) or ▁…█ (soft), in lines of STRIP_LINE. */
 export function unitStrip(view: AnalysisView, site: number, token: number, rounded: boolean, maxRows = 8): string {
   const s = view.sites[site];
-  const masks = view.masks(site);
-  const off = token * s.units;
+  // The token's row: fetched from the engine for a kept analysis (see LazyAnalysis).
+  const masks = view.maskRow(site, token);
+  if (!masks) return '(masks not loaded)';
+  const off = 0;
   // Attention: each head's keys (blockSize of them) start a new line; elsewhere the units run on.
   const rowLen = s.kind === 'attention' ? s.units / attentionHeads(s, view.analysis.layers[site]) : s.units;
   const rows: string[] = [];

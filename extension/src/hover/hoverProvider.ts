@@ -1,4 +1,5 @@
-// Token hovers over painted documents, served from the cached analysis (no engine round trip).
+// Token hovers over painted documents, served from the cached analysis; for an analysis the
+// engine keeps, the hovered token's masks are fetched first (one token: a small reply).
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { HeatmapController } from '../heatmap/heatmapController';
@@ -14,10 +15,17 @@ export class TokenHoverProvider implements vscode.HoverProvider {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token?: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const t0 = performance.now();
     const hit = this.heatmap.tokenAtPosition(document, position);
     if (!hit) return undefined;
+    // An analysis the engine keeps sends no masks: this token's are fetched (one small reply).
+    try {
+      await hit.heat.view.fetchRows(hit.index, hit.index + 1);
+    } catch (e) {
+      this.log.warn(`hover: the masks of token ${hit.index} could not be fetched: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (token?.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(
       buildHoverMarkdown({ view: hit.heat.view, index: hit.index, choice: this.heatmap.choice, pinned: this.pinned, uri: document.uri.toString() }),
       true,

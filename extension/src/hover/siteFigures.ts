@@ -21,14 +21,14 @@ function fmt(v: number | undefined): string {
 }
 
 /** Mean and standard deviation of the finite values (the chance spread over a text's tokens). */
-function meanSd(values: readonly number[]): { mean: number; sd: number } {
+function meanSd(values: ArrayLike<number> & Iterable<number>): { mean: number; sd: number; n: number } {
   let n = 0;
   let sum = 0;
   for (const v of values) if (Number.isFinite(v)) (n++, (sum += v));
   const mean = n ? sum / n : NaN;
   let ss = 0;
   for (const v of values) if (Number.isFinite(v)) ss += (v - mean) ** 2;
-  return { mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };
+  return { mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, n };
 }
 
 const spreadCache = new WeakMap<SiteMasks, { mean: number; sd: number }>();
@@ -36,9 +36,12 @@ const spreadCache = new WeakMap<SiteMasks, { mean: number; sd: number }>();
 /** Spread of a site's chance kept fraction over the analyzed tokens: the "±" next to chance. */
 export function chanceSpread(layer: SiteMasks): { mean: number; sd: number } | undefined {
   if (!layer.chance) return undefined;
-  let s = spreadCache.get(layer);
-  if (!s) spreadCache.set(layer, (s = meanSd(layer.chance.fraction)));
-  return s;
+  const hit = spreadCache.get(layer);
+  if (hit) return hit;
+  const { mean, sd, n } = meanSd(layer.chance.fraction);
+  // Kept only once every token has its value: a kept analysis fills its columns as summaries arrive.
+  if (n === layer.chance.fraction.length) spreadCache.set(layer, { mean, sd });
+  return { mean, sd };
 }
 
 export interface TokenSiteFigures {

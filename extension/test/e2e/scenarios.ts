@@ -55,7 +55,7 @@ export function prepareWorkspace(ws: string): void {
 
 /**
  * long.txt for the visible-range-first scenario: 3,000 short lines (~55k characters) from the
- * corpus, so that the whole-document pass takes seconds and the visible lines (±30) well under one.
+ * corpus, so that the whole-document pass takes seconds and the visible lines (±10) well under one.
  */
 export function prepareLongDocument(ws: string): void {
   const src = readFileSync(join(ws, 'corpus.txt'), 'utf8').split('\n').map((l) => l.trim().slice(0, 20)).filter((l) => l.length > 3);
@@ -316,7 +316,7 @@ export const SCENARIOS: Scenario[] = [
         assert.ok(!first.whole, 'the viewport was painted before the whole document was analyzed');
         assert.match(first.toasts, /the whole document \([\d,]+ characters\)/, 'the whole-document pass is in progress');
         await s.screenshot('visible-range-painted-first');
-        // Meanwhile the top of the document is not painted yet (only the visible lines ±30 were analyzed).
+        // Meanwhile the top of the document is not painted yet (only the visible lines ±10 were analyzed).
         await s.page.keyboard.press('Control+Home');
         await waitFor('line 1 on screen', async () => (await s.visibleLineNumbers()).includes(1), 5000, 50);
         await sleep(150);
