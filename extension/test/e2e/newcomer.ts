@@ -21,7 +21,7 @@ function demoSettings(): Record<string, unknown> {
 }
 
 /** Developer: Reload Window (workbench.action.reloadWindow), then the workbench back. */
-async function reloadWindow(s: Session): Promise<void> {
+export async function reloadWindow(s: Session): Promise<void> {
   // A mark on the old page: the workbench found afterwards is the reloaded one.
   await s.page.evaluate(() => ((window as unknown as { ldlensBeforeReload?: boolean }).ldlensBeforeReload = true));
   await s.palette('Developer: Reload Window');

@@ -9,6 +9,9 @@ export interface Ctx {
   log: (m: string) => void;
 }
 
+/** Thrown by a scenario that cannot run on this machine: counted and printed as skipped, with the reason. */
+export class Skip extends Error {}
+
 export interface Scenario {
   name: string;
   /** Later scenarios cannot run without this one. */
@@ -67,12 +70,12 @@ function runsDir(ws: string): string {
   return join(ws, '.ldlens/runs');
 }
 
-function runDirs(ws: string): string[] {
+export function runDirs(ws: string): string[] {
   const d = runsDir(ws);
   return existsSync(d) ? readdirSync(d).map((n) => join(d, n)).filter((p) => existsSync(join(p, 'run.json'))) : [];
 }
 
-async function trainFromPalette(s: Session, name: string): Promise<void> {
+export async function trainFromPalette(s: Session, name: string): Promise<void> {
   await s.palette('LearnedDropout: Train Model');
   await s.pick('Train Model (1/3)', 'Active file', 'Active file: corpus.txt');
   await s.pick('Train Model (2/3)', 'tiny');
