@@ -23,6 +23,18 @@ export function siteName(site: string): string {
 export class StuckWarnings {
   /** Per run, every `site:at` already warned about: only a newly stuck site warns again (no flicker of warnings). */
   private readonly warned = new Map<string, Set<string>>();
+  /** Runs already told about with a notification: later changes go to the log and the run charts only. */
+  private readonly notified = new Set<string>();
+
+  /**
+   * Whether this run's warning should pop up: the first one of a run only (undecided sites come and
+   * go as the statistics cross their thresholds, and a default run has several).
+   */
+  notify(runId: string): boolean {
+    if (this.notified.has(runId)) return false;
+    this.notified.add(runId);
+    return true;
+  }
 
   /** The warning to show for a metric record, if it names a site stuck in a way not warned about yet in this run. */
   check(runId: string, runName: string, record: MetricRecord): string | undefined {

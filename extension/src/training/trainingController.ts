@@ -87,7 +87,8 @@ export class TrainingController implements vscode.Disposable {
         const stuck = run && run.runId === p.runId ? this.stuckWarnings.check(p.runId, run.name, p.record) : undefined;
         if (stuck) {
           this.log.warn(stuck);
-          void vscode.window.showWarningMessage(stuck, 'Open Run Charts').then((a) => a && vscode.commands.executeCommand('ldlens.openRunCharts'));
+          if (this.stuckWarnings.notify(p.runId))
+            void vscode.window.showWarningMessage(stuck, 'Open Run Charts').then((a) => a && vscode.commands.executeCommand('ldlens.openRunCharts'));
         }
       }),
       engine.onNotification(P.TrainCheckpoint, (p) => {

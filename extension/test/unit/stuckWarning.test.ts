@@ -18,6 +18,13 @@ describe('stuck-mask warnings', () => {
     assert.equal(w.check('r', 'run', { type: 'eval', step: 60, time: 0, trainLoss: 1, valLoss: 1 }), undefined);
   });
 
+  it('pops up once per run; later changes go to the log only', () => {
+    const w = new StuckWarnings();
+    assert.equal(w.notify('r'), true);
+    assert.equal(w.notify('r'), false);
+    assert.equal(w.notify('other'), true);
+  });
+
   it('names sites as the views do, and leaves unknown module names as they are', () => {
     assert.equal(siteName('transformer.h.2.attn.resid_dropout'), 'layer 2 attention output');
     assert.equal(siteName('something.else'), 'something.else');
