@@ -193,7 +193,13 @@ class StoredAnalysis {
     } else if (to > from) {
       // Recompute the batches that own the tokens, keeping only their masks.
       const sink: BatchSink = { quant, maskFrom: from, maskTo: to };
-      for (let b = batchOfToken(this.plan, from), last = batchOfToken(this.plan, to - 1); b <= last; b++) await analyzeBatch(this.model(), this.plan, b, sink);
+      for (let b = batchOfToken(this.plan, from), last = batchOfToken(this.plan, to - 1); b <= last; b++) {
+        // released between two batches (the lease is gone): the caller's "analyze again", not a crash
+        if (this.released) throw new UnknownAnalysisError(this.id);
+        await analyzeBatch(this.model(), this.plan, b, sink);
+        await new Promise((r) => setImmediate(r)); // other requests (a hover, a release) in between
+      }
+      if (this.released) throw new UnknownAnalysisError(this.id);
     }
     const col = (name: string, k: number) => this.columns.find((c) => c.name === name && c.site === k)?.data;
     const arr = (d: Float32Array | undefined) => (d ? Array.from(d.subarray(from, to)) : []);

@@ -251,3 +251,23 @@ test("a kept analysis survives its model being evicted from the engine's model c
     close();
   }
 });
+
+test('a slice whose masks are being recomputed when its analysis is released is refused as released (NotFound), and the engine stays alive', async () => {
+  const { conn, close } = serve({ LDLENS_ANALYSIS_MASKS_MB: '0' });
+  try {
+    await conn.sendRequest(P.Initialize, {});
+    const text = corpus.slice(0, 20_000);
+    const h = await conn.sendRequest(W.AnalysisOpen, { checkpoint: runDir, text });
+    const { last } = await allSummaries(conn, h);
+    assert.equal(last.complete, true);
+    // Many batches to recompute: the release lands between two of them.
+    const slice = conn.sendRequest(W.AnalysisSlice, { id: h.id, from: 0, to: h.sliceChunk });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await conn.sendRequest(W.AnalysisRelease, { id: h.id }), { released: true });
+    await assert.rejects(slice, (e: ResponseError<unknown>) => e.code === P.EngineErrorCode.NotFound && /analyze the text again/.test(e.message));
+    const again = await conn.sendRequest(P.Analyze, { checkpoint: runDir, text: 'First Citizen:' });
+    assert.ok(again.tokens.length > 0, 'the engine still answers');
+  } finally {
+    close();
+  }
+});
