@@ -277,7 +277,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('analyze needs --checkpoint DIR and --text TEXT or --file FILE');
     const service = engine(o);
     await service.initBackend();
-    const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
+    const text = o.text ?? (await loadCorpus([o.file!], { trainable: false })).text;
     let a: AnalysisResult;
     try {
       a = await service.analyze({ checkpoint: o.checkpoint, text, window: int(o.window, 'window'), stride: int(o.stride, 'stride') }, undefined, 'analyze a part of it (--text), or in the editor, which receives it in bounded chunks');
@@ -295,7 +295,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     if (!o.checkpoint || (o.text === undefined && !o.file)) throw new UsageError('report needs --checkpoint DIR and --text TEXT or --file FILE');
     const service = engine(o);
     await service.initBackend();
-    const text = o.text ?? (await loadCorpus([o.file!], { minChars: 1 })).text;
+    const text = o.text ?? (await loadCorpus([o.file!], { trainable: false })).text;
     const r = await service.report({ checkpoint: o.checkpoint, text, chanceDraws: int(o.draws, 'draws') });
     if (o.json) out(r);
     else process.stdout.write(describeReport(r) + '\n');

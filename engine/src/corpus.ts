@@ -46,6 +46,8 @@ export interface CorpusOptions {
   exclude?: string[];
   /** Fewest characters (code points) worth training on; default 100. */
   minChars?: number;
+  /** False for a text to analyze, not train on: only an empty one is refused (one distinct character is a fine text to look at). */
+  trainable?: boolean;
 }
 
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
@@ -321,7 +323,10 @@ export async function loadCorpus(specs: string[], opts: CorpusOptions = {}): Pro
   if (read > maxBytes) throw new CorpusError(`the corpus grew to ${formatBytes(read)} while being read, over the ${formatBytes(maxBytes)} limit.`);
   if (!files.length) throw new CorpusError(`none of the matched files is UTF-8 text (${skipped[0]?.path}: ${skipped[0]?.reason}).`);
   const text = parts.join('\n');
-  checkTrainable(text, files.length === 1 ? files[0]!.path : `the corpus (${files.length} files)`, minChars);
+  const what = files.length === 1 ? files[0]!.path : `the corpus (${files.length} files)`;
+  if (opts.trainable === false) {
+    if (!text.length) throw new CorpusError(`${what} is empty: there is nothing to analyze.`);
+  } else checkTrainable(text, what, minChars);
   return { files, text, skipped };
 }
 

@@ -312,6 +312,17 @@ test('ldlens analyze --json and sample --json', { timeout: 60_000 }, async () =>
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /tokens, checkpoint step 20, cross-entropy \d/);
   assert.match(human.stdout, /transformer\.h\.0\.mlp\.dropout/);
+  // A text to analyze need not be trainable: one distinct character is analyzed; empty is refused.
+  const one = join(dir, 'one-character.txt');
+  writeFileSync(one, 'e'.repeat(40));
+  const r1 = await runCli(['analyze', '--checkpoint', runDir, '--file', one, '--json'], { cwd: dir });
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal((JSON.parse(r1.stdout) as AnalysisResult).tokens.length, 40);
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '');
+  const r0 = await runCli(['analyze', '--checkpoint', runDir, '--file', empty], { cwd: dir });
+  assert.notEqual(r0.code, 0);
+  assert.match(r0.stderr, /empty\.txt is empty: there is nothing to analyze/);
 
   const prompt = 'ROMEO:';
   const s = await runCli(['sample', '--checkpoint', runDir, '--prompt', prompt, '--tokens', '16', '--seed', '3', '--json'], { cwd: dir });
