@@ -93,7 +93,7 @@ export const NEWCOMER: Scenario[] = [
         await s.page.locator('#workbench\\.parts\\.sidebar .composite.title').first().click({ position: { x: 10, y: 10 } });
         await s.openFile('sample.txt', 'First Citizen');
         await s.palette('LearnedDropout: Analyze Document');
-        const note = await s.notification(/first checkpoint comes at step/, 20_000);
+        const note = await s.notification(/first checkpoint comes at step/, 60_000);
         log(`  ${note}`);
         assert.match(note, new RegExp(`is training \\(step \\d+\\): its first checkpoint comes at step ${STEPS}\\.`));
         assert.doesNotMatch(note, /train a model first/);

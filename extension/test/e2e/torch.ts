@@ -78,7 +78,12 @@ export const TORCH: Scenario[] = [
         const painted = await waitFor('sample.txt painted', async () => {
           const c = await s.decorationColours();
           return c.length > 20 ? c : undefined;
-        }, 90_000);
+        }, 90_000).catch(async (e: unknown) => {
+          // What the window showed, for a failure that cannot be rerun (a clean-clone CI run).
+          log(`  status bar: ${(await s.statusItems()).join(' | ')}`);
+          log(`  extension log since the reload:\n${newLog().split('\n').slice(-40).join('\n')}`);
+          throw e;
+        });
         log(`  sample.txt: ${painted.length} painted elements, ${new Set(painted).size} colours`);
         assert.ok(new Set(painted).size >= 2, 'more than one colour level');
         await waitFor('the log of the analysis with the torch checkpoint', () => new RegExp(`analyzed sample\\.txt: \\d+ tokens at step ${STEPS} `).test(newLog()), 30_000);
