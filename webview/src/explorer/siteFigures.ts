@@ -4,6 +4,7 @@
 import { meanSd, type MeanSd } from '@common/stats';
 import type { SiteMasks } from '@common/webviewProtocol';
 import type { AnalysisModel } from '../common/masks';
+import { activeLevels } from './tokenStrip';
 
 /** Per token: fraction of its units kept (the engine's `fraction`, else active / (keys or units)). */
 export function keptFraction(model: AnalysisModel, site: number): number[] {
@@ -66,4 +67,25 @@ export function siteSummaryText(model: AnalysisModel, site: number): string {
     ` · ${s.decided ? `${decided} (chance ${f2(c.decided.mean)}, sd ${f2(c.decided.sd)})` : decided}` +
     ' · chance: untrained A/B on the same hidden states'
   );
+}
+
+/** The lowest and highest kept fraction of a token at a site ([0, 0] with no tokens). */
+export function keptRange(model: AnalysisModel, site: number): [number, number] {
+  const kept = keptFraction(model, site);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of kept) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min <= max ? [min, max] : [0, 0];
+}
+
+/**
+ * The strip's colour levels at a site: its range of kept fractions spread over the levels
+ * (fractions, not counts: attention counts grow with the token's position in its window).
+ */
+export function siteLevels(model: AnalysisModel, site: number): Uint8Array {
+  const [min, max] = keptRange(model, site);
+  return activeLevels(keptFraction(model, site), max, min);
 }
