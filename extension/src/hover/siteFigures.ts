@@ -5,6 +5,7 @@ import type { SiteMasks } from '@common/protocol';
 import { blockChar } from '../heatmap/colors';
 import type { AnalysisView } from '../heatmap/metrics';
 import { shortSiteLabel } from '@common/sites';
+import { meanSd } from '@common/stats';
 
 /**
  * Below this mean |2m − 1| a token's mask at a site is called undecided: a typical m lies within
@@ -18,17 +19,6 @@ const CELL_PAD = '&nbsp;'.repeat(3);
 function fmt(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return '–';
   return v.toFixed(2);
-}
-
-/** Mean and standard deviation of the finite values (the chance spread over a text's tokens). */
-function meanSd(values: ArrayLike<number> & Iterable<number>): { mean: number; sd: number; n: number } {
-  let n = 0;
-  let sum = 0;
-  for (const v of values) if (Number.isFinite(v)) (n++, (sum += v));
-  const mean = n ? sum / n : NaN;
-  let ss = 0;
-  for (const v of values) if (Number.isFinite(v)) ss += (v - mean) ** 2;
-  return { mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, n };
 }
 
 const spreadCache = new WeakMap<SiteMasks, { mean: number; sd: number }>();

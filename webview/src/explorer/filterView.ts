@@ -1,7 +1,9 @@
 // Unit search (which tokens switch a unit on) and the active-units range filter, chosen on a
 // histogram of the site's active counts with a brush.
-import { axisBottom, bin, brushX, max, scaleLinear, select, type BrushBehavior } from 'd3';
+import { bin, brushX, max, scaleLinear, select, type BrushBehavior } from 'd3';
 import { el } from '../common/dom';
+import { DrawWhenVisible } from '../common/drawWhenVisible';
+import { drawBottomAxis } from './bottomAxis';
 import { tokensWithUnit, type AnalysisModel } from '../common/masks';
 import { displayToken } from '@common/tokens';
 
@@ -26,8 +28,7 @@ export class FilterView {
   private brush: BrushBehavior<null> | null = null;
   private settingBrush = false;
   /** Drawing waits while the tab is hidden; the dimming filter still applies. */
-  private visible = true;
-  private dirty = false;
+  private readonly drawing = new DrawWhenVisible(() => this.render());
 
   constructor(
     private filters: Filters,
@@ -63,12 +64,11 @@ export class FilterView {
     this.model = model;
     this.site = site;
     if (draw) this.render();
-    else this.dirty = true;
+    else this.drawing.later();
   }
 
   setVisible(visible: boolean): void {
-    this.visible = visible;
-    if (visible && this.dirty) this.render();
+    this.drawing.setVisible(visible);
   }
 
   setFilters(filters: Filters): void {
@@ -103,11 +103,7 @@ export class FilterView {
   }
 
   render(): void {
-    if (!this.visible) {
-      this.dirty = true;
-      return;
-    }
-    this.dirty = false;
+    if (!this.drawing.now()) return;
     const model = this.model;
     const range = this.filters.range;
     this.rangeLabel.textContent = range ? `${range[0]} – ${range[1]}` : 'all';
@@ -161,13 +157,7 @@ export class FilterView {
       .attr('width', (b) => Math.max(0, x(b.x1!) - x(b.x0!) - 1))
       .attr('y', (b) => y(b.length))
       .attr('height', (b) => y(0) - y(b.length));
-    svg
-      .selectAll<SVGGElement, null>('g.x-axis')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis x-axis')
-      .attr('transform', `translate(0,${height - margin.bottom})`)
-      .call(axisBottom(x).ticks(6));
+    drawBottomAxis(svg, x, height - margin.bottom, 6);
     svg.selectAll('text.hist-title').data([null]).join('text').attr('class', 'hist-title').attr('x', width - margin.right).attr('y', 14).attr('text-anchor', 'end').text(`active units per token (of ${units})`);
     this.brush = brushX<null>()
       .extent([

@@ -2,7 +2,8 @@
 import './explorer.css';
 import { connect } from '../common/vscodeApi';
 import type { ExplorerHostMessage, ExplorerViewMessage } from '@common/webviewProtocol';
-import { ExplorerApp, type ExplorerViewState } from './app';
+import { ExplorerApp } from './app';
+import type { ExplorerViewState } from './viewState';
 
 let app: ExplorerApp | undefined;
 const channel = connect<ExplorerHostMessage, ExplorerViewMessage, ExplorerViewState>({
@@ -16,8 +17,8 @@ const channel = connect<ExplorerHostMessage, ExplorerViewMessage, ExplorerViewSt
   liveAnalysis: ({ analysis }) => app!.liveAnalysis(analysis),
   checkpoints: ({ checkpoints }) => app!.setCheckpoints(checkpoints),
   selectToken: ({ index }) => app!.selectFromHost(index),
-  scrubAnalysis: ({ requestId, checkpointDir, analysis, error }) => app!.scrubAnalysis(requestId, checkpointDir, analysis, error),
-  report: ({ requestId, report, error }) => app!.reportResult(requestId, report, error),
+  scrubAnalysis: (reply) => app!.hostReply(reply),
+  report: (reply) => app!.hostReply(reply),
   exportResult: (result) => app!.exportResult(result),
 });
 app = new ExplorerApp(channel);

@@ -1,5 +1,6 @@
 // Checkpoint scrubber: the same text at each of the run's checkpoints, stepped or played, and a
 // diff against another checkpoint (which mask bits flipped).
+import { select } from 'd3';
 import { el } from '../common/dom';
 import { formatInt, formatValue } from '../common/format';
 import type { CheckpointInfo } from '@common/webviewProtocol';
@@ -59,9 +60,13 @@ export class Scrubber {
     this.current = current;
     this.slider.max = String(Math.max(0, this.checkpoints.length - 1));
     this.slider.disabled = this.checkpoints.length < 2;
-    const options = [el('option', undefined, '(no diff)', { value: '' })];
-    for (const c of this.checkpoints) options.push(el('option', undefined, `step ${formatInt(c.step)}`, { value: c.dir }));
-    this.compareSelect.replaceChildren(...options);
+    const choices = [{ dir: '', label: '(no diff)' }, ...this.checkpoints.map((c) => ({ dir: c.dir, label: `step ${formatInt(c.step)}` }))];
+    select(this.compareSelect)
+      .selectAll('option')
+      .data(choices)
+      .join('option')
+      .text((c) => c.label)
+      .attr('value', (c) => c.dir);
     this.compareSelect.value = diffDir ?? '';
     this.sync();
   }

@@ -1,8 +1,10 @@
 // Per-site figures the explorer shows next to the masks: each token's kept fraction (attention: of
 // its causal keys, so the strip does not paint window position), how decided the masks are
 // (|2m − 1|), and the same under untrained A/B (the chance baseline) when the engine sent it.
+import { meanSd, type MeanSd } from '@common/stats';
 import type { SiteMasks } from '@common/webviewProtocol';
 import type { AnalysisModel } from '../common/masks';
+import { activeLevels } from './tokenStrip';
 
 /** Per token: fraction of its units kept (the engine's `fraction`, else active / (keys or units)). */
 export function keptFraction(model: AnalysisModel, site: number): number[] {
@@ -25,21 +27,8 @@ export function decidedBytes(q: Uint8Array): Uint8Array {
   return out;
 }
 
-export interface Spread {
-  mean: number;
-  /** Standard deviation over the text's tokens. */
-  sd: number;
-}
-
-export function spread(values: readonly number[]): Spread {
-  let n = 0;
-  let sum = 0;
-  for (const v of values) if (Number.isFinite(v)) (n++, (sum += v));
-  const mean = n ? sum / n : NaN;
-  let ss = 0;
-  for (const v of values) if (Number.isFinite(v)) ss += (v - mean) ** 2;
-  return { mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };
-}
+/** Mean and sd over the text's tokens. */
+export type Spread = Pick<MeanSd, 'mean' | 'sd'>;
 
 export interface SiteSummary {
   kept: Spread;
@@ -55,9 +44,9 @@ export function siteSummary(model: AnalysisModel, site: number): SiteSummary {
   let s = summaryCache.get(l);
   if (!s) {
     s = {
-      kept: spread(keptFraction(model, site)),
-      decided: l.decided ? spread(l.decided) : null,
-      chance: l.chance ? { kept: spread(l.chance.fraction), decided: spread(l.chance.decided) } : null,
+      kept: meanSd(keptFraction(model, site)),
+      decided: l.decided ? meanSd(l.decided) : null,
+      chance: l.chance ? { kept: meanSd(l.chance.fraction), decided: meanSd(l.chance.decided) } : null,
     };
     summaryCache.set(l, s);
   }
@@ -78,4 +67,25 @@ export function siteSummaryText(model: AnalysisModel, site: number): string {
     ` · ${s.decided ? `${decided} (chance ${f2(c.decided.mean)}, sd ${f2(c.decided.sd)})` : decided}` +
     ' · chance: untrained A/B on the same hidden states'
   );
+}
+
+/** The lowest and highest kept fraction of a token at a site ([0, 0] with no tokens). */
+export function keptRange(model: AnalysisModel, site: number): [number, number] {
+  const kept = keptFraction(model, site);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of kept) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min <= max ? [min, max] : [0, 0];
+}
+
+/**
+ * The strip's colour levels at a site: its range of kept fractions spread over the levels
+ * (fractions, not counts: attention counts grow with the token's position in its window).
+ */
+export function siteLevels(model: AnalysisModel, site: number): Uint8Array {
+  const [min, max] = keptRange(model, site);
+  return activeLevels(keptFraction(model, site), max, min);
 }

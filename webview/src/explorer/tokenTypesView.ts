@@ -1,7 +1,9 @@
 // Token types: per distinct token, mean ± spread of active units at every site, sortable, with a
 // dot-and-whisker chart of the sorted site (the model's "experts per token type", made visible).
-import { axisBottom, max, scaleBand, scaleLinear, select } from 'd3';
+import { max, scaleBand, scaleLinear, select } from 'd3';
 import { el } from '../common/dom';
+import { DrawWhenVisible } from '../common/drawWhenVisible';
+import { drawBottomAxis } from './bottomAxis';
 import { shortSiteLabel } from '@common/sites';
 import { displayToken } from '@common/tokens';
 import type { AnalysisModel } from '../common/masks';
@@ -25,8 +27,7 @@ export class TokenTypesView {
   private model: AnalysisModel | null = null;
   private selectedId: number | null = null;
   /** Drawing waits while the tab is hidden. */
-  private visible = true;
-  private dirty = false;
+  private readonly drawing = new DrawWhenVisible(() => this.render());
 
   constructor(
     private sort: TokenTypeSort,
@@ -49,19 +50,15 @@ export class TokenTypesView {
     this.render();
   }
 
-  /** The site the table sorts by follows the explorer's site unless the user picked a column. */
   setVisible(visible: boolean): void {
-    this.visible = visible;
-    if (visible && this.dirty) this.render();
+    this.drawing.setVisible(visible);
   }
 
+  /** The site the table sorts by follows the explorer's site unless the user picked a column. */
   setSite(site: number): void {
     if (this.sort.site === site || !this.model) return;
     this.sort = { ...this.sort, site };
-    if (!this.visible) {
-      this.dirty = true;
-      return;
-    }
+    if (!this.drawing.now()) return;
     if (this.sort.key === 'mean' || this.sort.key === 'std') return this.render();
     // The order does not depend on the site: move the column highlight (one <col>), redraw the chart.
     this.table.querySelectorAll('col').forEach((c, i) => c.classList.toggle('current-site', i === site + 2));
@@ -73,11 +70,7 @@ export class TokenTypesView {
   }
 
   render(): void {
-    if (!this.visible) {
-      this.dirty = true;
-      return;
-    }
-    this.dirty = false;
+    if (!this.drawing.now()) return;
     const model = this.model;
     if (!model) {
       this.table.replaceChildren();
@@ -151,13 +144,7 @@ export class TokenTypesView {
       .attr('x', margin.left)
       .attr('y', 12)
       .text(`${shortSiteLabel(model.sites[site]!)}: active units (of ${units}), mean ± std`);
-    svg
-      .selectAll<SVGGElement, null>('g.x-axis')
-      .data([null])
-      .join('g')
-      .attr('class', 'axis x-axis')
-      .attr('transform', `translate(0,${height - margin.bottom})`)
-      .call(axisBottom(x).ticks(5));
+    drawBottomAxis(svg, x, height - margin.bottom, 5);
     const row = svg
       .selectAll<SVGGElement, TokenTypeStats>('g.type-row')
       .data(rows, (d) => String(d.id))
