@@ -1,7 +1,7 @@
 // The extension ↔ engine boundary: JSON-RPC 2.0 over the engine's stdio (`ldlens serve`).
 // Declared once here and imported by both sides; nothing else crosses the boundary.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { DeepPartial, LDConfig, ModelShape } from '../engine/src/config';
+import type { DeepPartial, LDConfig, ModelShape } from './config';
 import type { EvalRecord, SiteStats, StepRecord } from './metrics';
 
 export const PROTOCOL_VERSION = 1;

@@ -7,7 +7,7 @@ import { BENCH_SHAPES, benchAnalysis, benchShape, defaultTorchScript, forwardFlo
 import { CheckpointError } from './checkpoint';
 import { ConfigError, PRESETS } from './config';
 import { CorpusError, loadCorpus } from './corpus';
-import { DEMO_PROBE, demoCorpus } from './demoCorpus';
+import { DEMO_PROBE, demoCorpus } from '@common/demoCorpus';
 import { TooLargeError } from './analysisStore';
 import { analyzeText, sampleText } from './inference';
 import { describeReport } from './maskReport';

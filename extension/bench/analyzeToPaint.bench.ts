@@ -1,7 +1,7 @@
 // Benchmark: Analyze Document to paint, as the extension does it (analyzer.ts), against a real
 // engine process (`dist/engine/cli.js serve`) and a checkpoint: analysis/open with the visible
 // lines first, summary chunks into a SummaryAssembler, then the paint pipeline of
-// heatmapController.paintEditor (spans → line/character positions → colour levels). VS Code's own
+// painter.ts paintEditor (spans → line/character positions → colour levels). VS Code's own
 // setDecorations is not included (the e2e suite measures it). Scenarios:
 //   doc20k   a 20,000-character document, idle engine: visible range and full paint;
 //   training a 2,000-line document while a `tiny` run trains in the same engine: first paint;
@@ -55,7 +55,7 @@ function procMemory(pid: number): { peakRssMb: number; rssMb: number } | null {
 }
 
 /**
- * The paint of heatmapController.paintEditor, minus VS Code: spans, then neighbouring tokens of
+ * The paint of painter.ts paintEditor, minus VS Code: spans, then neighbouring tokens of
  * one colour level joined into one range (line/character positions), per level. Returns the
  * tokens painted and the ranges made.
  */

@@ -5,7 +5,7 @@
 // A unit test checks that package.json matches (extension/test/unit/manifest.test.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRESETS } from '../../engine/src/config';
+import { PRESETS } from '@common/config';
 import { contributedColors, SCALE_NAMES } from '../src/heatmap/colors';
 import { LEVELLINGS } from '../src/heatmap/levels';
 

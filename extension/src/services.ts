@@ -2,9 +2,9 @@
 import type * as vscode from 'vscode';
 import type { EngineService } from './engine/engineService';
 import type { Analyzer } from './heatmap/analyzer';
-import type { HeatmapController } from './heatmap/heatmapController';
+import type { HeatmapPainter } from './heatmap/painter';
 import type { TokenHoverProvider } from './hover/hoverProvider';
-import type { Checkpoints } from './training/checkpoints';
+import type { Checkpoints } from './checkpoints/checkpoints';
 import type { TrainingController } from './training/trainingController';
 import type { Views } from './views';
 
@@ -12,7 +12,7 @@ export interface Services {
   context: vscode.ExtensionContext;
   log: vscode.LogOutputChannel;
   engine: EngineService;
-  heatmap: HeatmapController;
+  heatmap: HeatmapPainter;
   analyzer: Analyzer;
   hover: TokenHoverProvider;
   checkpoints: Checkpoints;

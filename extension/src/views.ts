@@ -7,8 +7,8 @@ import type { EngineService } from './engine/engineService';
 import { describeEngineError } from './engine/errors';
 import type { Analyzer } from './heatmap/analyzer';
 import { materialize } from './heatmap/lazyAnalysis';
-import type { HeatmapController } from './heatmap/heatmapController';
-import type { Checkpoints } from './training/checkpoints';
+import type { HeatmapPainter } from './heatmap/painter';
+import type { Checkpoints } from './checkpoints/checkpoints';
 import type { TrainingController } from './training/trainingController';
 import { RunChartsViewProvider } from './webviews/chartsView';
 import { type ExplorerHost, MaskExplorerPanel } from './webviews/explorerPanel';
@@ -27,7 +27,7 @@ export class Views implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     engine: EngineService,
     analyzer: Analyzer,
-    private readonly heatmap: HeatmapController,
+    private readonly heatmap: HeatmapPainter,
     private readonly checkpoints: Checkpoints,
     training: TrainingController,
     private readonly log: vscode.LogOutputChannel,

@@ -1,10 +1,10 @@
-// Try It on a Demo Corpus: the engine's built-in demo corpus (engine/src/demoCorpus.ts) written
+// Try It on a Demo Corpus: the engine's built-in demo corpus (common/demoCorpus.ts) written
 // into the workspace, a short probe text opened beside it, and the tiny preset trained on the
 // corpus, so that someone who installed the VSIX has a model to look at without finding text.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { DEMO_PROBE, demoCorpus } from '../../../engine/src/demoCorpus';
+import { DEMO_PROBE, demoCorpus } from '@common/demoCorpus';
 import type { Services } from '../services';
 import { workspaceRoot } from '../settings';
 import { trainCommand } from './train';

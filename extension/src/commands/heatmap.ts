@@ -155,7 +155,7 @@ export async function selectCheckpointCommand(s: Services): Promise<void> {
     }
   }
   if (items.length === 1) {
-    const pending = s.checkpoints.pending();
+    const pending = s.training.pendingCheckpoint;
     if (pending) void vscode.window.showInformationMessage(`No run has a checkpoint yet: ${pending.name} is training (step ${pending.step}) and writes its first at step ${pending.atStep}.`);
     else void vscode.window.showInformationMessage('No run has a checkpoint yet.', 'Train Model').then((a) => a && vscode.commands.executeCommand('ldlens.train'));
     return;

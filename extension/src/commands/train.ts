@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { PRESETS } from '../../../engine/src/config';
+import { PRESETS } from '@common/config';
 import type * as P from '@common/protocol';
 import type { Services } from '../services';
 import { readSettings, resolveWorkspacePath, runsDirPath, workspaceRoot } from '../settings';

@@ -1,5 +1,6 @@
-// Analyze Document / Analyze Selection and auto re-analysis: takes the text, asks the engine,
-// hands the result to the heatmap with the edits made meanwhile. Visible range first for long
+// Analyze Document / Analyze Selection and auto re-analysis of painted documents (debounced after
+// edits, or on save: setting ldlens.autoReanalyze): takes the text, asks the engine, hands the
+// result to the heatmap with the edits made meanwhile. Visible range first for long
 // documents; one analysis in flight per document (a newer one cancels it). Documents are analyzed
 // as analyses the engine keeps: summaries in bounded chunks, masks fetched by token when needed.
 import * as vscode from 'vscode';
@@ -8,8 +9,9 @@ import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { describeEngineError } from '../engine/errors';
 import { readSettings } from '../settings';
-import type { Checkpoints } from '../training/checkpoints';
-import type { DocHeat, HeatKind, HeatmapController } from './heatmapController';
+import type { Checkpoints } from '../checkpoints/checkpoints';
+import type { DocumentEdit, EditTracker } from './editTracker';
+import type { DocHeat, HeatKind, HeatmapPainter } from './painter';
 import { MaskRows, SummaryAssembler } from './lazyAnalysis';
 import { AnalysisView } from './metrics';
 
@@ -20,13 +22,48 @@ const NOTIFY_CHARS = 8000;
 
 export class Analyzer implements vscode.Disposable {
   private readonly inflight = new Map<string, vscode.CancellationTokenSource>();
-  heatmap!: HeatmapController;
+  /** Pending re-analyses after edits, by document. */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
     private readonly engine: EngineService,
     private readonly checkpoints: Checkpoints,
+    private readonly heatmap: HeatmapPainter,
+    private readonly edits: EditTracker,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    this.disposables.push(
+      edits.onDidEdit((e) => this.onEdit(e)),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        const heat = this.heatmap.get(d.uri);
+        if (heat && readSettings().autoReanalyze === 'onSave' && (heat.kind === 'document' || heat.kind === 'visible')) this.reanalyze(d, heat);
+      }),
+      // A cleared heatmap is not re-analyzed by an edit made before it was cleared.
+      heatmap.onDidChange(() => {
+        for (const [uri, t] of this.timers) {
+          if (this.heatmap.get(uri)) continue;
+          clearTimeout(t);
+          this.timers.delete(uri);
+        }
+      }),
+    );
+  }
+
+  private onEdit({ document }: DocumentEdit): void {
+    const uri = document.uri.toString();
+    const heat = this.heatmap.get(uri);
+    if (!heat) return;
+    const s = readSettings();
+    if (s.autoReanalyze !== 'onEdit' || (heat.kind !== 'document' && heat.kind !== 'visible')) return;
+    clearTimeout(this.timers.get(uri));
+    const t = setTimeout(() => {
+      this.timers.delete(uri);
+      const h = this.heatmap.get(uri);
+      if (h) this.reanalyze(document, h);
+    }, s.debounceMs);
+    this.timers.set(uri, t);
+  }
 
   /** The engine's Analyze with the window/stride settings. */
   analyzeText(checkpoint: string, text: string, token?: vscode.CancellationToken): Promise<P.AnalysisResult> {
@@ -66,7 +103,7 @@ export class Analyzer implements vscode.Disposable {
   }
 
   /** Auto re-analysis after edits or a save (no prompts; errors go to the log). */
-  reanalyze(document: vscode.TextDocument, heat: DocHeat): void {
+  private reanalyze(document: vscode.TextDocument, heat: DocHeat): void {
     if (heat.kind !== 'document' && heat.kind !== 'visible') return;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
     void this.analyze(document, editor, { selection: undefined, interactive: false });
@@ -86,7 +123,7 @@ export class Analyzer implements vscode.Disposable {
     const base = sel ? document.offsetAt(sel.start) : 0;
     const text = sel ? docText.slice(base, document.offsetAt(sel.end)) : docText;
     const kind = sel ? 'selection' : 'document';
-    const edits = this.heatmap.trackEdits(document.uri);
+    const edits = this.edits.track(document.uri);
     const name = document.uri.path.split('/').pop();
     const run = async (progress: vscode.Progress<{ message?: string; increment?: number }>, token: vscode.CancellationToken): Promise<DocHeat | undefined> => {
       token.onCancellationRequested(() => cts.cancel());
@@ -164,7 +201,7 @@ export class Analyzer implements vscode.Disposable {
       } else this.log.warn(d.message);
       return undefined;
     } finally {
-      this.heatmap.untrack(edits);
+      this.edits.untrack(edits);
       if (this.inflight.get(key) === cts) this.inflight.delete(key);
       cts.dispose();
     }
@@ -172,5 +209,7 @@ export class Analyzer implements vscode.Disposable {
 
   dispose(): void {
     for (const c of this.inflight.values()) c.cancel();
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const d of this.disposables) d.dispose();
   }
 }

@@ -2,7 +2,7 @@
 // engine keeps, the hovered token's masks are fetched first (one token: a small reply).
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
-import type { HeatmapController } from '../heatmap/heatmapController';
+import type { HeatmapPainter } from '../heatmap/painter';
 import { buildHoverMarkdown, HOVER_COMMANDS, type PinnedToken } from './hoverContent';
 
 export class TokenHoverProvider implements vscode.HoverProvider {
@@ -11,7 +11,7 @@ export class TokenHoverProvider implements vscode.HoverProvider {
   lastMs = 0;
 
   constructor(
-    private readonly heatmap: HeatmapController,
+    private readonly heatmap: HeatmapPainter,
     private readonly log: vscode.LogOutputChannel,
   ) {}
 

@@ -7,7 +7,8 @@ import * as vscode from 'vscode';
 import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { describeEngineError } from '../engine/errors';
-import type { EditLog, HeatmapController } from '../heatmap/heatmapController';
+import type { EditLog, EditTracker } from '../heatmap/editTracker';
+import type { HeatmapPainter } from '../heatmap/painter';
 import { shiftRange } from '../heatmap/offsets';
 import { readSettings, runsDirPath } from '../settings';
 import { describeCompute, formatProgress, type ProgressSnapshot } from '../status/format';
@@ -71,7 +72,8 @@ export class TrainingController implements vscode.Disposable {
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly engine: EngineService,
-    private readonly heatmap: HeatmapController,
+    private readonly heatmap: HeatmapPainter,
+    private readonly edits: EditTracker,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(
@@ -144,7 +146,7 @@ export class TrainingController implements vscode.Disposable {
       this.begin(r, params.name ?? r.runId, watch, fromCommand, Math.min(r.config.train.checkpointInterval, r.config.train.steps));
       return true;
     } catch (e) {
-      if (watch) this.heatmap.untrack(watch.edits);
+      if (watch) this.edits.untrack(watch.edits);
       this.reportError(e, `Training ${label} could not start`);
       return false;
     }
@@ -163,7 +165,7 @@ export class TrainingController implements vscode.Disposable {
       this.begin(r, name, watch, fromCommand);
       return true;
     } catch (e) {
-      if (watch) this.heatmap.untrack(watch.edits);
+      if (watch) this.edits.untrack(watch.edits);
       this.reportError(e, `Resuming ${name} failed`);
       return false;
     }
@@ -215,7 +217,7 @@ export class TrainingController implements vscode.Disposable {
       base = doc.offsetAt(new vscode.Position(ed.visibleRanges[0].start.line, 0));
       end = Math.min(docText.length, base + WATCH_MAX_CHARS);
     }
-    return { uri: doc.uri, docText, base, length: end - base, edits: this.heatmap.trackEdits(doc.uri) };
+    return { uri: doc.uri, docText, base, length: end - base, edits: this.edits.track(doc.uri) };
   }
 
   private begin(r: P.TrainStartResult, name: string, watch: Watch | undefined, fromCommand: boolean, firstCheckpointAt?: number): void {
@@ -299,7 +301,7 @@ export class TrainingController implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'ldlens.training', false);
     if (run.watch) {
       clearTimeout(run.watch.timer);
-      this.heatmap.untrack(run.watch.edits);
+      this.edits.untrack(run.watch.edits);
     }
     this.status.ended(run, status, error);
     run.resolveEnded(status);
@@ -357,8 +359,8 @@ export class TrainingController implements vscode.Disposable {
     w.timer = setTimeout(() => {
       const r = shiftRange(w.base, w.base + w.length, w.edits.edits);
       const docText = doc.getText();
-      this.heatmap.untrack(w.edits);
-      const next: Watch = { uri: w.uri, docText, base: r.start, length: r.end - r.start, edits: this.heatmap.trackEdits(doc.uri) };
+      this.edits.untrack(w.edits);
+      const next: Watch = { uri: w.uri, docText, base: r.start, length: r.end - r.start, edits: this.edits.track(doc.uri) };
       run.watch = next;
       this.engine.request(P.TrainWatch, { runId: run.runId, text: docText.slice(next.base, next.base + next.length) }).catch((e) => this.log.warn(describeEngineError(e, 'Updating the watched text failed').message));
     }, Math.max(500, readSettings().debounceMs));

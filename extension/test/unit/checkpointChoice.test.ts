@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunInfo } from '@common/protocol';
-import { chooseCheckpoint, runLabel } from '../../src/training/checkpointChoice';
+import { chooseCheckpoint, runLabel } from '../../src/checkpoints/checkpointChoice';
 
 function run(id: string, created: string, steps: number[]): RunInfo {
   const dir = `/ws/.ldlens/runs/${id}`;

@@ -1,6 +1,7 @@
-// The built-in demo corpus: generated here, so the product ships no third-party text. It mixes
-// kinds of tokens that plausibly need different numbers of "experts": prose from a small grammar,
-// arithmetic whose answers must be computed, code-like lines, and a log format with fixed fields.
+// The built-in demo corpus (the engine's `ldlens demo`, the extension's Try It on a Demo Corpus):
+// generated here, so the product ships no third-party text. It mixes kinds of tokens that
+// plausibly need different numbers of "experts": prose from a small grammar, arithmetic whose
+// answers must be computed, code-like lines, and a log format with fixed fields.
 import { Rng } from './rng';
 
 const SUBJECTS = ['the model', 'a small network', 'every layer', 'the mask', 'this unit', 'the optimizer', 'a researcher', 'the heatmap', 'each token', 'the engine'];

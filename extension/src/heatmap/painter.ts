@@ -1,17 +1,18 @@
-// Paints analyses over editors: one decoration type per colour level, token spans kept in step
-// with edits (stale results never paint wrong offsets), debounced re-analysis, and the status-bar
-// legend. The engine calls are made by whoever supplies `reanalyze` (commands/analyze.ts).
+// Paints analyses over editors: one decoration type per colour level, the painted analysis of
+// each document with its token spans kept in step with edits (stale results never paint wrong
+// offsets), and the paint choice they are painted by. Who analyzes is analyzer.ts (and training's
+// watched text, and samples); the status-bar legend is legendItem.ts.
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { AnalysisResult } from '@common/protocol';
 import { readSettings } from '../settings';
-import { runLabel } from '../training/checkpointChoice';
-import { LEVELS, scaleColor, themeColorId, themeDefault, type ThemeKind } from './colors';
+import { LEVELS, scaleColor, themeColorId } from './colors';
 import { blankTokens } from './blankTokens';
-import { buildLegend } from './legend';
+import type { DocumentEdit, EditTracker } from './editTracker';
 import type { MaskRows } from './lazyAnalysis';
-import { AnalysisView, DEFAULT_CHOICE, describeChoice, type PaintChoice } from './metrics';
-import { LineIndex, type TextEdit, paintSpans, sequentialEdits, shiftSpans, tokenAt } from './offsets';
+import { AnalysisView, type PaintChoice } from './metrics';
+import { LineIndex, type TextEdit, paintSpans, shiftSpans, tokenAt } from './offsets';
+import type { SavedPaintChoice } from './savedPaintChoice';
 
 export type HeatKind = 'document' | 'selection' | 'visible' | 'watch' | 'sample';
 
@@ -36,60 +37,34 @@ export interface DocHeat {
   skip?: Uint8Array;
 }
 
-/** Edits seen since a request (or a watched text) was taken from a document. */
-export class EditLog {
-  readonly edits: TextEdit[] = [];
-  constructor(readonly uri: string) {}
-}
-
 export interface PaintStats {
   tokens: number;
   ms: number;
 }
 
-// v2: choices saved before the default became the engine's painted value are not restored (the old
-// default, active units over every site, painted window position).
-const CHOICE_KEY = 'ldlens.paintChoice.v2';
-
-export class HeatmapController implements vscode.Disposable {
+export class HeatmapPainter implements vscode.Disposable {
   private readonly heats = new Map<string, DocHeat>();
-  private readonly editLogs = new Set<EditLog>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
   private types: vscode.TextEditorDecorationType[] = [];
-  private _choice: PaintChoice;
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly legend: vscode.StatusBarItem;
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when what is painted changes (analysis, choice, clear). */
   readonly onDidChange = this.changed.event;
   lastPaint: PaintStats | undefined;
 
   constructor(
-    private readonly context: vscode.ExtensionContext,
+    private readonly savedChoice: SavedPaintChoice,
+    edits: EditTracker,
     private readonly log: vscode.LogOutputChannel,
-    /** Re-analyzes a painted document (auto re-analysis after edits or saves). */
-    private readonly reanalyze: (document: vscode.TextDocument, heat: DocHeat) => void,
   ) {
-    this._choice = { ...DEFAULT_CHOICE, ...context.workspaceState.get<PaintChoice>(CHOICE_KEY) };
-    this.legend = vscode.window.createStatusBarItem('ldlens.legend', vscode.StatusBarAlignment.Right, 100);
-    this.legend.name = 'LearnedDropout Heatmap Legend';
-    this.legend.command = 'ldlens.chooseSite';
     this.createTypes();
     this.disposables.push(
-      this.legend,
       this.changed,
-      vscode.workspace.onDidChangeTextDocument((e) => this.onEdit(e)),
-      vscode.workspace.onDidSaveTextDocument((d) => {
-        const heat = this.heats.get(d.uri.toString());
-        if (heat && readSettings().autoReanalyze === 'onSave' && (heat.kind === 'document' || heat.kind === 'visible')) this.reanalyze(d, heat);
-      }),
+      edits.onDidEdit((e) => this.onEdit(e)),
       vscode.workspace.onDidCloseTextDocument((d) => this.clear(d.uri)),
       vscode.window.onDidChangeVisibleTextEditors((eds) => {
         for (const ed of eds) if (this.heats.has(ed.document.uri.toString())) this.paintEditor(ed);
         this.updateContext();
       }),
-      vscode.window.onDidChangeActiveTextEditor(() => this.updateLegend()),
-      vscode.window.onDidChangeActiveColorTheme(() => this.updateLegend()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ldlens.heatmap')) {
           this.createTypes();
@@ -101,11 +76,11 @@ export class HeatmapController implements vscode.Disposable {
   }
 
   get choice(): PaintChoice {
-    return this._choice;
+    return this.savedChoice.choice;
   }
 
   async setChoice(choice: PaintChoice): Promise<void> {
-    this._choice = choice;
+    const saved = this.savedChoice.set(choice);
     // Views whose masks are in the engine fetch what the choice paints first (one unit: one site's masks).
     for (const heat of this.heats.values()) {
       try {
@@ -114,8 +89,7 @@ export class HeatmapController implements vscode.Disposable {
         void vscode.window.showWarningMessage(e instanceof Error ? e.message : String(e));
       }
     }
-    await this.context.workspaceState.update(CHOICE_KEY, choice);
-    void vscode.commands.executeCommand('setContext', 'ldlens.rounded', choice.rounded);
+    await saved;
     this.repaintAll();
   }
 
@@ -127,17 +101,6 @@ export class HeatmapController implements vscode.Disposable {
   current(): DocHeat | undefined {
     const ed = vscode.window.activeTextEditor;
     return (ed && this.heats.get(ed.document.uri.toString())) ?? [...this.heats.values()].pop();
-  }
-
-  /** Starts collecting the edits of a document (for a request in flight or a watched text). */
-  trackEdits(uri: vscode.Uri): EditLog {
-    const l = new EditLog(uri.toString());
-    this.editLogs.add(l);
-    return l;
-  }
-
-  untrack(l: EditLog): void {
-    this.editLogs.delete(l);
   }
 
   /**
@@ -164,7 +127,6 @@ export class HeatmapController implements vscode.Disposable {
     this.heats.set(uri, heat);
     for (const ed of vscode.window.visibleTextEditors) if (ed.document.uri.toString() === uri) this.paintEditor(ed, t0);
     this.updateContext();
-    this.updateLegend();
     this.changed.fire();
     return heat;
   }
@@ -176,14 +138,11 @@ export class HeatmapController implements vscode.Disposable {
       if (!heat) continue;
       this.heats.delete(k);
       heat.view.dispose();
-      clearTimeout(this.timers.get(k));
-      this.timers.delete(k);
       for (const ed of vscode.window.visibleTextEditors) {
         if (ed.document.uri.toString() === k) for (const t of this.types) ed.setDecorations(t, []);
       }
     }
     this.updateContext();
-    this.updateLegend();
     this.changed.fire();
   }
 
@@ -197,27 +156,14 @@ export class HeatmapController implements vscode.Disposable {
     return { heat, index, range };
   }
 
-  private onEdit(e: vscode.TextDocumentChangeEvent): void {
-    if (!e.contentChanges.length) return;
-    const uri = e.document.uri.toString();
-    const edits = sequentialEdits(e.contentChanges);
-    for (const l of this.editLogs) if (l.uri === uri) l.edits.push(...edits);
-    const heat = this.heats.get(uri);
+  /** The painted spans follow the edit (until a re-analysis replaces them). */
+  private onEdit({ document, edits }: DocumentEdit): void {
+    const heat = this.heats.get(document.uri.toString());
     if (!heat) return;
     shiftSpans(heat.starts, heat.ends, edits);
-    heat.version = e.document.version;
+    heat.version = document.version;
     heat.lines = undefined;
-    for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.paintEditor(ed);
-    const s = readSettings();
-    if (s.autoReanalyze === 'onEdit' && (heat.kind === 'document' || heat.kind === 'visible')) {
-      clearTimeout(this.timers.get(uri));
-      const t = setTimeout(() => {
-        this.timers.delete(uri);
-        const h = this.heats.get(uri);
-        if (h) this.reanalyze(e.document, h);
-      }, s.debounceMs);
-      this.timers.set(uri, t);
-    }
+    for (const ed of vscode.window.visibleTextEditors) if (ed.document === document) this.paintEditor(ed);
   }
 
   private createTypes(): void {
@@ -233,18 +179,17 @@ export class HeatmapController implements vscode.Disposable {
 
   private repaintAll(): void {
     for (const ed of vscode.window.visibleTextEditors) if (this.heats.has(ed.document.uri.toString())) this.paintEditor(ed);
-    this.updateLegend();
     this.changed.fire();
   }
 
   /** Groups the tokens by colour level and sets one decoration list per level. */
-  paintEditor(editor: vscode.TextEditor, t0 = performance.now()): void {
+  private paintEditor(editor: vscode.TextEditor, t0 = performance.now()): void {
     const heat = this.heats.get(editor.document.uri.toString());
     if (!heat) return;
     const doc = editor.document;
     if (heat.version !== doc.version) return; // an edit not seen yet: its change event repaints
     const idx = (heat.lines ??= new LineIndex(doc.getText()));
-    const { level } = heat.view.levels(this._choice, readSettings().levels, heat.skip);
+    const { level } = heat.view.levels(this.choice, readSettings().levels, heat.skip);
     const buckets: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     // Neighbouring tokens of one level make one range: the same cells painted with a fraction of
     // the ranges (a 2 MB document has ~2 million tokens).
@@ -287,46 +232,7 @@ export class HeatmapController implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'ldlens.heatmapVisible', visible || this.heats.size > 0);
   }
 
-  private themeKind(): ThemeKind {
-    switch (vscode.window.activeColorTheme.kind) {
-      case vscode.ColorThemeKind.Light:
-        return 'light';
-      case vscode.ColorThemeKind.HighContrast:
-        return 'highContrast';
-      case vscode.ColorThemeKind.HighContrastLight:
-        return 'highContrastLight';
-      default:
-        return 'dark';
-    }
-  }
-
-  /** The status-bar legend: which metric over which sites, the levelling, the ramp and its range. */
-  updateLegend(): void {
-    const heat = this.current();
-    if (!heat) {
-      this.legend.hide();
-      return;
-    }
-    const s = readSettings();
-    const what = describeChoice(this._choice, heat.view.sites);
-    const lv = heat.view.levels(this._choice, s.levels, heat.skip);
-    const kind = this.themeKind();
-    const colors = Array.from({ length: LEVELS }, (_, l) => (s.colorScale === 'theme' ? themeDefault(kind, l) : scaleColor(s.colorScale, l, s.opacity)));
-    const legend = buildLegend({ what, explanation: heat.view.explain(this._choice), levels: lv, colors, step: heat.view.analysis.checkpoint.step, run: runLabel(heat.view.analysis.checkpoint.runDir), painted: heat.painted, tokens: heat.view.tokenCount });
-    this.legend.text = legend.text;
-    const md = new vscode.MarkdownString(
-      `${legend.tooltip}\n\n` +
-        `[Choose site](command:ldlens.chooseSite) · [Choose metric](command:ldlens.chooseMetric) · [Toggle soft/rounded](command:ldlens.toggleRounded) · ` +
-        `[Colour levels](command:workbench.action.openSettings?${encodeURIComponent(JSON.stringify(['ldlens.heatmap.levels']))}) · [Clear](command:ldlens.clearHeatmap)`,
-    );
-    md.supportHtml = true;
-    md.isTrusted = { enabledCommands: ['ldlens.chooseSite', 'ldlens.chooseMetric', 'ldlens.toggleRounded', 'ldlens.clearHeatmap', 'workbench.action.openSettings'] };
-    this.legend.tooltip = md;
-    this.legend.show();
-  }
-
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
     for (const t of this.types) t.dispose();
     for (const d of this.disposables) d.dispose();
   }

@@ -8,7 +8,15 @@ import * as P from '@common/protocol';
 import type { EngineService } from '../engine/engineService';
 import { runsDirPath } from '../settings';
 import { chooseCheckpoint, runLabel } from './checkpointChoice';
-import type { PendingCheckpoint } from './trainingController';
+import type { PendingCheckpoint } from '../training/trainingController';
+
+/** What Checkpoints reads of the training in progress (TrainingController). */
+export interface TrainingState {
+  /** The training run whose first checkpoint is still to come. */
+  readonly pendingCheckpoint: PendingCheckpoint | undefined;
+  /** The run being trained, if any. */
+  readonly activeRun: { runDir: string } | undefined;
+}
 
 const KEY = 'ldlens.checkpoint';
 
@@ -19,6 +27,7 @@ export class Checkpoints {
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly engine: EngineService,
+    private readonly training: TrainingState,
   ) {}
 
   /** The selected checkpoint, if its folder still exists. */
@@ -45,11 +54,6 @@ export class Checkpoints {
     return run?.checkpoints ?? [];
   }
 
-  /** The training run whose first checkpoint is still to come (set by activate()). */
-  pending: () => PendingCheckpoint | undefined = () => undefined;
-  /** The folder of the run being trained, if any (set by activate()). */
-  trainingRunDir: () => string | undefined = () => undefined;
-
   /**
    * The checkpoint (or run folder) to analyze with: the selection, else the latest checkpoint of
    * the run being trained, else of the newest run that has one. While a run trains towards its
@@ -62,8 +66,8 @@ export class Checkpoints {
     const sel = this.selected;
     if (sel) return { checkpoint: sel.dir, runDir: sel.runDir };
     const runs = await this.listRuns(token);
-    const pending = this.pending();
-    const choice = chooseCheckpoint(runs, this.trainingRunDir());
+    const pending = this.training.pendingCheckpoint;
+    const choice = chooseCheckpoint(runs, this.training.activeRun?.runDir);
     if (choice) {
       const { run, checkpoint } = choice;
       if (choice.insteadOfTraining && pending && again) {
