@@ -1,4 +1,4 @@
-"""The config keys (engine/src/config.ts) this worker implements, and the values it knows for the
+"""The config keys (common/config.ts) this worker implements, and the values it knows for the
 keys that name a mode. A config with any other key, or another mode, is refused before training
 (by the engine when it prepares a torch run, and again by the worker itself), never ignored.
 

@@ -5,7 +5,7 @@ lm_head) with every dropout replaced by a learned, input-dependent mask
 
 Parameter names and layouts are the engine's checkpoints' (and shared/reference/ld_gpt.py's):
 a checkpoint's model.safetensors loads with load_state_dict as it is. The config is the engine's
-(engine/src/config.ts): `dropout.kind` learned | standard | none, `detachInput`, `sharpen`,
+(common/config.ts): `dropout.kind` learned | standard | none, `detachInput`, `sharpen`,
 `entropy.form` shannon | complement, `rounding` none | straight-through | stochastic.
 """
 import math
