@@ -2,7 +2,7 @@
 // shapes with the wasm SIMD module and with the JS loops (LDLENS_LD_WASM=0), alternating.
 // Usage: npx tsx engine/bench/ldwasm-micro.ts [rounds]
 import { initBackend, tf } from '../src/backend';
-import { attentionProbs, fusedLearnedDropout } from '../src/learnedDropout';
+import { attentionProbs, fusedLearnedDropout } from '../src/ops/learnedDropout';
 
 async function main() {
   await initBackend('wasm');

@@ -3,10 +3,10 @@
 // penalties, loss). Parameters use the reference's names and layouts (Linear weight = [out, in]).
 import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
-import { inPlaceBackend } from './kernels';
-import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
-import { roundMask } from './maskRounding';
-import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
+import { inPlaceBackend } from './ops/kernels';
+import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './ops/learnedDropout';
+import { roundMask } from './ops/maskRounding';
+import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './ops/nativeOps';
 import type { MaskSite } from '@common/protocol';
 import type { Rng } from './rng';
 

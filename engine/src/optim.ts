@@ -1,7 +1,7 @@
 // AdamW with torch's decoupled weight decay (tfjs has none), parameter groups, and clipping by
 // global norm. The update is torch.optim.AdamW's, term for term (in float64, stored as float32).
 import { tf } from './backend';
-import { inPlaceBackend } from './kernels';
+import { inPlaceBackend } from './ops/kernels';
 
 export interface ParamGroup {
   /** Multiplies the scheduled learning rate (A/B may run at their own rate). */

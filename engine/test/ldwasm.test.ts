@@ -1,4 +1,4 @@
-// The LearnedDropout loops in wasm SIMD (ldWasm.ts, engine/wasm/ld.wat) and in the native kernels
+// The LearnedDropout loops in wasm SIMD (ops/ldWasm.ts, engine/wasm/ld.wat) and in the native kernels
 // (engine/native/ldnative.c) against the JS loops they replace: the same float64 arithmetic in the same order, so every output is bit-identical —
 // forward and backward, both entropy forms, odd and even attention lengths, training and inference,
 // and a site whose arguments are too large for the sin/cos reduction (the JS loop takes over).
@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
-import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/learnedDropout';
-import { ldWasm } from '../src/ldWasm';
-import { nativeInfo } from '../src/native';
-import { nativeLD } from '../src/nativeOps';
+import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/ops/learnedDropout';
+import { ldWasm } from '../src/ops/ldWasm';
+import { nativeInfo } from '../src/ops/native';
+import { nativeLD } from '../src/ops/nativeOps';
 
 type Out = { arrays: Float32Array[]; numbers: number[] };
 

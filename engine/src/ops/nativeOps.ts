@@ -4,7 +4,7 @@
 // instead of six element-wise kernels. Each is a tf.customGrad op over the tensors' heap buffers,
 // and GPT's tfjs-op path stays the readable reference (engine/test/native.test.ts compares them).
 import os from 'node:os';
-import { tf } from './backend';
+import { tf } from '../backend';
 import { buf, empty, fromArray, INV_C, LOG_C, op, POW2 } from './kernels';
 import { nativeKernels, type NativeKernels } from './native';
 

@@ -16,8 +16,8 @@
 // attentionProbs() fuses the attention site with what precedes it: scale, causal mask, softmax,
 // then LearnedDropout. Above the diagonal the probabilities are exactly 0, so there the mask is
 // ½·cos(B_j) + ½ for key position j whatever the row: those entries are counted in closed form.
-import { tf } from './backend';
-import type { EntropyForm } from './config';
+import { tf } from '../backend';
+import type { EntropyForm } from '../config';
 import * as kernels from './kernels';
 import { ldWasm } from './ldWasm';
 import { nativeLD } from './nativeOps';
