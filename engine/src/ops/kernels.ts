@@ -1,10 +1,8 @@
-// Fused kernels for the CPU backends (wasm and tfjs's pure-JS cpu): each is a JS loop over the
-// tensors' own buffers (the wasm heap, or the cpu backend's arrays), with no copies in or out, in
-// place of a chain of element-wise tfjs kernels. GPT's op-by-op path (LDLENS_FUSED=0) computes the
-// same functions with tfjs ops and stays the readable reference; the parity test runs both.
-//
-// Every kernel is a tf.customGrad op: the forward writes its outputs (and what its backward
-// needs, when a gradient tape is recording) and the backward is a second loop.
+// What the fused kernels (learnedDropout.ts, nativeOps.ts) are made of on the backends that keep
+// tensors in JS-reachable memory (wasm heap, cpu arrays): the tensors' own buffers, read and written
+// in place with no copies in or out; tf.customGrad ops whose forward writes its outputs (and what
+// its backward needs, when a gradient tape is recording) and whose backward is a second loop; and
+// the fast math the JS loops use (and the native and wasm kernels reproduce).
 import { tf } from '../backend';
 
 // ----------------------------------------------------------------------------- buffers
@@ -21,12 +19,6 @@ interface EngineLike {
   isTapeOn(): boolean;
 }
 const engine = () => tf.engine() as unknown as EngineLike;
-
-/** Whether the active backend keeps tensors in memory that JS can read and write in place. */
-export function inPlaceBackend(): boolean {
-  const b = tf.getBackend();
-  return b === 'wasm' || b === 'cpu';
-}
 
 /**
  * A tensor's float32 buffer, in place. On wasm it is a view of the heap, valid until the next
