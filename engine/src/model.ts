@@ -112,6 +112,9 @@ export interface LossResult extends ForwardResult {
   l1: tf.Scalar;
 }
 
+/** A forward pass's dropout site by name and salt (the baseline's random seed per site). */
+type SiteMaker = (name: string, salt: number) => DropSite;
+
 export class GPT {
   readonly sites: MaskSite[];
   /**
@@ -185,27 +188,35 @@ export class GPT {
     const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, C]); // (T, C)
     let x = this.ops.dropout(tf.add(tok, pos), site('transformer.drop', 0)); // (B, T, C)
     const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
+    // the blocks: x = x + attn(ln_1(x)), x = x + mlp(ln_2(x))
     for (let i = 0; i < this.shape.nLayer; i++) {
       const p = `transformer.h.${i}.`;
-      x = tf.add(x, this.attention(this.ops.layerNorm(x, this.p(p + 'ln_1.weight')), p, causal, site(p + 'attn.attn_dropout', 4 * i + 1), site(p + 'attn.resid_dropout', 4 * i + 2)));
-      x = tf.add(x, this.mlp(this.ops.layerNorm(x, this.p(p + 'ln_2.weight')), p, site(p + 'mlp.dropout', 4 * i + 3)));
+      x = tf.add(x, this.attention(this.layerNorm(x, p + 'ln_1'), i, causal, site)); // (B, T, C)
+      x = tf.add(x, this.mlp(this.layerNorm(x, p + 'ln_2'), i, site)); // (B, T, C)
     }
-    x = this.ops.layerNorm(x, this.p('transformer.ln_f.weight'));
+    x = this.layerNorm(x, 'transformer.ln_f');
     out.logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [B, T, V]) as tf.Tensor3D; // tied lm_head: (B, T, V)
     return out;
   }
 
-  /** CausalSelfAttention: (B, T, C) → (B, T, C). */
-  private attention(x: tf.Tensor, p: string, causal: tf.Tensor2D, attnDropout: DropSite, residDropout: DropSite): tf.Tensor {
-    const qkv = this.linear(x, p + 'attn.c_attn.weight'); // (B, T, 3C)
-    const y = this.ops.attention(qkv, this.shape.nHead, causal, attnDropout); // softmax(q·kᵀ/√hs + causal) → attn_dropout → ·v: (B, T, C)
-    return this.ops.dropout(this.linear(y, p + 'attn.c_proj.weight'), residDropout);
+  /** Block i's CausalSelfAttention: (B, T, C) → (B, T, C). */
+  private attention(x: tf.Tensor, i: number, causal: tf.Tensor2D, site: SiteMaker): tf.Tensor {
+    const p = `transformer.h.${i}.attn.`;
+    const qkv = this.linear(x, p + 'c_attn.weight'); // (B, T, 3C)
+    // softmax(q·kᵀ/√hs + causal) per head → attn_dropout → ·v, heads concatenated: (B, T, C)
+    const y = this.ops.attention(qkv, this.shape.nHead, causal, site(p + 'attn_dropout', 4 * i + 1));
+    return this.ops.dropout(this.linear(y, p + 'c_proj.weight'), site(p + 'resid_dropout', 4 * i + 2));
   }
 
-  /** MLP with exact-erf GELU: (B, T, C) → (B, T, 4C) → (B, T, C). */
-  private mlp(x: tf.Tensor, p: string, dropout: DropSite): tf.Tensor {
-    const h = this.ops.gelu(this.linear(x, p + 'mlp.c_fc.weight')); // (B, T, 4C)
-    return this.ops.dropout(this.linear(h, p + 'mlp.c_proj.weight'), dropout); // (B, T, C)
+  /** Block i's MLP with exact-erf GELU: (B, T, C) → (B, T, 4C) → (B, T, C). */
+  private mlp(x: tf.Tensor, i: number, site: SiteMaker): tf.Tensor {
+    const p = `transformer.h.${i}.mlp.`;
+    const h = this.ops.gelu(this.linear(x, p + 'c_fc.weight')); // (B, T, 4C)
+    return this.ops.dropout(this.linear(h, p + 'c_proj.weight'), site(p + 'dropout', 4 * i + 3)); // (B, T, C)
+  }
+
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    return this.ops.layerNorm(x, this.p(name + '.weight'));
   }
 
   /** x @ Wᵀ for a torch-layout Linear weight W (out, in); x is (..., in). */
@@ -221,12 +232,11 @@ export class GPT {
   }
 
   /**
-   * The dropout sites of one forward pass, by name and salt (the baseline's random seed per site).
-   * LearnedDropout in its default form may go to fused kernels, which also give each site's H_k and
+   * The dropout sites of one forward pass. LearnedDropout in its default form may go to fused kernels, which also give each site's H_k and
    * L1_k (`siteEntropy`, `siteL1`); every other form, and a pass that wants the sites' inputs, is
    * computed op by op (`learnedDropout`).
    */
-  private siteMaker(opts: ForwardOptions, out: ForwardResult): (name: string, salt: number) => DropSite {
+  private siteMaker(opts: ForwardOptions, out: ForwardResult): SiteMaker {
     const d = this.dropout;
     const fusable = d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none' && !opts.wantInputs;
     const n = this.sites.length; // each site carries 1/n of the penalties
