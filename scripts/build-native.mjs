@@ -1,5 +1,5 @@
 // Compiles the native CPU kernels (engine/native/ldnative.c) into
-// dist/engine/ldnative-<platform>-<arch>.node (the name native.ts looks for) with the
+// dist/engine/ldnative-<platform>-<arch>.node (the name engine/src/ops/native.ts looks for) with the
 // system's C compiler and Node-API's headers: no node-gyp, no download. The addon opens BLAS with
 // dlopen at run time, so it links against nothing but libc. Without a compiler the engine runs its
 // wasm kernels (slower) and says so; this script then warns and exits 0.

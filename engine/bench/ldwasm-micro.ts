@@ -1,8 +1,12 @@
 // Times the fused LearnedDropout sites (forward + backward, and inference forward) on `small`'s
-// shapes with the wasm SIMD module and with the JS loops (LDLENS_LD_WASM=0), alternating.
+// shapes with each kernel table (ops/ldKernels.ts: native where it loads, wasm SIMD, JS), alternating.
 // Usage: npx tsx engine/bench/ldwasm-micro.ts [rounds]
 import { initBackend, tf } from '../src/backend';
-import { attentionProbs, fusedLearnedDropout } from '../src/learnedDropout';
+import { attentionProbs, fusedLearnedDropout } from '../src/ops/learnedDropout';
+import { jsLdKernels } from '../src/ops/ldJs';
+import { nativeLdKernels, wasmLdKernels, type LdKernels } from '../src/ops/ldKernels';
+import { ldWasm } from '../src/ops/ldWasm';
+import { nativeOps } from '../src/ops/nativeOps';
 
 async function main() {
   await initBackend('wasm');
@@ -16,21 +20,22 @@ async function main() {
   const coef = { entropy: 0.01, l1: 0.01, form: 'shannon' as const };
   const train = { coef, wantMask: false, wantPenalties: true };
   const infer = { coef, wantMask: false, wantPenalties: false };
-  const cases: [string, () => void][] = [
-    ['mlp site train (fwd+bwd) 2.1M', () => tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor) => fusedLearnedDropout(x, a, b, train).y)([A, B], dx))],
-    ['mlp site infer 2.1M', () => fusedLearnedDropout(x, A, B, infer).y.dispose()],
-    ['attn site train (fwd+bwd) 2.1M', () => tf.dispose(tf.grads((s: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => attentionProbs(s, a, b, 0.17, train).y)([S, At, Bt], dS))],
-    ['attn site infer 2.1M', () => attentionProbs(S, At, Bt, 0.17, infer).y.dispose()],
+  const K = nativeOps(), W = ldWasm();
+  const tables: LdKernels[] = [...(K ? [nativeLdKernels(K)] : []), ...(W ? [wasmLdKernels(W)] : []), jsLdKernels];
+  const cases: [string, (k: LdKernels) => void][] = [
+    ['mlp site train (fwd+bwd) 2.1M', (k) => tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor) => fusedLearnedDropout(k, x, a, b, train).y)([A, B], dx))],
+    ['mlp site infer 2.1M', (k) => fusedLearnedDropout(k, x, A, B, infer).y.dispose()],
+    ['attn site train (fwd+bwd) 2.1M', (k) => tf.dispose(tf.grads((s: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => attentionProbs(k, s, a, b, 0.17, train).y)([S, At, Bt], dS))],
+    ['attn site infer 2.1M', (k) => attentionProbs(k, S, At, Bt, 0.17, infer).y.dispose()],
   ];
   const res = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
-    for (const v of ['0', '1']) {
-      process.env.LDLENS_LD_WASM = v;
+    for (const table of tables) {
       for (const [name, f] of cases) {
-        f();
+        f(table);
         const t0 = performance.now();
-        f();
-        const k = `${name} ${v === '1' ? 'wasm' : 'js  '}`;
+        f(table);
+        const k = `${name} ${table.name}`;
         res.set(k, [...(res.get(k) ?? []), performance.now() - t0]);
       }
     }

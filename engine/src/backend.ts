@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { nativeInfo, nativeKernels } from './native';
+import { nativeInfo, nativeKernels } from './ops/native';
 import type { BackendAttempt, BackendChoice, BackendName } from '@common/protocol';
 
 export { tf };

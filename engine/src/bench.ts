@@ -7,9 +7,9 @@ import { initBackend, tf, wasmInfo, webgpuInfo } from './backend';
 import { DEFAULTS, merge, type DropoutConfig, type ModelShape } from './config';
 import { Dataset } from './dataset';
 import { analyzeText, type InferenceModel } from './inference';
-import { inPlaceBackend } from './kernels';
 import { GPT, initWeights, parameterShapes } from './model';
-import { nativeInfo } from './native';
+import { backendOps } from './ops/backendOps';
+import { nativeInfo } from './ops/native';
 import { AdamW } from './optim';
 import type { BackendChoice } from '@common/protocol';
 import { Rng } from './rng';
@@ -67,7 +67,7 @@ export async function benchShape(text: string, shape: BenchShape, o: { steps: nu
   const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
   const B = shape.batch, T = shape.block;
   // as the trainer: on the CPU backends, batches too big for the wasm heap in equal slices
-  const rows = inPlaceBackend() ? autoMicroBatch(B, s) : B, chunks = B / rows;
+  const rows = backendOps().inPlace ? autoMicroBatch(B, s) : B, chunks = B / rows;
   const slice = (a: Int32Array, c: number) => microBatchSlice(a, c, rows, T);
   let lastLoss = NaN;
   const times: number[] = [];

@@ -225,24 +225,25 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
   if (painted) for (let o = 0, x = 0; o < own.length; o += 3, x++) painted[own[o + 2]] = paintCount ? round5(paintSum[x] / paintCount) : 0;
 }
 
+/**
+ * One site's statistics per owned token (and its quantized masks where asked): the token's mask
+ * rows, one per head for attention masks (B, nh, W, W), counted over the causal keys j ≤ t, else
+ * one row of the site's units (B, W, C).
+ */
 function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
-  if (attention) attentionSite(m, q, own, W, nh, T, maskFrom, maskTo, acc);
-  else plainSite(m, q, own, W, units, maskFrom, maskTo, acc);
-}
-
-/** Attention masks (B, nh, W, W): each owned token's row of every head, counted over its causal keys. */
-function attentionSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, maskFrom: number, maskTo: number, acc: Acc): void {
-  const units = nh * T;
+  const heads = attention ? nh : 1, len = attention ? W : units;
+  const qUnits = attention ? nh * T : units; // a token's row in the quantized masks: attention rows padded to T
   const { act, sum, dec, cnt } = acc;
   for (let o = 0, x = 0; o < own.length; o += 3, x++) {
     const r = own[o], t = own[o + 1], i = own[o + 2];
     const keep = q !== null && i >= maskFrom && i < maskTo;
-    const qo = (i - maskFrom) * units;
+    const qo = (i - maskFrom) * qUnits;
+    const counted = attention ? t + 1 : len;
     let a = 0, s = 0, d = 0;
-    for (let h = 0; h < nh; h++) {
-      const row = ((r * nh + h) * W + t) * W;
-      if (keep) for (let j = 0; j < W; j++) q![qo + h * T + j] = Math.round(m[row + j] * 255);
-      for (let j = 0; j <= t; j++) {
+    for (let h = 0; h < heads; h++) {
+      const row = ((r * heads + h) * W + t) * len;
+      if (keep) for (let j = 0, qh = qo + h * T; j < len; j++) q![qh + j] = Math.round(m[row + j] * 255);
+      for (let j = 0; j < counted; j++) {
         const v = m[row + j];
         s += v;
         d += Math.abs(2 * v - 1);
@@ -252,30 +253,7 @@ function attentionSite(m: Float32Array, q: Uint8Array | null, own: number[], W: 
     act[x] = a;
     sum[x] = s;
     dec[x] = d;
-    cnt[x] = nh * (t + 1);
-  }
-}
-
-/** Masks (B, W, C): each owned token's units. */
-function plainSite(m: Float32Array, q: Uint8Array | null, own: number[], W: number, C: number, maskFrom: number, maskTo: number, acc: Acc): void {
-  const { act, sum, dec, cnt } = acc;
-  for (let o = 0, x = 0; o < own.length; o += 3, x++) {
-    const r = own[o], t = own[o + 1], i = own[o + 2];
-    const keep = q !== null && i >= maskFrom && i < maskTo;
-    const row = (r * W + t) * C;
-    const qo = (i - maskFrom) * C;
-    if (keep) for (let c = 0; c < C; c++) q![qo + c] = Math.round(m[row + c] * 255);
-    let a = 0, s = 0, d = 0;
-    for (let c = 0; c < C; c++) {
-      const v = m[row + c];
-      s += v;
-      d += Math.abs(2 * v - 1);
-      if (v >= 0.5) a++;
-    }
-    act[x] = a;
-    sum[x] = s;
-    dec[x] = d;
-    cnt[x] = C;
+    cnt[x] = heads * counted;
   }
 }
 

@@ -1,12 +1,13 @@
 // The LearnedDropout GPT: nanoGPT's decoder with every dropout replaced by a learned,
 // input-dependent mask. Numerical spec: shared/reference/ld_gpt.py (names, torch layouts, mask,
 // penalties, loss). Parameters use the reference's names and layouts (Linear weight = [out, in]).
+// The compute goes through ModelOps (ops/ops.ts): plain tfjs ops or fused kernels, as the backend's.
 import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
-import { inPlaceBackend } from './kernels';
-import { attentionProbs, fusedLearnedDropout, type SiteOptions } from './learnedDropout';
-import { roundMask } from './maskRounding';
-import { attentionMix, attentionScores, gelu, layerNorm as nativeLayerNorm, nativeOps } from './nativeOps';
+import { backendOps } from './ops/backendOps';
+import type { FusedSiteResult, SiteOptions } from './ops/learnedDropout';
+import { roundMask } from './ops/maskRounding';
+import type { DropSite, ModelOps } from './ops/ops';
 import type { MaskSite } from '@common/protocol';
 import type { Rng } from './rng';
 
@@ -79,7 +80,7 @@ export interface ForwardOptions {
   training: boolean;
   /** Seed for the baseline dropout's random mask. */
   seed?: number;
-  /** Return the masks as tensors (the fused path only makes them when asked). Default true. */
+  /** Return the masks as tensors (the fused kernels only make them when asked). Default true. */
   wantMasks?: boolean;
   /** Penalty weights, for the fused path, which folds the penalties' gradient into its own. */
   lambdaEntropy?: number;
@@ -111,16 +112,16 @@ export interface LossResult extends ForwardResult {
   l1: tf.Scalar;
 }
 
+/** A forward pass's dropout site by name and salt (the baseline's random seed per site). */
+type SiteMaker = (name: string, salt: number) => DropSite;
+
 export class GPT {
   readonly sites: MaskSite[];
   /**
-   * Use the fused LearnedDropout kernels (learnedDropout.ts) for LearnedDropout in its default
-   * form (detached mask input, no sharpening): one JS loop over the tensors' buffers per site, the
-   * attention site fused with its scale, causal mask and softmax. Only on the backends that keep
-   * tensors in JS-reachable memory (wasm, cpu): the native TensorFlow backends run the op-by-op
-   * path (their element-wise kernels are fast), as does LDLENS_FUSED=0.
+   * The compute: the backend's ops (ops/backendOps.ts), fused kernels on wasm and cpu, plain tfjs
+   * ops elsewhere. The fused kernels take LearnedDropout only in its default form (DropSite).
    */
-  fused: boolean;
+  readonly ops: ModelOps;
   /** Causal mask as an additive bias: 0 where j ≤ i, −∞ above the diagonal. (T, T) */
   private readonly causal: tf.Tensor2D;
 
@@ -128,9 +129,10 @@ export class GPT {
     readonly shape: ModelShape,
     readonly dropout: DropoutConfig,
     readonly params: Map<string, tf.Variable>,
+    ops?: ModelOps,
   ) {
     this.sites = dropout.kind === 'learned' ? maskSites(shape) : [];
-    this.fused = inPlaceBackend() && process.env.LDLENS_FUSED !== '0';
+    this.ops = ops ?? backendOps().model;
     const T = shape.blockSize;
     const bias = new Float32Array(T * T);
     for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) bias[i * T + j] = -Infinity;
@@ -139,7 +141,8 @@ export class GPT {
 
   private static instances = 0;
 
-  static fromWeights(shape: ModelShape, dropout: DropoutConfig, weights: Map<string, Float32Array>): GPT {
+  /** `ops`: other ops than the backend's (the parity test runs the reference ops on wasm and cpu). */
+  static fromWeights(shape: ModelShape, dropout: DropoutConfig, weights: Map<string, Float32Array>, ops?: ModelOps): GPT {
     const params = new Map<string, tf.Variable>();
     // tfjs variable names are global to the process: prefix them per model instance.
     const prefix = `gpt${GPT.instances++}/`;
@@ -148,7 +151,7 @@ export class GPT {
       if (!w) throw new Error(`missing weight ${name}`);
       params.set(name, tf.variable(tf.tensor(w, s), true, prefix + name));
     }
-    return new GPT(shape, dropout, params);
+    return new GPT(shape, dropout, params, ops);
   }
 
   /** Weights as flat float32 arrays in torch layouts (what checkpoints store). */
@@ -172,23 +175,48 @@ export class GPT {
     this.causal.dispose();
   }
 
-  /** The fused LearnedDropout kernels apply: fused path, and the default LearnedDropout form (no rounding: its op-by-op path serves every backend). */
-  private get fusedLD(): boolean {
-    const d = this.dropout;
-    return this.fused && d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none';
+  forward(idx: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
+    const [B, T] = idx.shape;
+    const { vocabSize: V, nEmbd: C } = this.shape;
+    if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
+    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(opts.wantInputs ? { inputs: [] } : {}) };
+    const site = this.siteMaker(opts, out);
+    // token and position embeddings. One-hot @ wte instead of gather: same values, and its gradient
+    // is a matmul (wasm has no UnsortedSegmentSum, gather's gradient).
+    const wte = this.p('transformer.wte.weight');
+    const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(idx, [-1]), V), wte), [B, T, C]); // (B, T, C)
+    const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, C]); // (T, C)
+    let x = this.ops.dropout(tf.add(tok, pos), site('transformer.drop', 0)); // (B, T, C)
+    const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
+    // the blocks: x = x + attn(ln_1(x)), x = x + mlp(ln_2(x))
+    for (let i = 0; i < this.shape.nLayer; i++) {
+      const p = `transformer.h.${i}.`;
+      x = tf.add(x, this.attention(this.layerNorm(x, p + 'ln_1'), i, causal, site)); // (B, T, C)
+      x = tf.add(x, this.mlp(this.layerNorm(x, p + 'ln_2'), i, site)); // (B, T, C)
+    }
+    x = this.layerNorm(x, 'transformer.ln_f');
+    out.logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [B, T, V]) as tf.Tensor3D; // tied lm_head: (B, T, V)
+    return out;
   }
 
-  private siteOptions(opts: ForwardOptions): SiteOptions {
-    const d = this.dropout, n = this.sites.length; // each site carries 1/n of the penalties
-    return {
-      coef: { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / n : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / n : 0, form: d.entropy.form },
-      wantMask: opts.wantMasks ?? true,
-      wantPenalties: opts.penalties ?? false,
-    };
+  /** Block i's CausalSelfAttention: (B, T, C) → (B, T, C). */
+  private attention(x: tf.Tensor, i: number, causal: tf.Tensor2D, site: SiteMaker): tf.Tensor {
+    const p = `transformer.h.${i}.attn.`;
+    const qkv = this.linear(x, p + 'c_attn.weight'); // (B, T, 3C)
+    // softmax(q·kᵀ/√hs + causal) per head → attn_dropout → ·v, heads concatenated: (B, T, C)
+    const y = this.ops.attention(qkv, this.shape.nHead, causal, site(p + 'attn_dropout', 4 * i + 1));
+    return this.ops.dropout(this.linear(y, p + 'c_proj.weight'), site(p + 'resid_dropout', 4 * i + 2));
   }
 
-  private p(name: string): tf.Variable {
-    return this.params.get(name)!;
+  /** Block i's MLP with exact-erf GELU: (B, T, C) → (B, T, 4C) → (B, T, C). */
+  private mlp(x: tf.Tensor, i: number, site: SiteMaker): tf.Tensor {
+    const p = `transformer.h.${i}.mlp.`;
+    const h = this.ops.gelu(this.linear(x, p + 'c_fc.weight')); // (B, T, 4C)
+    return this.ops.dropout(this.linear(h, p + 'c_proj.weight'), site(p + 'dropout', 4 * i + 3)); // (B, T, C)
+  }
+
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    return this.ops.layerNorm(x, this.p(name + '.weight'));
   }
 
   /** x @ Wᵀ for a torch-layout Linear weight W (out, in); x is (..., in). */
@@ -199,12 +227,42 @@ export class GPT {
     return tf.reshape(y, [...lead, w.shape[0]]);
   }
 
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  /**
+   * The dropout sites of one forward pass. LearnedDropout in its default form may go to fused kernels, which also give each site's H_k and
+   * L1_k (`siteEntropy`, `siteL1`); every other form, and a pass that wants the sites' inputs, is
+   * computed op by op (`learnedDropout`).
+   */
+  private siteMaker(opts: ForwardOptions, out: ForwardResult): SiteMaker {
+    const d = this.dropout;
+    const fusable = d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none' && !opts.wantInputs;
+    const n = this.sites.length; // each site carries 1/n of the penalties
+    const options: SiteOptions = {
+      coef: { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / n : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / n : 0, form: d.entropy.form },
+      wantMask: opts.wantMasks ?? true,
+      wantPenalties: opts.penalties ?? false,
+    };
+    const record = (r: FusedSiteResult) => {
+      if (r.mask) out.masks.push(r.mask);
+      (out.siteEntropy ??= []).push(r.entropy);
+      (out.siteL1 ??= []).push(r.l1);
+    };
+    return (name, salt) => {
+      const reference = (x: tf.Tensor): tf.Tensor => {
+        if (d.kind === 'none') return x;
+        if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
+        return this.learnedDropout(x, name, salt, opts, out);
+      };
+      return fusable ? { reference, fusable: { A: this.p(name + '.A'), B: this.p(name + '.B'), options, record } } : { reference };
+    };
+  }
+
   /** y = x ⊙ m,  m = 0.5·cos(A ⊙ stop_grad(x) + B) + 0.5 over the last dim (A, B sliced to its length). */
-  private drop(x: tf.Tensor, site: string, opts: ForwardOptions, out: ForwardResult, salt: number): tf.Tensor {
-    const d = this.dropout, masks = out.masks;
-    if (d.kind === 'none') return x;
-    if (d.kind === 'standard') return opts.training && d.rate > 0 ? tf.dropout(x, d.rate, undefined, (opts.seed ?? 0) * 131 + salt) : x;
-    if (this.fusedLD && !opts.wantInputs) return this.fusedSite(fusedLearnedDropout(x, this.p(site + '.A'), this.p(site + '.B'), this.siteOptions(opts)), out);
+  private learnedDropout(x: tf.Tensor, site: string, salt: number, opts: ForwardOptions, out: ForwardResult): tf.Tensor {
+    const d = this.dropout;
     const n = x.shape[x.rank - 1];
     let A: tf.Tensor = this.p(site + '.A'), B: tf.Tensor = this.p(site + '.B');
     if (A.shape[0] !== n) {
@@ -214,74 +272,9 @@ export class GPT {
     const input = d.detachInput ? stopGradient(x) : x;
     let m = tf.add(tf.mul(tf.cos(tf.add(tf.mul(A, input), B)), 0.5), 0.5);
     if (d.sharpen) m = tf.sigmoid(tf.sub(tf.mul(m, 60), 30));
-    masks.push(m); // the soft mask: statistics, penalties and analysis read it
+    out.masks.push(m); // the soft mask: statistics, penalties and analysis read it
     if (opts.wantInputs) out.inputs!.push(x);
     return tf.mul(x, roundMask(m, d.rounding ?? 'none', opts.training, opts.seed ?? 0, salt));
-  }
-
-  private fusedSite(r: { y: tf.Tensor; mask?: tf.Tensor; entropy: number; l1: number }, out: ForwardResult): tf.Tensor {
-    if (r.mask) out.masks.push(r.mask);
-    out.siteEntropy!.push(r.entropy);
-    out.siteL1!.push(r.l1);
-    return r.y;
-  }
-
-  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
-    if (this.fused && nativeOps()) return nativeLayerNorm(x, this.p(name)); // one pass each way (nativeOps.ts)
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(name));
-  }
-
-  forward(idx: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
-    const [Bsz, T] = idx.shape;
-    const { vocabSize: V, nEmbd: C, nHead: nh } = this.shape;
-    if (T > this.shape.blockSize) throw new Error(`sequence of ${T} tokens exceeds blockSize ${this.shape.blockSize}`);
-    const fusedLD = this.fusedLD && !opts.wantInputs;
-    const out: ForwardResult = { logits: undefined as unknown as tf.Tensor3D, masks: [], ...(fusedLD ? { siteEntropy: [], siteL1: [] } : {}), ...(opts.wantInputs ? { inputs: [] } : {}) };
-    const wte = this.p('transformer.wte.weight');
-    // One-hot @ wte instead of gather: same values, and its gradient is a matmul (wasm has no
-    // UnsortedSegmentSum, gather's gradient).
-    const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(idx, [-1]), V), wte), [Bsz, T, C]); // (B, T, C)
-    const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [T, C]); // (T, C)
-    let x = this.drop(tf.add(tok, pos), 'transformer.drop', opts, out, 0);
-    const causal = T === this.shape.blockSize ? this.causal : tf.slice(this.causal, [0, 0], [T, T]);
-    const hs = C / nh;
-    const native = this.fused && nativeOps() !== null; // the native kernels' ops (wasm backend)
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [Bsz, T, nh, hs]), [0, 2, 1, 3]); // (B, T, C) → (B, nh, T, hs)
-    for (let i = 0; i < this.shape.nLayer; i++) {
-      const p = `transformer.h.${i}.`;
-      // attention
-      const h = this.layerNorm(x, p + 'ln_1.weight');
-      const qkv = this.linear(h, p + 'attn.c_attn.weight'); // (B, T, 3C)
-      let y: tf.Tensor;
-      if (fusedLD && native) {
-        // the same products with the heads read in place from qkv (nativeOps.ts): no split, no transposes
-        const scores = attentionScores(qkv, nh); // (B, nh, T, T)
-        const r = attentionProbs(scores, this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
-        y = attentionMix(this.fusedSite(r, out), qkv, nh); // (B, T, C)
-      } else {
-        const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × (B, nh, T, hs)
-        let att: tf.Tensor;
-        if (fusedLD) {
-          // scale, causal mask, softmax and LearnedDropout in one kernel
-          const r = attentionProbs(tf.matMul(q, k, false, true), this.p(p + 'attn.attn_dropout.A'), this.p(p + 'attn.attn_dropout.B'), 1 / Math.sqrt(hs), this.siteOptions(opts));
-          att = this.fusedSite(r, out); // (B, nh, T, T)
-        } else {
-          att = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)); // (B, nh, T, T)
-          att = tf.softmax(tf.add(att, causal));
-          att = this.drop(att, p + 'attn.attn_dropout', opts, out, 4 * i + 1);
-        }
-        y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [Bsz, T, C]); // (B, T, C)
-      }
-      x = tf.add(x, this.drop(this.linear(y, p + 'attn.c_proj.weight'), p + 'attn.resid_dropout', opts, out, 4 * i + 2));
-      // MLP with exact-erf GELU
-      const u = this.linear(this.layerNorm(x, p + 'ln_2.weight'), p + 'mlp.c_fc.weight'); // (B, T, 4C)
-      const g = native ? gelu(u) : tf.mul(tf.mul(u, 0.5), tf.add(tf.erf(tf.mul(u, Math.SQRT1_2)), 1));
-      x = tf.add(x, this.drop(this.linear(g, p + 'mlp.c_proj.weight'), p + 'mlp.dropout', opts, out, 4 * i + 3));
-    }
-    x = this.layerNorm(x, 'transformer.ln_f.weight');
-    out.logits = tf.reshape(tf.matMul(tf.reshape(x, [-1, C]), wte, false, true), [Bsz, T, V]) as tf.Tensor3D; // tied lm_head
-    return out;
   }
 
   /** Mean entropy (bits) and mean L1 over the sites: H_k = mean(−m·log2(m + 1e-9)), L1_k = mean(|m|). */

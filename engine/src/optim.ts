@@ -1,7 +1,7 @@
 // AdamW with torch's decoupled weight decay (tfjs has none), parameter groups, and clipping by
 // global norm. The update is torch.optim.AdamW's, term for term (in float64, stored as float32).
 import { tf } from './backend';
-import { inPlaceBackend } from './kernels';
+import { backendOps } from './ops/backendOps';
 
 export interface ParamGroup {
   /** Multiplies the scheduled learning rate (A/B may run at their own rate). */
@@ -44,7 +44,7 @@ export class AdamW {
     private readonly groupOf: (name: string) => ParamGroup,
     private readonly opts: AdamWOptions & { onDevice?: boolean },
   ) {
-    this.onDevice = opts.onDevice ?? !inPlaceBackend();
+    this.onDevice = opts.onDevice ?? !backendOps().inPlace;
     if (this.onDevice) {
       const names = [...params.keys()];
       const sizes = names.map((n) => params.get(n)!.size);
@@ -237,7 +237,7 @@ export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: n
   // addN input, at most 8 (both sum in the same order).
   const normT = tf.tidy(() => {
     const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    return tf.sqrt(inPlaceBackend() ? tf.addN(squares) : squares.reduce((a, b) => tf.add(a, b)));
+    return tf.sqrt(backendOps().inPlace ? tf.addN(squares) : squares.reduce((a, b) => tf.add(a, b)));
   });
   const norm = (await normT.data())[0];
   normT.dispose();

@@ -1,4 +1,4 @@
-// The LearnedDropout loops in wasm SIMD (ldWasm.ts, engine/wasm/ld.wat) and in the native kernels
+// The LearnedDropout loops in wasm SIMD (ops/ldWasm.ts, engine/wasm/ld.wat) and in the native kernels
 // (engine/native/ldnative.c) against the JS loops they replace: the same float64 arithmetic in the same order, so every output is bit-identical —
 // forward and backward, both entropy forms, odd and even attention lengths, training and inference,
 // and a site whose arguments are too large for the sin/cos reduction (the JS loop takes over).
@@ -6,48 +6,34 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
-import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/learnedDropout';
-import { ldWasm } from '../src/ldWasm';
-import { nativeInfo } from '../src/native';
-import { nativeLD } from '../src/nativeOps';
+import { attentionProbs, fusedLearnedDropout, type SiteOptions } from '../src/ops/learnedDropout';
+import { jsLdKernels } from '../src/ops/ldJs';
+import { nativeLdKernels, wasmLdKernels, type LdKernels } from '../src/ops/ldKernels';
+import { ldWasm } from '../src/ops/ldWasm';
+import { nativeInfo } from '../src/ops/native';
+import { nativeOps } from '../src/ops/nativeOps';
 
 type Out = { arrays: Float32Array[]; numbers: number[] };
 
-const ENV = ['LDLENS_LD_WASM', 'LDLENS_LD_NATIVE'] as const;
-function withEnv<T>(env: Partial<Record<(typeof ENV)[number], string>>, f: () => T): T {
-  const prev = ENV.map((k) => process.env[k]);
-  try {
-    for (const k of ENV) {
-      if (env[k] === undefined) delete process.env[k];
-      else process.env[k] = env[k];
-    }
-    return f();
-  } finally {
-    ENV.forEach((k, i) => (prev[i] === undefined ? delete process.env[k] : (process.env[k] = prev[i])));
-  }
-}
-
 /**
- * Runs f on an accelerated path and on the JS loops, and compares every output bit for bit.
+ * Runs f on an accelerated kernel table and on the JS loops, and compares every output bit for bit.
  * `wasm`: the SIMD module (sums too: same order). `native`: the native kernels (ldnative.c); their
  * threads add the sums (H, L1, and dA, dB: arrays at `sumArrays`) in another order, so those agree
  * to rounding, everything else bit for bit.
  */
-function same(what: string, f: () => Out, path: 'wasm' | 'native' = 'wasm', sumArrays: number[] = []): void {
-  const w = path === 'wasm'
-    ? withEnv({ LDLENS_LD_NATIVE: '0' }, () => {
-        assert.ok(ldWasm(), 'the module instantiates on tfjs-wasm');
-        return f();
-      })
-    : withEnv({}, () => {
-        assert.ok(nativeLD(), `the native kernels load: ${nativeInfo.reason}`);
-        return f();
-      });
-  const j = withEnv({ LDLENS_LD_WASM: '0', LDLENS_LD_NATIVE: '0' }, () => {
-    assert.equal(ldWasm(), null);
-    assert.equal(nativeLD(), null);
-    return f();
-  });
+function same(what: string, f: (k: LdKernels) => Out, path: 'wasm' | 'native' = 'wasm', sumArrays: number[] = []): void {
+  let k: LdKernels;
+  if (path === 'wasm') {
+    const W = ldWasm();
+    assert.ok(W, 'the module instantiates on tfjs-wasm');
+    k = wasmLdKernels(W);
+  } else {
+    const K = nativeOps();
+    assert.ok(K, `the native kernels load: ${nativeInfo.reason}`);
+    k = nativeLdKernels(K);
+  }
+  const w = f(k);
+  const j = f(jsLdKernels);
   for (let k = 0; k < w.arrays.length; k++) {
     assert.equal(w.arrays[k].length, j.arrays[k].length);
     const close = path === 'native' && sumArrays.includes(k);
@@ -76,16 +62,16 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
     const A = tf.randomNormal([n + 6], 0, 2, 'float32', 2), B = tf.randomNormal([n + 6], 0, 2, 'float32', 3);
     const dy = tf.randomNormal([rows, n], 0, 1, 'float32', 4);
     for (const form of ['shannon', 'complement'] as const) {
-      same(`site [${rows}, ${n}], ${form}, |x| ~ ${scaleX}`, () => {
+      same(`site [${rows}, ${n}], ${form}, |x| ~ ${scaleX}`, (k) => {
         let pen: number[] = [];
         const g = tf.grads((xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
-          const r = fusedLearnedDropout(xx, a, b, opts(form, true));
+          const r = fusedLearnedDropout(k, xx, a, b, opts(form, true));
           pen = [r.entropy, r.l1];
           r.mask?.dispose();
           return r.y;
         })([x, A, B], dy);
-        const inf = fusedLearnedDropout(x, A, B, opts(form, true));
-        const plain = fusedLearnedDropout(x, A, B, opts(form, false));
+        const inf = fusedLearnedDropout(k, x, A, B, opts(form, true));
+        const plain = fusedLearnedDropout(k, x, A, B, opts(form, false));
         return {
           arrays: [...g, inf.y, inf.mask!, plain.y].map((t) => t.dataSync() as Float32Array),
           numbers: [...pen, inf.entropy, inf.l1],
@@ -100,16 +86,16 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
     const A = tf.randomNormal([T + 3], 0, 2, 'float32', 6), B = tf.randomNormal([T + 3], 0, 2, 'float32', 7);
     const dy = tf.randomNormal([nb, 3, T, T], 0, 1, 'float32', 8);
     for (const form of ['shannon', 'complement'] as const) {
-      same(`attention [${nb}, 3, ${T}, ${T}], scores ~ N(0, ${spread}), ${form}`, () => {
+      same(`attention [${nb}, 3, ${T}, ${T}], scores ~ N(0, ${spread}), ${form}`, (k) => {
         let pen: number[] = [];
         const g = tf.grads((s: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
-          const r = attentionProbs(s, a, b, 0.3, opts(form, true));
+          const r = attentionProbs(k, s, a, b, 0.3, opts(form, true));
           pen = [r.entropy, r.l1];
           r.mask?.dispose();
           return r.y;
         })([S, A, B], dy);
-        const inf = attentionProbs(S, A, B, 0.3, opts(form, true));
-        const plain = attentionProbs(S, A, B, 0.3, opts(form, false));
+        const inf = attentionProbs(k, S, A, B, 0.3, opts(form, true));
+        const plain = attentionProbs(k, S, A, B, 0.3, opts(form, false));
         return {
           arrays: [...g, inf.y, inf.mask!, plain.y].map((t) => t.dataSync() as Float32Array),
           numbers: [...pen, inf.entropy, inf.l1],
@@ -123,7 +109,7 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
 /** The native kernels' last call was split over threads (where there is more than one core). */
 function assertSplit(what: string): void {
   if ((os.availableParallelism?.() ?? os.cpus().length) < 2) return;
-  const n = nativeLD()!.lastThreads();
+  const n = nativeOps()!.lastThreads();
   assert.ok(n > 1, `${what}: the native loops ran on ${n} thread(s)`);
 }
 
@@ -132,16 +118,16 @@ test('LearnedDropout with both λ = 0 while training: no penalty gradient on eit
   const x = tf.randomNormal([5, 32], 0, 1, 'float32', 11);
   const A = tf.randomNormal([32], 0, 2, 'float32', 12), B = tf.randomNormal([32], 0, 2, 'float32', 13);
   const dy = tf.randomNormal([5, 32], 0, 1, 'float32', 14);
-  const grads = (o: SiteOptions) =>
+  const grads = (k: LdKernels, o: SiteOptions) =>
     tf.grads((xx: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => {
-      const r = fusedLearnedDropout(xx, a, b, o);
+      const r = fusedLearnedDropout(k, xx, a, b, o);
       r.mask?.dispose();
       return r.y;
     })([x, A, B], dy);
   for (const path of ['wasm', 'native'] as const) {
-    same('site, λ = 0 after a penalized call', () => {
-      tf.dispose(grads(opts('shannon', true))); // leaves a penalty gradient behind in the JS loop's scratch
-      const g = grads({ coef: { entropy: 0, l1: 0, form: 'shannon' }, wantMask: true, wantPenalties: false });
+    same('site, λ = 0 after a penalized call', (k) => {
+      tf.dispose(grads(k, opts('shannon', true))); // leaves a penalty gradient behind in the JS loop's scratch
+      const g = grads(k, { coef: { entropy: 0, l1: 0, form: 'shannon' }, wantMask: true, wantPenalties: false });
       return { arrays: g.map((t) => t.dataSync() as Float32Array), numbers: [] };
     }, path);
   }

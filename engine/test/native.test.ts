@@ -1,4 +1,4 @@
-// The native CPU kernels (engine/native/ldnative.c through native.ts): built by `npm test`'s build
+// The native CPU kernels (engine/native/ldnative.c through ops/native.ts): built by `npm test`'s build
 // step and expected here (LDLENS_NATIVE=0 is the only way to run without them). Every matrix
 // product the model makes (plain, transposed either way, batched, broadcast) against tfjs's pure-JS
 // cpu kernel on the same random operands, and the addon's own argument checks.
@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { before, test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
-import { nativeInfo, nativeKernels } from '../src/native';
+import { nativeInfo, nativeKernels } from '../src/ops/native';
+import { attentionMix as mix, attentionScores as scores, gelu as nativeGelu, layerNorm as nativeLayerNorm, nativeOps } from '../src/ops/nativeOps';
+import { referenceOps } from '../src/ops/reference';
 import { Rng } from '../src/rng';
 
 const disabled = process.env.LDLENS_NATIVE === '0';
@@ -82,7 +84,8 @@ async function worstDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 }
 
 test('attention read in place from qkv equals split + transposes + matMul, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
-  const { attentionMix, attentionScores } = await import('../src/nativeOps');
+  const K = nativeOps()!;
+  const attentionScores = (x: tf.Tensor, nh: number) => scores(K, x, nh), attentionMix = (p: tf.Tensor, x: tf.Tensor, nh: number) => mix(K, p, x, nh);
   const rng = new Rng(3);
   const [B, T, nh, hs] = [2, 5, 3, 4], C = nh * hs;
   const qkv = rand([B, T, 3 * C], rng), att = rand([B, nh, T, T], rng);
@@ -108,11 +111,11 @@ test('attention read in place from qkv equals split + transposes + matMul, value
 });
 
 test('GELU in one pass equals x·½(1 + erf(x/√2)) in tfjs ops, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
-  const { gelu } = await import('../src/nativeOps');
+  const gelu = (x: tf.Tensor) => nativeGelu(nativeOps()!, x);
   const rng = new Rng(5);
   // normal draws, scaled to reach the tails (erf saturates, the density underflows), and exact 0
   const u = tf.concat([tf.mul(rand([3000], rng), 4), tf.tensor1d([0, -30, 30, -9.5, 9.5])]);
-  const ref = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+  const ref = referenceOps.gelu;
   assert.ok((await worstDiff(gelu(u), ref(u))) < 2e-6, 'values');
   const dy = rand([3005], rng);
   const w = await worstDiff(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gelu(x), dy)))(u), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ref(x), dy)))(u));
@@ -120,14 +123,11 @@ test('GELU in one pass equals x·½(1 + erf(x/√2)) in tfjs ops, values and gra
 });
 
 test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients', { skip: disabled && 'LDLENS_NATIVE=0' }, async () => {
-  const { layerNorm } = await import('../src/nativeOps');
+  const layerNorm = (x: tf.Tensor, w: tf.Tensor) => nativeLayerNorm(nativeOps()!, x, w);
   const rng = new Rng(9);
   // [1400, 96]: enough rows to be split over threads; an offset mean, as activations have
   const x = tf.add(rand([1400, 96], rng), 3), w = rand([96], rng), dy = rand([1400, 96], rng);
-  const ref = (a: tf.Tensor, b: tf.Tensor) => {
-    const { mean, variance } = tf.moments(a, -1, true);
-    return tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), b);
-  };
+  const ref = referenceOps.layerNorm;
   // values against float64 arithmetic (tfjs's float32 ops are themselves ~3e-6 off with this mean)
   const xs = await x.data(), ws = await w.data(), exact = new Float32Array(xs.length);
   for (let o = 0; o < xs.length; o += 96) {

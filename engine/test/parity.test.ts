@@ -7,6 +7,11 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { DEFAULTS, lrAt, merge, type DropoutConfig, type ModelShape } from '../src/config';
 import { GPT } from '../src/model';
+import { backendOps } from '../src/ops/backendOps';
+import { fusedOps } from '../src/ops/fused';
+import { ldKernelsForBackend } from '../src/ops/ldKernels';
+import { nativeOps } from '../src/ops/nativeOps';
+import { referenceOps } from '../src/ops/reference';
 import { AdamW } from '../src/optim';
 import { decodeSafetensors } from '../src/safetensors';
 import { fixturesDir } from './helpers';
@@ -47,8 +52,13 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
     } else await initBackend(backend);
     const weights = new Map([...read('weights.safetensors')].map(([n, v]) => [n, v.data]));
     const expected = read('forward.safetensors');
-    const model = GPT.fromWeights(shape, dropout, weights);
-    model.fused = fused;
+    // The fused kernels on wasm are the native ones (the SIMD module with LDLENS_NATIVE=0), on cpu the JS loops; the
+    // backend picks them (webgpu: the reference ops) unless LDLENS_FUSED=0. Here they run whatever LDLENS_FUSED says.
+    const fusedKernels = fusedOps(nativeOps(), ldKernelsForBackend());
+    const kernelsWanted = backend === 'cpu' ? 'fused (LearnedDropout js)' : process.env.LDLENS_NATIVE === '0' ? 'fused (LearnedDropout wasm-simd)' : 'fused (LearnedDropout native, native attention, GELU, LayerNorm)';
+    if (backend !== 'webgpu') assert.equal(fusedKernels.name, kernelsWanted);
+    assert.equal(backendOps().model.name, backend === 'webgpu' || process.env.LDLENS_FUSED === '0' ? 'reference' : kernelsWanted);
+    const model = GPT.fromWeights(shape, dropout, weights, fused ? fusedKernels : referenceOps);
     const idx = tf.tensor2d(spec.idx, undefined, 'int32');
     const tgt = tf.tensor2d(spec.targets, undefined, 'int32');
     const { lambdaEntropy, lambdaL1 } = spec;

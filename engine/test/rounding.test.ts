@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { DEFAULTS, merge, type DropoutConfig, type MaskRounding, type ModelShape } from '../src/config';
-import { maskNoise } from '../src/maskRounding';
+import { maskNoise } from '../src/ops/maskRounding';
 import { GPT } from '../src/model';
 import { decodeSafetensors } from '../src/safetensors';
 import { fixturesDir } from './helpers';

@@ -1,7 +1,7 @@
 ;; LearnedDropout's element loops in WebAssembly SIMD (f64x2: two float32 elements per step, the
 ;; arithmetic in float64 exactly as learnedDropout.ts/kernels.ts do it, with the same polynomials).
 ;; Imports tfjs-wasm's own memory: every pointer is a byte offset into its heap.
-;; Built by scripts/build-wasm.mjs (wabt) into engine/src/ldWasmBinary.ts.
+;; Built by scripts/build-wasm.mjs (wabt) into engine/src/ops/ldWasmBinary.ts.
 (module
   (import "env" "mem" (memory 1 MEMMAX))
   ;; outputs besides the buffers: the entropy and L1 sums, and the largest |k| of the sin/cos

@@ -8,7 +8,7 @@ the engine's rounding:
     stochastic:        y = x * [u < m], u = noise(seed, site salt, element index)   (training)
 
 The soft mask m stays what the penalties and the statistics read. noise() is the engine's
-maskNoise (engine/src/maskRounding.ts): murmur3's finalizer of a counter, 24 bits.
+maskNoise (engine/src/ops/maskRounding.ts): murmur3's finalizer of a counter, 24 bits.
 
     /usr/bin/python3 engine/test/reference/rounding_fixtures.py [SHARED_REFERENCE_DIR] [OUT_DIR]
 """

@@ -28,7 +28,7 @@ def _mul32(a, c):
 
 
 def mask_noise(seed, salt, n, device=None):
-    """The engine's maskNoise (engine/src/maskRounding.ts): murmur3's 32-bit finalizer of
+    """The engine's maskNoise (engine/src/ops/maskRounding.ts): murmur3's 32-bit finalizer of
     (seed, site salt, element index), 24 bits, as float32 uniforms in [0, 1)."""
     s = (seed ^ (((salt + 1) * 0x9E3779B9) & M32)) & M32
     z = (s + _mul32(torch.arange(n, dtype=torch.int64, device=device), 0x85EBCA6B)) & M32

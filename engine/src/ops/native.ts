@@ -53,7 +53,7 @@ function candidates(): string[] {
   if (process.env.LDLENS_NATIVE_ADDON) out.push(process.env.LDLENS_NATIVE_ADDON);
   if (typeof __dirname === 'string') {
     out.push(join(__dirname, ADDON));
-    out.push(join(__dirname, '../../dist/engine', ADDON));
+    out.push(join(__dirname, '../../../dist/engine', ADDON)); // from engine/src/ops
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // the tensors in place on the heap. The same float64 arithmetic and polynomials as the JS loops in
 // learnedDropout.ts, two elements per f64x2 step. null when the backend is not wasm, when the module
 // cannot be instantiated (no SIMD, no reachable memory), or with LDLENS_LD_WASM=0: the JS loops run.
-import { tf } from './backend';
+import { tf } from '../backend';
 import { LD_WASM, LD_WASM_SHARED } from './ldWasmBinary';
 
 // The engine's tsconfig has no DOM/WebAssembly typings: just what this file uses.

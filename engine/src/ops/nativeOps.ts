@@ -2,9 +2,10 @@
 // the heads straight out of the (B, T, 3C) qkv projection and write (B, T, C), so the split into
 // q, k, v and the four head transposes (and their gradients) disappear; GELU is one pass each way
 // instead of six element-wise kernels. Each is a tf.customGrad op over the tensors' heap buffers,
-// and GPT's tfjs-op path stays the readable reference (engine/test/native.test.ts compares them).
+// run by the kernels `K` it is given (fused.ts passes them); reference.ts's tfjs ops stay the
+// readable definition (engine/test/native.test.ts compares them).
 import os from 'node:os';
-import { tf } from './backend';
+import { tf } from '../backend';
 import { buf, empty, fromArray, INV_C, LOG_C, op, POW2 } from './kernels';
 import { nativeKernels, type NativeKernels } from './native';
 
@@ -42,8 +43,7 @@ function zeroColumns(a: Float32Array, width: number, from: number, to: number): 
  * Raw attention scores S = q·kᵀ per (batch, head), unscaled: qkv (B, T, 3C) → (B, nh, T, T).
  * q of head h is columns [h·hs, (h+1)·hs) of qkv's rows, k the same C further on.
  */
-export function attentionScores(qkv: tf.Tensor, nh: number): tf.Tensor {
-  const K = nativeOps()!;
+export function attentionScores(K: NativeKernels, qkv: tf.Tensor, nh: number): tf.Tensor {
   return op<[tf.Tensor]>((x, save) => {
     const [B, T, C3] = x.shape, C = C3 / 3, hs = C / nh;
     const s = empty([B, nh, T, T]);
@@ -65,8 +65,7 @@ export function attentionScores(qkv: tf.Tensor, nh: number): tf.Tensor {
 }
 
 /** y = att·v per (batch, head), heads concatenated: att (B, nh, T, T), qkv (B, T, 3C) → (B, T, C). */
-export function attentionMix(att: tf.Tensor, qkv: tf.Tensor, nh: number): tf.Tensor {
-  const K = nativeOps()!;
+export function attentionMix(K: NativeKernels, att: tf.Tensor, qkv: tf.Tensor, nh: number): tf.Tensor {
   return op<[tf.Tensor, tf.Tensor]>((p, x, save) => {
     const [B, T, C3] = x.shape, C = C3 / 3, hs = C / nh;
     const y = empty([B, T, C]);
@@ -87,8 +86,7 @@ export function attentionMix(att: tf.Tensor, qkv: tf.Tensor, nh: number): tf.Ten
 }
 
 /** Exact GELU, x·Φ(x) with Φ the normal CDF (erf form, as the reference's nn.GELU()). */
-export function gelu(u: tf.Tensor): tf.Tensor {
-  const K = nativeOps()!;
+export function gelu(K: NativeKernels, u: tf.Tensor): tf.Tensor {
   return op<[tf.Tensor]>((x, save) => {
     const y = empty(x.shape);
     K.gelu(buf(x), buf(y));
@@ -105,8 +103,7 @@ export function gelu(u: tf.Tensor): tf.Tensor {
 }
 
 /** LayerNorm without bias, (x − mean)/√(var + eps)·w over the last dim, in one pass each way. */
-export function layerNorm(x: tf.Tensor, w: tf.Tensor, eps = 1e-5): tf.Tensor {
-  const K = nativeOps()!;
+export function layerNorm(K: NativeKernels, x: tf.Tensor, w: tf.Tensor, eps = 1e-5): tf.Tensor {
   return op<[tf.Tensor, tf.Tensor]>((xt, wt, save) => {
     const rows = xt.size / wt.size;
     const y = empty(xt.shape), mean = empty([rows]), rstd = empty([rows]);

@@ -2,8 +2,8 @@
 // (straight-through), deterministic or Bernoulli. The noise is a counter-based hash of (seed, site,
 // element index), not tfjs's random ops, so the PyTorch parity script (engine/test/reference/)
 // draws the very same numbers and every backend agrees.
-import { tf } from './backend';
-import type { MaskRounding } from './config';
+import { tf } from '../backend';
+import type { MaskRounding } from '../config';
 
 /** murmur3's 32-bit finalizer of seed, site salt and index, as a uniform number in [0, 1). */
 export function maskNoise(seed: number, salt: number, n: number): Float32Array {
