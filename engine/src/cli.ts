@@ -23,7 +23,7 @@ import { runStudy, STUDY_SETTINGS } from './study';
 import { TokenizerError } from './tokenizer';
 import { EngineService, type StartedRun } from './service/engineService';
 import type { Trainer } from './service/trainers';
-import type { TrainEvents, TrainSetup } from './trainer';
+import type { TrainEvents, TrainSetup } from './train/trainingRun';
 import { ENGINE_VERSION } from './version';
 import { torchBackendBench, torchBackendRows } from './torch/bench';
 import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';

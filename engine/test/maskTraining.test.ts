@@ -9,7 +9,7 @@ import { initBackend, tf } from '../src/backend';
 import { readMetrics } from '../src/checkpoint';
 import { checkpointCrossEntropy } from '../src/inference';
 import { AdamW } from '../src/optim';
-import { stuckAt, TrainingRun } from '../src/trainer';
+import { stuckAt, TrainingRun } from '../src/train/trainingRun';
 import { toColumns } from '@common/metricColumns';
 import type { EvalRecord, ReportRecord, StatsRecord } from '@common/protocol';
 import { shakespeare, tempDir } from './helpers';

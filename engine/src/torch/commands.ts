@@ -1,7 +1,7 @@
 // The CLI's torch parts: `train`/`resume --backend torch` (and `auto`'s choice), `cluster-script`
 // and `follow`. Kept out of cli.ts, which only registers them.
 import type { ParseArgsConfig } from 'node:util';
-import type { TrainEvents } from '../trainer';
+import type { TrainEvents } from '../train/trainingRun';
 import { writeClusterScripts } from './cluster';
 import { followRun } from './follow';
 import type { TrainerFactory } from '../service/trainers';

@@ -18,7 +18,7 @@ import { initWeights, parameterShapes } from '../model';
 import { Rng } from '../rng';
 import { encodeSafetensors, type NamedTensor } from '../safetensors';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from '../tokenizer';
-import { buildConfig, runId, type TrainSetup } from '../trainer';
+import { buildConfig, runId, type TrainSetup } from '../train/trainingRun';
 import { pythonCommand, pythonEnv, torchPackageDir } from './python';
 
 export interface TorchJob {

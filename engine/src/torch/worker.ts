@@ -18,7 +18,7 @@ import type { CheckpointInfo, MetricRecord, ReportRecord } from '@common/protoco
 import { loadCheckpoint, readRunMeta, writeRunMeta } from '../checkpoint';
 import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
-import type { RunOutcome, TrainEvents } from '../trainer';
+import type { RunOutcome, TrainEvents } from '../train/trainingRun';
 import type { PreparedRun } from './prepare';
 import { pythonCommand, pythonEnv, torchPackageDir } from './python';
 
@@ -266,7 +266,7 @@ export class TorchRun {
     try {
       const { GPT } = await import('../model');
       const { maskReportOnIds } = await import('../maskReport');
-      const { REPORT_CHANCE_DRAWS, REPORT_WINDOWS } = await import('../trainer');
+      const { REPORT_CHANCE_DRAWS, REPORT_WINDOWS } = await import('../train/trainingRun');
       const ck = loadCheckpoint(info.dir);
       const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
       try {

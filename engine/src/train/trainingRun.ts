@@ -3,7 +3,7 @@
 // resume, and a cooperative stop.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { tf } from './backend';
+import { tf } from '../backend';
 import {
   CheckpointError,
   listCheckpoints,
@@ -15,25 +15,25 @@ import {
   writeRunMeta,
   type RunMeta,
   type TrainingState,
-} from './checkpoint';
-import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, validate, type LDConfig, type ModelShape } from './config';
-import { CorpusError, loadCorpus } from './corpus';
-import { Dataset } from './dataset';
-import { writeFileAtomicSync } from './fsutil';
-import { checkFullReply, TooLargeError } from './analysisStore';
-import { analyzeText } from './inference';
-import { maskReportOnIds } from './maskReport';
-import { GPT, initWeights, parameterShapes } from './model';
-import { inPlaceBackend } from './kernels';
-import { checkMemory, onWasm, trainingMemory } from './memoryEstimate';
-import { AdamW, type OptimizerState } from './optim';
+} from '../checkpoint';
+import { ConfigError, lambdaAt, lrAt, merge, resolveConfig, upgradeConfig, validate, type LDConfig, type ModelShape } from '../config';
+import { CorpusError, loadCorpus } from '../corpus';
+import { Dataset } from '../dataset';
+import { writeFileAtomicSync } from '../fsutil';
+import { checkFullReply, TooLargeError } from '../analysisStore';
+import { analyzeText } from '../inference';
+import { maskReportOnIds } from '../maskReport';
+import { GPT, initWeights, parameterShapes } from '../model';
+import { inPlaceBackend } from '../kernels';
+import { checkMemory, onWasm, trainingMemory } from '../memoryEstimate';
+import { AdamW, type OptimizerState } from '../optim';
 import type { AnalysisResult, BackendName, CheckpointInfo, EvalRecord, LogLevel, MetricRecord, ReportRecord, SiteStats, StatsRecord, StepRecord } from '@common/protocol';
-import { prototypeKeyProblem } from './prototypeKeys';
-import { yieldToRequests } from './requestPriority';
-import { Rng } from './rng';
-import { acquireRunLock, type RunLock } from './runLock';
-import { cleanTempFiles } from './runTemp';
-import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from './tokenizer';
+import { prototypeKeyProblem } from '../prototypeKeys';
+import { yieldToRequests } from '../requestPriority';
+import { Rng } from '../rng';
+import { acquireRunLock, type RunLock } from '../runLock';
+import { cleanTempFiles } from '../runTemp';
+import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from '../tokenizer';
 
 export interface TrainSetup {
   data: string[];
