@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { CheckpointInfo, MetricRecord, ReportRecord } from '@common/protocol';
+import type { CheckpointInfo, MetricRecord } from '@common/protocol';
 import { loadCheckpoint, readRunMeta, writeRunMeta } from '../checkpoint';
 import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
@@ -257,22 +257,20 @@ export class TorchRun {
   }
 
   /**
-   * The checkpoint's mask report record, as TrainingRun writes it at its checkpoints (the validation
-   * split's first REPORT_WINDOWS windows), computed here by the TypeScript engine from the
-   * checkpoint the worker just wrote, and appended while the worker waits (so only one process
-   * appends to metrics.jsonl at a time).
+   * The checkpoint's mask report record, as TrainingRun writes it at its checkpoints
+   * (maskReportRecord.ts), computed here by the TypeScript engine from the checkpoint the worker
+   * just wrote, and appended while the worker waits (so only one process appends to metrics.jsonl
+   * at a time).
    */
   private async report(info: CheckpointInfo, events: TrainEvents): Promise<void> {
     try {
       const { GPT } = await import('../model');
-      const { maskReportOnIds } = await import('../maskReport');
-      const { REPORT_CHANCE_DRAWS, REPORT_WINDOWS } = await import('../train/trainingRun');
+      const { maskReportRecord } = await import('../train/maskReportRecord');
       const ck = loadCheckpoint(info.dir);
       const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
       try {
         if (!model.sites.length) return;
-        const report = await maskReportOnIds(model, ck.tokenizer, this.validationIds(), { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * ck.shape.blockSize });
-        const rec: ReportRecord = { type: 'report', step: info.step, time: Date.now(), report };
+        const rec = await maskReportRecord(model, ck.tokenizer, this.validationIds(), info.step);
         appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(rec) + '\n');
         events.metric?.(rec);
       } finally {
