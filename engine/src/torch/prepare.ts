@@ -1,6 +1,6 @@
 // Everything the torch worker needs before it trains, done here in TypeScript so that there is one
 // tokenizer, one config validator and one initializer: the run folder (run.json, config.json,
-// metrics.jsonl, as TrainingRun.create writes them), the token ids of each split as nanoGPT's
+// metrics.jsonl, by train/runSetup.ts as for TrainingRun), the token ids of each split as nanoGPT's
 // train.bin/val.bin (little-endian uint16, or uint32 for vocabularies over 65,535), the initial
 // weights and the RNG state after them, and RUN/torch/job.json naming all of it.
 //
