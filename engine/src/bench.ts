@@ -13,7 +13,7 @@ import { nativeInfo } from './ops/native';
 import { AdamW } from './optim';
 import type { BackendChoice } from '@common/protocol';
 import { Rng } from './rng';
-import { accumulateGrads, autoMicroBatch, microBatchSlice } from './trainer';
+import { accumulateGrads, autoMicroBatch, microBatchSlice } from './train/microBatch';
 import { buildTokenizer } from './tokenizer';
 
 export interface BenchShape {

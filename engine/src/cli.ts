@@ -23,10 +23,12 @@ import { runStudy, STUDY_SETTINGS } from './study';
 import { TokenizerError } from './tokenizer';
 import { EngineService, type StartedRun } from './service/engineService';
 import type { Trainer } from './service/trainers';
-import type { TrainEvents, TrainSetup } from './trainer';
+import type { TrainSetup } from './train/runSetup';
+import type { TrainEvents } from './train/trainingRun';
 import { ENGINE_VERSION } from './version';
 import { torchBackendBench, torchBackendRows } from './torch/bench';
 import { TORCH_OPTIONS, TorchBackendError, torchCommands, torchTraining } from './torch/commands';
+import { TRAIN_OPTIONS, trainSetupFromFlags, withStepsAndSeed } from './trainOptions';
 
 class UsageError extends Error {}
 
@@ -236,27 +238,13 @@ function backendLine(backend: string, attempts: { ok: boolean; reason: string }[
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   ...torchCommands({ parse, parseSets, reporter, out }),
   async train(argv) {
-    const o = parse(argv, {
-      data: { type: 'string', multiple: true },
-      preset: { type: 'string' },
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      steps: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      'runs-dir': { type: 'string' },
-      name: { type: 'string' },
-      'max-bytes': { type: 'string' },
-      ...TORCH_OPTIONS,
-    });
+    const o = parse(argv, { ...TRAIN_OPTIONS, ...TORCH_OPTIONS });
     if (!o.data?.length) throw new UsageError('train needs --data FILE|DIR|GLOB');
-    const overrides = parseSets(o.set);
-    const steps = int(o.steps, 'steps'), seed = int(o.seed, 'seed');
-    if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+    const overrides = withStepsAndSeed(parseSets(o.set), int(o.steps, 'steps'), int(o.seed, 'seed'));
     const torch = torchTraining(o);
     const service = engine(o);
     const { backend, attempts } = await service.initBackend();
-    const setup: TrainSetup = { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: int(o['max-bytes'], 'max-bytes') };
+    const setup = trainSetupFromFlags(o.data, o, overrides, int(o['max-bytes'], 'max-bytes'));
     return (await runTraining(!!o.json, (eventsFor) => service.train(setup, eventsFor, torch?.trainers), () => torch?.intro ?? notedBackendLine(torch, backend, attempts))).code;
   },
 

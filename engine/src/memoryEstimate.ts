@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import { tf } from './backend';
 import type { ModelShape } from './config';
 import { parameterShapes } from './model';
-import { stepBytesPerSequence } from './trainer';
+import { stepBytesPerSequence } from './train/microBatch';
 
 /** The wasm32 heap: every tensor of the wasm backend lives in it. */
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3;

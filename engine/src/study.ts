@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { BackendName, MaskReport } from '@common/protocol';
 import { merge, type DeepPartial, type LDConfig } from './config';
 import { aboveChance, maskReportOnIds } from './maskReport';
-import { TrainingRun } from './trainer';
+import { TrainingRun } from './train/trainingRun';
 
 export interface StudySetting {
   name: string;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
-import { fixturesDir, runCli, smallCorpus, tempDir, TINY_SETS, type CliResult } from './helpers';
+import { assertSameFiles, fixturesDir, runCli, smallCorpus, snapshot, tempDir, TINY_SETS, type CliResult } from './helpers';
 
 const dir = tempDir('ldlens-bad-');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,25 +30,6 @@ function refused(r: CliResult, cmd: string, ...patterns: (RegExp | string)[]): s
 }
 
 const train = (data: string, ...extra: string[]) => runCli(['train', '--data', data, '--steps', '2', '--out', join(dir, 'never', String(Math.random())), ...TINY_SETS, ...extra], { cwd: dir });
-
-/** Every file under a folder with its bytes. */
-function snapshot(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(root, p), readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function assertSameFiles(before: Map<string, Buffer>, after: Map<string, Buffer>, what: string): void {
-  assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), `${what}: the same files`);
-  for (const [p, b] of before) assert.ok(after.get(p)!.equals(b), `${what}: ${p} is byte-identical`);
-}
 
 /** A finished 20-step run (checkpoints 10 and 20) on a corpus of its own; copies are damaged, never it. */
 let fixture: Promise<string> | null = null;

@@ -60,3 +60,28 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     });
   });
 }
+
+// ----------------------------------------------------------------------------- run folder snapshots
+// (badinput.test.ts, runlock.test.ts: a refused command leaves the run folder byte for byte as it was)
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { relative } from 'node:path';
+
+/** Every file under a folder with its bytes. */
+export function snapshot(root: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(relative(root, p), readFileSync(p));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export function assertSameFiles(before: Map<string, Buffer>, after: Map<string, Buffer>, what: string): void {
+  assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), `${what}: the same files`);
+  for (const [p, b] of before) assert.ok(after.get(p)!.equals(b), `${what}: ${p} is byte-identical`);
+}

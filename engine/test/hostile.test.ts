@@ -11,6 +11,7 @@ import * as P from '@common/protocol';
 import { DEFAULTS, merge, resolveConfig, validate } from '../src/config';
 import { checkMemory, inferenceMemory, MemoryError, parameterCount, trainingMemory, WASM_HEAP_BYTES } from '../src/memoryEstimate';
 import { prototypeKeyPaths } from '../src/prototypeKeys';
+import { prepareTorchResume } from '../src/torch/prepare';
 import { cliPath, runCli, smallCorpus, tempDir, TINY_SETS } from './helpers';
 
 const dir = tempDir('ldlens-hostile-');
@@ -85,6 +86,9 @@ test('a checkpoint whose config.json has prototype keys, or a shape beyond the l
   assert.equal(rr.code, 1, rr.stderr);
   assert.match(rr.stderr, /^ldlens resume: .*config\.json: "model\.constructor" is a reserved JavaScript name/);
   assert.ok(readFileSync(join(copy, 'run.json')).equals(meta), 'run.json unchanged');
+  // Resuming on the torch worker reads it through the same checks (train/runSetup.ts readRunConfig).
+  await assert.rejects(prepareTorchResume(copy, 4, { python: join(dir, 'no-python') }), /config\.json: "model\.constructor" is a reserved JavaScript name/);
+  assert.ok(readFileSync(join(copy, 'run.json')).equals(meta), 'run.json unchanged by the torch resume');
 });
 
 test('memory estimates: parameters counted exactly; what does not fit the machine or the wasm heap is refused with the estimate', () => {

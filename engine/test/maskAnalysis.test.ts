@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { analyzeText, planWindows, type InferenceModel } from '../src/inference';
 import { chanceParams, eta2, tokenClass } from '../src/maskMetrics';
-import { TrainingRun } from '../src/trainer';
+import { TrainingRun } from '../src/train/trainingRun';
 import { shakespeare, tempDir } from './helpers';
 
 const TEXT = readFileSync(shakespeare, 'utf8');

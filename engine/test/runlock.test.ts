@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '@common/protocol';
@@ -15,7 +15,7 @@ import { resolveConfig } from '../src/config';
 import { initWeights } from '../src/model';
 import { Rng } from '../src/rng';
 import { acquireRunLock, LOCK_FILE, readLock, RunLockedError } from '../src/runLock';
-import { cliPath, runCli, smallCorpus, tempDir, TINY_SETS } from './helpers';
+import { assertSameFiles, cliPath, runCli, smallCorpus, snapshot, tempDir, TINY_SETS } from './helpers';
 
 const dir = tempDir('ldlens-lock-');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,19 +42,6 @@ function killed(child: ChildProcessWithoutNullStreams): Promise<void> {
     child.on('exit', () => r());
     child.kill('SIGKILL');
   });
-}
-
-function snapshot(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(root, p), readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
 }
 
 test('the lock in one process: a second acquire is refused, release frees it, a dead holder is stale', () => {
@@ -151,9 +138,7 @@ test('resume from a checkpoint of another vocabulary is refused before anything 
   const r = await runCli(['resume', '--run', a, '--steps', '30'], { cwd: dir });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^ldlens resume: .*step-000015: the checkpoint is vocabSize \d+, not \d+; the run cannot be resumed from it/);
-  const after = snapshot(a);
-  assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
-  for (const [p, bytes] of before) assert.ok(after.get(p)!.equals(bytes), `${p} unchanged`);
+  assertSameFiles(before, snapshot(a), 'the refused run');
 });
 
 test('a checkpoint write that fails midway (a full disk, a bad tensor) leaves no temporary folder behind', () => {

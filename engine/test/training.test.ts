@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { listCheckpoints, loadCheckpoint, readMetrics } from '../src/checkpoint';
 import type { StatsRecord } from '@common/protocol';
-import { autoMicroBatch, stepBytesPerSequence, TrainingRun } from '../src/trainer';
+import { autoMicroBatch, stepBytesPerSequence } from '../src/train/microBatch';
+import { TrainingRun } from '../src/train/trainingRun';
 import { shakespeare, tempDir } from './helpers';
 
 const SMALL = { model: { blockSize: 32, nEmbd: 32, nHead: 2, nLayer: 1 }, train: { steps: 20, batchSize: 4, evalInterval: 10, evalBatches: 2, checkpointInterval: 10, statsInterval: 5 } };

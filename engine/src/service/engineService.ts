@@ -10,7 +10,8 @@ import type { AnalysisHandle } from '@common/analysisWire';
 import { AnalysisStore, checkFullReply } from '../analysisStore';
 import { analyzeText, checkpointCrossEntropy, sampleText, type InferenceModel } from '../inference';
 import { holdTraining } from '../requestPriority';
-import type { RunOutcome, TrainEvents, TrainSetup } from '../trainer';
+import type { TrainSetup } from '../train/runSetup';
+import type { RunOutcome, TrainEvents } from '../train/trainingRun';
 import { ModelCache } from './modelCache';
 import { TRAINERS, type Trainer, type TrainerFactory, type TrainerKind } from './trainers';
 

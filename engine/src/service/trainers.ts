@@ -2,7 +2,8 @@
 // PyTorch worker (engine/src/torch; its options, e.g. the interpreter, through torchTrainerFactory).
 import type { BackendName } from '@common/protocol';
 import type { LDConfig, ModelShape } from '../config';
-import { TrainingRun, type RunOutcome, type TrainEvents, type TrainSetup } from '../trainer';
+import type { TrainSetup } from '../train/runSetup';
+import { TrainingRun, type RunOutcome, type TrainEvents } from '../train/trainingRun';
 import { torchTrainerFactory } from '../torch/trainer';
 
 /** One training run as the service drives it: set up, trained to its end or a stop, disposed. */

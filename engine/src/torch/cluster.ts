@@ -10,7 +10,7 @@
 import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil';
-import type { TrainSetup } from '../trainer';
+import type { TrainSetup } from '../train/runSetup';
 import { prepareTorchResume, prepareTorchRun, type PreparedRun } from './prepare';
 import { torchPackageDir } from './python';
 

@@ -1,12 +1,13 @@
 // The CLI's torch parts: `train`/`resume --backend torch` (and `auto`'s choice), `cluster-script`
 // and `follow`. Kept out of cli.ts, which only registers them.
 import type { ParseArgsConfig } from 'node:util';
-import type { TrainEvents } from '../trainer';
+import type { TrainEvents } from '../train/trainingRun';
 import { writeClusterScripts } from './cluster';
 import { followRun } from './follow';
 import type { TrainerFactory } from '../service/trainers';
 import { chooseTrainBackend } from './python';
 import { torchTrainerFactory } from './trainer';
+import { TRAIN_OPTIONS, trainSetupFromFlags, withStepsAndSeed } from '../trainOptions';
 
 /** A problem with the torch backend's options or its Python, reported as one line. */
 export class TorchBackendError extends Error {
@@ -65,19 +66,6 @@ export interface CliHelpers {
   out: (o: unknown) => void;
 }
 
-const TRAIN_OPTIONS = {
-  data: { type: 'string', multiple: true },
-  preset: { type: 'string' },
-  config: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  steps: { type: 'string' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  'runs-dir': { type: 'string' },
-  name: { type: 'string' },
-  'max-bytes': { type: 'string' },
-} as const satisfies ParseArgsConfig['options'];
-
 /** `cluster-script` and `follow` (registered by cli.ts). */
 export function torchCommands(h: CliHelpers): Record<string, (argv: string[]) => Promise<number>> {
   return {
@@ -96,11 +84,10 @@ export function torchCommands(h: CliHelpers): Record<string, (argv: string[]) =>
       if (!o.data?.length === !o.run) throw new TorchBackendError('cluster-script needs --data FILE|DIR|GLOB (a new run) or --run RUN_DIR (resume one)');
       if (o.device !== undefined && !['auto', 'cuda', 'mps', 'cpu'].includes(o.device)) throw new TorchBackendError(`--device must be auto, cuda, mps or cpu, got ${JSON.stringify(o.device)}`);
       const steps = posInt(o.steps, 'steps'), seed = o.seed === undefined ? undefined : Number(o.seed);
-      const overrides = h.parseSets(o.set);
-      if (steps !== undefined || seed !== undefined) overrides.train = { ...(overrides.train as object), ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) };
+      const overrides = withStepsAndSeed(h.parseSets(o.set), steps, seed);
       const opts = { nodes: posInt(o.nodes, 'nodes') ?? 1, gpusPerNode: posInt(o['gpus-per-node'], 'gpus-per-node') ?? 1, python: o.python, partition: o.partition, time: o.time, port: posInt(o.port, 'port'), device: o.device };
       const { run, files } = await writeClusterScripts(
-        o.run ? { resume: o.run, steps } : { setup: { data: o.data, runsDir: o['runs-dir'] ?? '.ldlens/runs', runDir: o.out, name: o.name, preset: o.preset, configFile: o.config, overrides, maxBytes: posInt(o['max-bytes'], 'max-bytes') } },
+        o.run ? { resume: o.run, steps } : { setup: trainSetupFromFlags(o.data, o, overrides, posInt(o['max-bytes'], 'max-bytes')) },
         opts,
       );
       if (o.json) h.out({ event: 'clusterScript', runDir: run.dir, files, step: run.step });

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { CheckpointInfo, MetricRecord, RunStatus } from '@common/protocol';
 import { CheckpointError, listCheckpoints, readRunMeta, type RunMeta } from '../checkpoint';
 import type { LDConfig, ModelShape } from '../config';
-import type { RunOutcome, TrainEvents } from '../trainer';
+import type { RunOutcome, TrainEvents } from '../train/trainingRun';
 
 export interface FollowOptions {
   intervalMs?: number;

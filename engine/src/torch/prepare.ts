@@ -1,24 +1,24 @@
 // Everything the torch worker needs before it trains, done here in TypeScript so that there is one
 // tokenizer, one config validator and one initializer: the run folder (run.json, config.json,
-// metrics.jsonl, as TrainingRun.create writes them), the token ids of each split as nanoGPT's
+// metrics.jsonl, by train/runSetup.ts as for TrainingRun), the token ids of each split as nanoGPT's
 // train.bin/val.bin (little-endian uint16, or uint32 for vocabularies over 65,535), the initial
 // weights and the RNG state after them, and RUN/torch/job.json naming all of it.
 //
 // Because the worker draws batches from the same sfc32 stream (ldtorch/rng.py), a run trains on
 // the same windows on either engine, and a checkpoint of either resumes on the other.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readMetrics, readRunMeta, writeRunMeta, type RunMeta } from '../checkpoint';
-import { ConfigError, upgradeConfig, validate, type LDConfig, type ModelShape } from '../config';
-import { CorpusError, loadCorpus } from '../corpus';
+import { listCheckpoints, loadCheckpoint, loadTrainingState, readRunMeta, type RunMeta } from '../checkpoint';
+import { ConfigError, type LDConfig, type ModelShape } from '../config';
+import { loadCorpus } from '../corpus';
 import { Dataset } from '../dataset';
 import { writeFileAtomicSync } from '../fsutil';
 import { initWeights, parameterShapes } from '../model';
 import { Rng } from '../rng';
 import { encodeSafetensors, type NamedTensor } from '../safetensors';
-import { buildTokenizer, tokenizerFromJSON, type Tokenizer } from '../tokenizer';
-import { buildConfig, runId, type TrainSetup } from '../trainer';
+import { tokenizerFromJSON, type Tokenizer } from '../tokenizer';
+import { buildConfig, checkNoRunIn, loadNewRunData, newRunFolder, readRunConfig, reopenRun, writeNewRun, type TrainSetup } from '../train/runSetup';
 import { pythonCommand, pythonEnv, torchPackageDir } from './python';
 
 export interface TorchJob {
@@ -143,27 +143,13 @@ function jobBase(o: LaunchOptions): Pick<TorchJob, 'device' | 'threads' | 'super
 export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}): Promise<PreparedRun> {
   const config = buildConfig(setup.preset, setup.configFile, setup.overrides);
   checkTorchConfig(config, o.nproc ?? 1, o.python);
-  const cwd = resolve(setup.cwd ?? process.cwd());
-  const corpus = await loadCorpus(setup.data, { cwd, maxBytes: setup.maxBytes });
-  const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
-  const shape: ModelShape = { ...config.model, vocabSize: tokenizer.vocabSize };
-  config.model.vocabSize = tokenizer.vocabSize;
-  const ids = tokenizer.encode(corpus.text, 'error').ids;
-  new Dataset(Int32Array.from(ids), config.train.valFraction).checkWindow(shape.blockSize); // before any folder exists
+  const data = await loadNewRunData(setup, config);
+  const { tokenizer, shape, ids } = data;
 
-  const name = setup.name?.trim() || `${setup.preset ?? 'tiny'} ${config.dropout.kind}`;
-  let id = runId(name);
-  for (let k = 2; !setup.runDir && existsSync(resolve(setup.runsDir, id)); k++) id = `${runId(name)}-${k}`;
-  const dir = setup.runDir ? resolve(setup.runDir) : resolve(setup.runsDir, id);
-  if (existsSync(join(dir, 'run.json'))) throw new CorpusError(`${dir} already holds a run: resume it, or choose another folder`, dir);
+  const folder = newRunFolder(setup, config), dir = folder.dir;
+  checkNoRunIn(dir);
   mkdirSync(dir, { recursive: true });
-  const meta: RunMeta = {
-    id, name, created: new Date().toISOString(), status: 'running', backend: 'torch', step: 0, totalSteps: config.train.steps,
-    bestValLoss: null, preset: setup.preset ?? 'tiny', data: setup.data, cwd, maxBytes: setup.maxBytes, pid: process.pid,
-  };
-  writeRunMeta(dir, meta);
-  writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ model: shape, tokenizer: tokenizer.toJSON(), config, corpus: { files: corpus.files, skipped: corpus.skipped } }) + '\n');
-  writeFileSync(join(dir, 'metrics.jsonl'), '');
+  const meta = writeNewRun(folder, setup, data, config, 'torch');
   const job: TorchJob = { ...writeTokens(dir, tokenizer, ids, config.train.valFraction, shape.blockSize), ...writeInit(dir, shape, config, new Rng(config.train.seed)), ...jobBase(o), config };
   return { dir, meta, config, shape, step: 0, job, jobPath: writeJob(dir, job) };
 }
@@ -177,18 +163,7 @@ export async function prepareTorchRun(setup: TrainSetup, o: LaunchOptions = {}):
 export async function prepareTorchResume(runDir: string, steps: number | undefined, o: LaunchOptions = {}): Promise<PreparedRun> {
   const dir = resolve(runDir);
   const meta = readRunMeta(dir);
-  const cfgPath = join(dir, 'config.json');
-  let saved: { model: ModelShape; tokenizer: unknown; config: LDConfig };
-  try {
-    saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(`${cfgPath}: ${existsSync(cfgPath) ? 'not valid JSON (' + (e as Error).message + ')' : 'missing'}; the run cannot be resumed`, cfgPath);
-  }
-  saved.config = upgradeConfig(saved.config) as LDConfig;
-  const problems = validate(saved.config);
-  if (problems.length) throw new ConfigError(problems);
-  const config = saved.config;
-  if (steps !== undefined) config.train.steps = steps;
+  const { saved, config } = readRunConfig(dir, steps);
   checkTorchConfig(config, o.nproc ?? 1, o.python);
   const tokenizer = tokenizerFromJSON(saved.tokenizer);
   const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
@@ -212,13 +187,7 @@ export async function prepareTorchResume(runDir: string, steps: number | undefin
     meta.bestValLoss = null;
   }
   const tokens = writeTokens(dir, tokenizer, ids, config.train.valFraction, saved.model.blockSize);
-  const records = readMetrics(dir);
-  const orphaned = records.filter((r) => r.step > step);
-  if (orphaned.length) appendFileSync(join(dir, 'metrics.orphaned.jsonl'), orphaned.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  writeFileAtomicSync(join(dir, 'metrics.jsonl'), records.filter((r) => r.step <= step).map((r) => JSON.stringify(r) + '\n').join(''));
-  Object.assign(meta, { status: 'running', backend: 'torch', step, totalSteps: config.train.steps, pid: process.pid, error: undefined });
-  writeRunMeta(dir, meta);
-  if (steps !== undefined) writeFileAtomicSync(cfgPath, JSON.stringify({ ...saved, config }) + '\n');
+  reopenRun(dir, meta, { backend: 'torch', step, saved, stepsChanged: steps !== undefined });
   const job: TorchJob = { ...tokens, ...start, ...jobBase(o), config };
   return { dir, meta, config, shape: saved.model, step, job, jobPath: writeJob(dir, job) };
 }

@@ -14,11 +14,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { CheckpointInfo, MetricRecord, ReportRecord } from '@common/protocol';
-import { loadCheckpoint, readRunMeta, writeRunMeta } from '../checkpoint';
+import type { CheckpointInfo, MetricRecord } from '@common/protocol';
+import { loadCheckpoint, readRunMeta, writeRunMeta, type LoadedCheckpoint } from '../checkpoint';
+import type { GPT } from '../model';
 import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
-import type { RunOutcome, TrainEvents } from '../trainer';
+import type { RunOutcome, TrainEvents } from '../train/trainingRun';
 import type { PreparedRun } from './prepare';
 import { pythonCommand, pythonEnv, torchPackageDir } from './python';
 
@@ -257,27 +258,20 @@ export class TorchRun {
   }
 
   /**
-   * The checkpoint's mask report record, as TrainingRun writes it at its checkpoints (the validation
-   * split's first REPORT_WINDOWS windows), computed here by the TypeScript engine from the
-   * checkpoint the worker just wrote, and appended while the worker waits (so only one process
-   * appends to metrics.jsonl at a time).
+   * The checkpoint's mask report record, as TrainingRun writes it at its checkpoints
+   * (maskReportRecord.ts), computed here by the TypeScript engine from the checkpoint the worker
+   * just wrote, and appended while the worker waits (so only one process appends to metrics.jsonl
+   * at a time).
    */
   private async report(info: CheckpointInfo, events: TrainEvents): Promise<void> {
     try {
-      const { GPT } = await import('../model');
-      const { maskReportOnIds } = await import('../maskReport');
-      const { REPORT_CHANCE_DRAWS, REPORT_WINDOWS } = await import('../trainer');
-      const ck = loadCheckpoint(info.dir);
-      const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
-      try {
+      await this.withCheckpointModel(info, async (model, ck) => {
         if (!model.sites.length) return;
-        const report = await maskReportOnIds(model, ck.tokenizer, this.validationIds(), { chanceDraws: REPORT_CHANCE_DRAWS, maxTokens: REPORT_WINDOWS * ck.shape.blockSize });
-        const rec: ReportRecord = { type: 'report', step: info.step, time: Date.now(), report };
+        const { maskReportRecord } = await import('../train/maskReportRecord');
+        const rec = await maskReportRecord(model, ck.tokenizer, this.validationIds(), info.step);
         appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(rec) + '\n');
         events.metric?.(rec);
-      } finally {
-        model.dispose();
-      }
+      });
     } catch (e) {
       events.log?.('warn', `run ${this.id}: no mask report at step ${info.step}: ${(e as Error).message}`);
     }
@@ -286,17 +280,24 @@ export class TorchRun {
   /** The watched text re-analyzed with the new checkpoint, by the TypeScript engine (as for its own runs). */
   private async watch(info: CheckpointInfo, events: TrainEvents): Promise<void> {
     try {
-      const { GPT } = await import('../model');
-      const { analyzeText } = await import('../inference');
-      const ck = loadCheckpoint(info.dir);
-      const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
-      try {
+      await this.withCheckpointModel(info, async (model, ck) => {
+        const { analyzeText } = await import('../inference');
         events.watch?.(await analyzeText({ model, tokenizer: ck.tokenizer, checkpoint: { runDir: this.dir, dir: info.dir, step: info.step } }, this.watchText!));
-      } finally {
-        model.dispose();
-      }
+      });
     } catch (e) {
       events.log?.('warn', `run ${this.id}: could not analyze the watched text at step ${info.step}: ${(e as Error).message}`);
+    }
+  }
+
+  /** `use` on the checkpoint's model in the TypeScript engine (its modules imported when first needed), disposed after. */
+  private async withCheckpointModel(info: CheckpointInfo, use: (model: GPT, ck: LoadedCheckpoint) => Promise<void>): Promise<void> {
+    const { GPT } = await import('../model');
+    const ck = loadCheckpoint(info.dir);
+    const model = GPT.fromWeights(ck.shape, ck.config.dropout, ck.weights);
+    try {
+      await use(model, ck);
+    } finally {
+      model.dispose();
     }
   }
 }

@@ -1,6 +1,6 @@
 """The training loop of the torch backend: `python -m ldtorch.train --job RUN/torch/job.json`
 (or under torchrun, one process per device). Step for step the TypeScript trainer's loop
-(engine/src/trainer.ts): the same batches (the same sfc32 stream), λ schedules, learning-rate
+(engine/src/train/trainingRun.ts): the same batches (the same sfc32 stream), λ schedules, learning-rate
 schedule, clipping, AdamW groups, metric records, evaluation, mask statistics and checkpoints.
 
 The engine prepares RUN/torch/job.json, RUN/torch/{train,val}.bin and (fresh runs) the initial
@@ -42,7 +42,7 @@ STUCK_ADVICE = {
 
 
 def stuck_at(s):
-    """Where a site's masks are stuck (trainer.ts stuckAt): 'one', 'zero', 'half' or None."""
+    """Where a site's masks are stuck (train/maskStats.ts stuckAt): 'one', 'zero', 'half' or None."""
     if s["fracHigh"] > STUCK_FRACTION:
         return "one"
     if s["fracLow"] > STUCK_FRACTION:
@@ -422,7 +422,7 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self):
-        """trainer.ts evaluate: the train loss on evalBatches random batches from an RNG of its own;
+        """trainingRun.ts evaluate: the train loss on evalBatches random batches from an RNG of its own;
         the validation loss over the validation split's consecutive blockSize windows (at most
         train.evalValTokens tokens of it), the same tokens every time."""
         t, T = self.config["train"], self.shape["blockSize"]
