@@ -11,6 +11,7 @@ import { describeEngineError } from '../engine/errors';
 import { readSettings } from '../settings';
 import type { Checkpoints } from '../checkpoints/checkpoints';
 import type { DocumentEdit, EditTracker } from './editTracker';
+import { IncrementalSpans } from './incrementalSpans';
 import type { DocHeat, HeatKind, HeatmapPainter } from './painter';
 import { MaskRows, SummaryAssembler } from './lazyAnalysis';
 import { AnalysisView } from './metrics';
@@ -145,14 +146,17 @@ export class Analyzer implements vscode.Disposable {
       const t0 = Date.now();
       const kept = await this.openAnalysis(ck.checkpoint, text, first, cts.token);
       const { handle, assembler, rows, release } = kept;
+      // Painted spans (grapheme clusters) computed per chunk as it arrives, in short slices.
+      const spans = new IncrementalSpans(docText, base, handle.tokenCount);
       const paint = (k: HeatKind) =>
-        this.heatmap.setAnalysis(document, assembler.result, { docText, base, kind: k, edits: edits.edits, runDir: ck.runDir, text, lazy: { rows, release } });
+        this.heatmap.setAnalysis(document, assembler.result, { docText, base, kind: k, edits: edits.edits, runDir: ck.runDir, text, lazy: { rows, release }, spans });
       let heat: DocHeat | undefined;
       try {
         const fetch = async (from: number, to: number) => {
           for (let at = from; at < to; ) {
             const c = await this.engine.request(W.AnalysisSummaries, { id: handle.id, from: at, to }, cts.token);
             assembler.add(c);
+            await spans.add(assembler.result.tokens, c.from, c.to, () => cts.token.isCancellationRequested);
             at = c.to;
           }
         };

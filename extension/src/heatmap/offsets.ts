@@ -143,36 +143,66 @@ const SNAP_MARGIN = 256;
  * clamped to the text, snapped outward to cluster boundaries, and made non-overlapping in token
  * order. Returns parallel start/end arrays; an empty span (start === end) is not painted. Cluster
  * boundaries are computed for the tokens' extent only (an analysis window, a visible range), never
- * for the rest of a large document.
+ * for the rest of a large document; a whole large analysis is done chunk by chunk with
+ * `IncrementalSpans` (incrementalSpans.ts), which gives the same spans.
  */
 export function paintSpans(text: string, tokens: readonly TokenSpan[], base = 0): { starts: Int32Array; ends: Int32Array } {
-  const n = tokens.length;
-  const starts = new Int32Array(n);
-  const ends = new Int32Array(n);
+  const starts = new Int32Array(tokens.length);
+  const ends = new Int32Array(tokens.length);
+  snapSpans(text, tokens, base, 0, tokens.length, starts, ends);
+  separateSpans(starts, ends);
+  return { starts, ends };
+}
+
+/**
+ * Tokens [from, to) clamped to `text` and snapped outward to cluster boundaries, written at the
+ * same indices of `starts`/`ends` (overlaps between neighbours are left for `separateSpans`).
+ * Cluster boundaries are computed for these tokens' extent (and a margin) only.
+ */
+export function snapSpans(text: string, tokens: readonly TokenSpan[], base: number, from: number, to: number, starts: Int32Array, ends: Int32Array): void {
   const len = text.length;
   let first = len, last = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     first = Math.min(first, base + tokens[i].start);
     last = Math.max(last, base + tokens[i].end);
   }
-  const from = Math.max(0, Math.min(len, first) - SNAP_MARGIN), to = Math.min(len, Math.max(0, last) + SNAP_MARGIN);
-  const bits = n ? clusterBoundaries(text, from, to) : undefined;
-  const isBoundary = (i: number) => !bits || i < from || i > to || bits[i - from] === 1;
-  let prevEnd = 0;
-  for (let i = 0; i < n; i++) {
+  const lo = Math.max(0, Math.min(len, first) - SNAP_MARGIN), hi = Math.min(len, Math.max(0, last) + SNAP_MARGIN);
+  const bits = to > from ? clusterBoundaries(text, lo, hi) : undefined;
+  // Between CR and LF counts as a boundary: the segmenter joins them, but a line break paints the
+  // same either way, and a chunk without clusters (no boundaries computed) splits them too.
+  const isBoundary = (i: number) => !bits || i < lo || i > hi || bits[i - lo] === 1 || (text.charCodeAt(i) === 10 && text.charCodeAt(i - 1) === 13);
+  for (let i = from; i < to; i++) {
     let s = Math.max(0, Math.min(len, base + tokens[i].start));
     let e = Math.max(s, Math.min(len, base + tokens[i].end));
     if (bits) {
       while (s > 0 && !isBoundary(s)) s--;
       while (e < len && !isBoundary(e)) e++;
     }
+    starts[i] = s;
+    ends[i] = e;
+  }
+}
+
+/**
+ * Makes snapped spans non-overlapping in token order, in place: a token whose cluster an earlier
+ * token already painted gets an empty span. Tokens with `missing[i]` set (not computed yet) get an
+ * empty span at the previous end, so the starts stay sorted (tokenAt's binary search).
+ */
+export function separateSpans(starts: Int32Array, ends: Int32Array, missing?: Uint8Array): void {
+  let prevEnd = 0;
+  for (let i = 0; i < starts.length; i++) {
+    if (missing?.[i]) {
+      starts[i] = ends[i] = prevEnd;
+      continue;
+    }
+    let s = starts[i];
+    let e = ends[i];
     if (s < prevEnd) s = prevEnd;
     if (e < s) e = s;
     starts[i] = s;
     ends[i] = e;
-    if (e > prevEnd) prevEnd = e;
+    prevEnd = e; // e ≥ s ≥ prevEnd
   }
-  return { starts, ends };
 }
 
 /** A change to a text: `deleteLength` code units at `offset` replaced by `insertLength` new ones. */

@@ -9,6 +9,7 @@ import { readSettings } from '../settings';
 import { LEVELS, scaleColor, themeColorId } from './colors';
 import { blankTokens } from './blankTokens';
 import type { DocumentEdit, EditTracker } from './editTracker';
+import type { IncrementalSpans } from './incrementalSpans';
 import type { MaskRows } from './lazyAnalysis';
 import { AnalysisView, type PaintChoice } from './metrics';
 import { LineIndex, type TextEdit, paintSpans, shiftSpans, tokenAt } from './offsets';
@@ -107,19 +108,19 @@ export class HeatmapPainter implements vscode.Disposable {
    * Paints an analysis of the slice at `base` of `docText` (the document's text when the slice
    * was taken); `edits` are the changes made to the document since, so the spans land on the
    * current text. The analyzed text is `docText` from `base`, `analysis.textLength` long, unless
-   * `text` says otherwise.
+   * `text` says otherwise. `spans`: the painted spans already computed as the analysis arrived.
    */
   setAnalysis(
     document: vscode.TextDocument,
     analysis: AnalysisResult,
-    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string; lazy?: { rows: MaskRows; release: () => void } },
+    opts: { docText: string; base: number; kind: HeatKind; edits?: readonly TextEdit[]; runDir: string; text?: string; lazy?: { rows: MaskRows; release: () => void }; spans?: IncrementalSpans },
   ): DocHeat {
     const t0 = performance.now();
     const uri = document.uri.toString();
     const view = new AnalysisView(analysis, opts.lazy?.rows, opts.lazy?.release);
     const old = this.heats.get(uri);
     if (old && old.view.rows !== view.rows) old.view.dispose(); // a repaint of the same kept analysis keeps it
-    const spans = paintSpans(opts.docText, analysis.tokens, opts.base);
+    const spans = opts.spans?.snapshot() ?? paintSpans(opts.docText, analysis.tokens, opts.base);
     if (opts.edits?.length) shiftSpans(spans.starts, spans.ends, opts.edits);
     const text = opts.text ?? (opts.base >= 0 && opts.base + analysis.textLength <= opts.docText.length ? opts.docText.slice(opts.base, opts.base + analysis.textLength) : undefined);
     const heat: DocHeat = { uri, view, starts: spans.starts, ends: spans.ends, version: document.version, kind: opts.kind, base: opts.base, text, runDir: opts.runDir, painted: 0 };

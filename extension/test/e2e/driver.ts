@@ -295,11 +295,11 @@ export class Session {
     });
   }
 
-  /** Screen point at the middle of the `occurrence`-th match of `text` in the active editor. */
-  async textPoint(text: string, occurrence = 0, charOffset = 0): Promise<{ x: number; y: number }> {
+  /** Screen point at the middle of the `occurrence`-th match of `text` in the active editor (or the editor group `group` selects). */
+  async textPoint(text: string, occurrence = 0, charOffset = 0, group = '.editor-group-container.active'): Promise<{ x: number; y: number }> {
     const p = await this.page.evaluate(
-      ([t, occ, off]) => {
-        const lines = document.querySelector('.editor-group-container.active .monaco-editor .view-lines');
+      ([t, occ, off, g]) => {
+        const lines = document.querySelector(`${g} .monaco-editor .view-lines`);
         if (!lines) return null;
         const walker = document.createTreeWalker(lines, NodeFilter.SHOW_TEXT);
         let n = 0;
@@ -320,7 +320,7 @@ export class Session {
         }
         return null;
       },
-      [text, occurrence, charOffset] as const,
+      [text, occurrence, charOffset, group] as const,
     );
     if (!p) throw new Error(`text "${text}" not on screen`);
     return p;

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, Session } from './driver';
+import { HOSTILE_TEXTS, prepareHostileTexts } from './hostileTexts';
 import { JOURNEY, journeyScreenshot, stopJourney } from './journey';
 import { NEWCOMER } from './newcomer';
 import { TORCH } from './torch';
@@ -19,6 +20,7 @@ async function main(): Promise<number> {
   const workspace = join(tmp, 'workspace');
   prepareWorkspace(workspace);
   prepareLongDocument(workspace);
+  prepareHostileTexts(workspace);
   const logLines: string[] = [];
   const log = (m: string) => {
     logLines.push(m);
@@ -31,7 +33,7 @@ async function main(): Promise<number> {
   // TORCH and NEWCOMER last: they reload the window. TORCH before NEWCOMER: after the newcomer
   // scenario it once timed out waiting for Analyze Document's paint on a clean clone (the run itself
   // had trained on torch); it passes after it here, and its failures now log what the window showed.
-  const planned = [...chosen([...SCENARIOS, ...TORCH, ...NEWCOMER]).map((sc) => ({ sc, dev: true })), ...chosen(JOURNEY).map((sc) => ({ sc, dev: false }))];
+  const planned = [...chosen([...SCENARIOS, ...HOSTILE_TEXTS, ...TORCH, ...NEWCOMER]).map((sc) => ({ sc, dev: true })), ...chosen(JOURNEY).map((sc) => ({ sc, dev: false }))];
   let passed = 0;
   let failed = 0;
   const skipped: string[] = [];

@@ -75,9 +75,10 @@ export function runDirs(ws: string): string[] {
   return existsSync(d) ? readdirSync(d).map((n) => join(d, n)).filter((p) => existsSync(join(p, 'run.json'))) : [];
 }
 
-export async function trainFromPalette(s: Session, name: string): Promise<void> {
+/** Train Model on the active file (`file`, its name), preset tiny, run `name`. */
+export async function trainFromPalette(s: Session, name: string, file = 'corpus.txt'): Promise<void> {
   await s.palette('LearnedDropout: Train Model');
-  await s.pick('Train Model (1/3)', 'Active file', 'Active file: corpus.txt');
+  await s.pick('Train Model (1/3)', 'Active file', `Active file: ${file}`);
   await s.pick('Train Model (2/3)', 'tiny');
   await s.input('Train Model (3/3)', name);
 }
