@@ -198,7 +198,9 @@ export class Session {
       const t0 = Date.now();
       while (Date.now() - t0 < 3000) {
         labels = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
-        if (labels.some((t) => t.includes(text))) return true;
+        // the first row (what Enter runs) once the filter has caught up with the typing; while it
+        // has not, a recently used command can still be first (a newcomer run failed on that)
+        if (run ? labels[0]?.includes(text) : labels.some((t) => t.includes(text))) return true;
         await sleep(150);
       }
       return false;
