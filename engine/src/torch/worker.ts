@@ -141,7 +141,9 @@ export class TorchRun {
     try {
       child = spawn(python, workerArgs(this.prepared.jobPath, nproc), {
         cwd: torchPackageDir(),
-        env: pythonEnv({ ...(nproc > 1 ? { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' } : {}), ...this.opts.env }),
+        // One OpenBLAS thread per torch thread (as the reference's torch-bench.sh): torch already runs
+        // its CPU ops on its own threads, and OpenBLAS's on top of them oversubscribe the cores.
+        env: pythonEnv({ OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1', ...(nproc > 1 ? { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' } : {}), ...this.opts.env }),
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: process.platform !== 'win32',
       });
