@@ -42,6 +42,21 @@ export function workerArgs(jobPath: string, nproc: number, torchrunArgs: string[
   return nproc > 1 || torchrunArgs.length > 1 ? ['-m', 'ldtorch.launch', ...torchrunArgs, '--nproc_per_node', String(nproc), ...train] : train;
 }
 
+/**
+ * The worker's CPU settings (a user's own environment wins):
+ * - one OpenBLAS thread per torch thread, as the reference's torch-bench.sh: torch already runs its
+ *   CPU ops on its own threads, and OpenBLAS's on top of them oversubscribe the cores;
+ * - glibc's malloc keeps the step's large tensors in its heap: with its default, adaptive mmap and
+ *   trim thresholds the worker's loop gave its memory back and page-faulted it in again each step,
+ *   and trained `small` at 4,293 tok/s instead of 9,041 on a 2-core machine
+ *   (engine/bench/torch-model-vs-reference.py times the model alone; README "torch backend").
+ */
+const WORKER_CPU_ENV: Record<string, string> = {
+  OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
+  MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(2 ** 30),
+  MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? String(2 ** 30),
+};
+
 export class TorchRun {
   state: WorkerState = 'starting';
   watchText: string | null = null;
@@ -141,9 +156,7 @@ export class TorchRun {
     try {
       child = spawn(python, workerArgs(this.prepared.jobPath, nproc), {
         cwd: torchPackageDir(),
-        // One OpenBLAS thread per torch thread (as the reference's torch-bench.sh): torch already runs
-        // its CPU ops on its own threads, and OpenBLAS's on top of them oversubscribe the cores.
-        env: pythonEnv({ OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1', ...(nproc > 1 ? { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' } : {}), ...this.opts.env }),
+        env: pythonEnv({ ...WORKER_CPU_ENV, ...(nproc > 1 ? { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' } : {}), ...this.opts.env }),
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: process.platform !== 'win32',
       });
