@@ -37,6 +37,9 @@ function scripts(run: PreparedRun, o: ClusterOptions): { torchrun: string; slurm
 set -euo pipefail
 RUN_DIR="$(cd "$(dirname "\${BASH_SOURCE[0]}")/.." && pwd)"
 export PYTHONPATH="$RUN_DIR/torch\${PYTHONPATH:+:$PYTHONPATH}"
+# glibc malloc keeps each step's large tensors (unset, the loop page-faulted them in every step: ldlens
+# starts its own worker so too); one OpenBLAS thread per torch thread. Values set before win.
+export MALLOC_MMAP_THRESHOLD_=\${MALLOC_MMAP_THRESHOLD_:-1073741824} MALLOC_TRIM_THRESHOLD_=\${MALLOC_TRIM_THRESHOLD_:-1073741824} OPENBLAS_NUM_THREADS=\${OPENBLAS_NUM_THREADS:-1}
 PYTHON=\${PYTHON:-${sh(py)}}
 `;
   const train = `-m ldtorch.train --job "$RUN_DIR/torch/job.json"`;
@@ -56,6 +59,9 @@ ${o.partition ? `#SBATCH --partition=${o.partition}\n` : ''}${o.time ? `#SBATCH 
 set -euo pipefail
 RUN_DIR=${sh(run.dir)}
 export PYTHONPATH="$RUN_DIR/torch\${PYTHONPATH:+:$PYTHONPATH}"
+# glibc malloc keeps each step's large tensors (unset, the loop page-faulted them in every step: ldlens
+# starts its own worker so too); one OpenBLAS thread per torch thread. Values set before win.
+export MALLOC_MMAP_THRESHOLD_=\${MALLOC_MMAP_THRESHOLD_:-1073741824} MALLOC_TRIM_THRESHOLD_=\${MALLOC_TRIM_THRESHOLD_:-1073741824} OPENBLAS_NUM_THREADS=\${OPENBLAS_NUM_THREADS:-1}
 PYTHON=\${PYTHON:-${sh(py)}}
 # ${o.nodes} node(s) × ${o.gpusPerNode} process(es): one torchrun per node, rendezvous on the first node.
 # Stop: touch "$RUN_DIR/torch/stop" (every rank stops after the same step; rank 0 checkpoints).
