@@ -12,8 +12,14 @@ import importlib.util
 import json
 import time
 
+import os
+import sys
+
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_init import reference_bench_init  # noqa: E402
 
 
 def main():
@@ -39,14 +45,7 @@ def main():
         torch.manual_seed(0)
         c = {"vocabSize": len(vocab), "blockSize": T, "nEmbd": C, "nHead": H, "nLayer": L}
         model = ld.GPT(c)
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                if n.endswith(".A"):
-                    p.normal_(0.0, 1.0)
-                elif n.endswith(".B"):
-                    p.normal_(0.0, 0.02)
-                elif p.dim() >= 2:
-                    p.normal_(0.0, 0.02)
+        reference_bench_init(model)
         opt = torch.optim.AdamW(ld.adamw_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.95))
 
         def batch():

@@ -10,9 +10,11 @@ import torch.nn.functional as F
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(root, "engine/torch"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(root, "../shared/reference"))
 import ld_gpt as R  # noqa: E402
 import ldtorch.model as L  # noqa: E402
+from bench_init import reference_bench_init as init  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -21,18 +23,6 @@ a = ap.parse_args()
 torch.set_num_threads(a.threads)
 shape = {"vocabSize": 65, "blockSize": 128, "nEmbd": 128, "nHead": 4, "nLayer": 4}
 dropout = {"kind": "learned", "detachInput": True, "sharpen": False, "rounding": "none", "entropy": {"form": "shannon"}}
-
-
-def init(model):
-    with torch.no_grad():  # ld_gpt.py bench's init
-        for n, p in model.named_parameters():
-            if n.endswith(".A"):
-                p.normal_(0.0, 1.0)
-            elif n.endswith(".B"):
-                p.normal_(0.0, 0.02)
-            elif p.dim() >= 2:
-                p.normal_(0.0, 0.02)
-    return model
 
 
 def tokens_per_sec(model, loss_fn, steps=15, warmup=3):

@@ -13,6 +13,7 @@ import { writeFileAtomicSync } from '../fsutil';
 import type { TrainSetup } from '../train/runSetup';
 import { prepareTorchResume, prepareTorchRun, type PreparedRun } from './prepare';
 import { torchPackageDir } from './python';
+import { WORKER_CPU_DEFAULTS } from './worker';
 
 export interface ClusterOptions {
   nodes: number;
@@ -28,6 +29,9 @@ export interface ClusterOptions {
   device?: string;
 }
 
+/** The worker's CPU defaults (worker.ts), as one `export` line where values set before win. */
+const cpuEnvLine = 'export ' + Object.entries(WORKER_CPU_DEFAULTS).map(([k, v]) => `${k}=\${${k}:-${v}}`).join(' ');
+
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function scripts(run: PreparedRun, o: ClusterOptions): { torchrun: string; slurm: string } {
@@ -39,7 +43,7 @@ RUN_DIR="$(cd "$(dirname "\${BASH_SOURCE[0]}")/.." && pwd)"
 export PYTHONPATH="$RUN_DIR/torch\${PYTHONPATH:+:$PYTHONPATH}"
 # glibc malloc keeps each step's large tensors (unset, the loop page-faulted them in every step: ldlens
 # starts its own worker so too); one OpenBLAS thread per torch thread. Values set before win.
-export MALLOC_MMAP_THRESHOLD_=\${MALLOC_MMAP_THRESHOLD_:-1073741824} MALLOC_TRIM_THRESHOLD_=\${MALLOC_TRIM_THRESHOLD_:-1073741824} OPENBLAS_NUM_THREADS=\${OPENBLAS_NUM_THREADS:-1}
+${cpuEnvLine}
 PYTHON=\${PYTHON:-${sh(py)}}
 `;
   const train = `-m ldtorch.train --job "$RUN_DIR/torch/job.json"`;
@@ -61,7 +65,7 @@ RUN_DIR=${sh(run.dir)}
 export PYTHONPATH="$RUN_DIR/torch\${PYTHONPATH:+:$PYTHONPATH}"
 # glibc malloc keeps each step's large tensors (unset, the loop page-faulted them in every step: ldlens
 # starts its own worker so too); one OpenBLAS thread per torch thread. Values set before win.
-export MALLOC_MMAP_THRESHOLD_=\${MALLOC_MMAP_THRESHOLD_:-1073741824} MALLOC_TRIM_THRESHOLD_=\${MALLOC_TRIM_THRESHOLD_:-1073741824} OPENBLAS_NUM_THREADS=\${OPENBLAS_NUM_THREADS:-1}
+${cpuEnvLine}
 PYTHON=\${PYTHON:-${sh(py)}}
 # ${o.nodes} node(s) × ${o.gpusPerNode} process(es): one torchrun per node, rendezvous on the first node.
 # Stop: touch "$RUN_DIR/torch/stop" (every rank stops after the same step; rank 0 checkpoints).

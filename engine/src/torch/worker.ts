@@ -51,11 +51,12 @@ export function workerArgs(jobPath: string, nproc: number, torchrunArgs: string[
  *   and trained `small` at 4,293 tok/s instead of 9,041 on a 2-core machine
  *   (engine/bench/torch-model-vs-reference.py times the model alone; README "torch backend").
  */
-const WORKER_CPU_ENV: Record<string, string> = {
-  OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
-  MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(2 ** 30),
-  MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? String(2 ** 30),
+export const WORKER_CPU_DEFAULTS: Readonly<Record<string, string>> = {
+  OPENBLAS_NUM_THREADS: '1',
+  MALLOC_MMAP_THRESHOLD_: String(2 ** 30),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 30),
 };
+const WORKER_CPU_ENV: Record<string, string> = Object.fromEntries(Object.entries(WORKER_CPU_DEFAULTS).map(([k, v]) => [k, process.env[k] ?? v]));
 
 export class TorchRun {
   state: WorkerState = 'starting';

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LineIndex, clusterBoundaries, paintSpans, sequentialEdits, shiftSpans, tokenAt } from '../../src/heatmap/offsets';
-
-/** Char-tokenizer-like tokens: one per code point, with UTF-16 offsets, as the engine reports them. */
-function codePointTokens(text: string): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  let i = 0;
-  for (const ch of text) {
-    out.push({ start: i, end: i + ch.length });
-    i += ch.length;
-  }
-  return out;
-}
+import { codePointTokens } from './mixedText';
 
 /** What a span paints, as text. */
 function painted(text: string, s: Int32Array, e: Int32Array): string[] {
