@@ -233,20 +233,22 @@ export class GPT {
 
   /**
    * The dropout sites of one forward pass. LearnedDropout in its default form may go to fused kernels, which also give each site's H_k and
-   * L1_k (`siteEntropy`, `siteL1`); every other form, and a pass that wants the sites' inputs, is
-   * computed op by op (`learnedDropout`).
+   * L1_k (`siteEntropy`, `siteL1`) and, asked, each site's input; every other form is computed op
+   * by op (`learnedDropout`).
    */
   private siteMaker(opts: ForwardOptions, out: ForwardResult): SiteMaker {
     const d = this.dropout;
-    const fusable = d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none' && !opts.wantInputs;
+    const fusable = d.kind === 'learned' && d.detachInput && !d.sharpen && (d.rounding ?? 'none') === 'none';
     const n = this.sites.length; // each site carries 1/n of the penalties
     const options: SiteOptions = {
       coef: { entropy: d.entropy.enabled ? (opts.lambdaEntropy ?? 0) / n : 0, l1: d.l1.enabled ? (opts.lambdaL1 ?? 0) / n : 0, form: d.entropy.form },
       wantMask: opts.wantMasks ?? true,
       wantPenalties: opts.penalties ?? false,
+      wantInput: opts.wantInputs ?? false,
     };
     const record = (r: FusedSiteResult) => {
       if (r.mask) out.masks.push(r.mask);
+      if (r.input) out.inputs!.push(r.input);
       (out.siteEntropy ??= []).push(r.entropy);
       (out.siteL1 ??= []).push(r.l1);
     };

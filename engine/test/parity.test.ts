@@ -87,6 +87,34 @@ for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', true], 
       tf.dispose([r.logits, ...r.masks, r.crossEntropy, r.entropy, r.l1, r.loss]);
     });
 
+    // The chance baseline reads each site's input (attention: the softmax probabilities, zero above
+    // the diagonal); an inference pass that asks for them gets them from the kernels as op by op.
+    await t.test("inference with the sites' inputs: masks and inputs as the op-by-op path's", async () => {
+      const ref = fused ? GPT.fromWeights(shape, dropout, weights, referenceOps) : model;
+      const run = (m: GPT) => {
+        let r!: ReturnType<GPT['forward']>;
+        tf.tidy(() => {
+          r = m.forward(idx, { training: false, wantInputs: true });
+          return [r.logits, ...r.masks, ...r.inputs!]; // kept, the rest freed
+        });
+        return r;
+      };
+      const a = run(model), b = run(ref);
+      assert.equal(a.inputs!.length, model.sites.length);
+      for (const [i, s] of model.sites.entries()) {
+        assert.deepEqual(a.inputs![i].shape, b.masks[i].shape, `input ${s.name}: the mask's shape`);
+        const ia = await a.inputs![i].data(), ib = await b.inputs![i].data();
+        assert.ok(relErr(ia, ib) <= 1e-5, `input ${s.name}: relative error ${relErr(ia, ib)}`);
+        assert.ok(relErr(await a.masks[i].data(), await b.masks[i].data()) <= 1e-5, `mask ${s.name}`);
+        if (s.kind === 'attention') {
+          const T = spec.idx[0].length;
+          for (let e = 0; e < ia.length; e++) if (e % T > Math.floor(e / T) % T) assert.equal(ia[e], 0, `${s.name}: p above the diagonal`);
+        }
+      }
+      tf.dispose([a.logits, ...a.masks, ...a.inputs!, ...(ref === model ? [] : [b.logits, ...b.masks, ...b.inputs!])]);
+      if (ref !== model) ref.dispose();
+    });
+
     await t.test('every gradient', async () => {
       const { value, grads } = model.gradients(() => model.loss(idx, tgt, lambdaEntropy, lambdaL1, { training: true }).loss);
       value.dispose();

@@ -34,6 +34,8 @@ export interface FusedSiteResult {
   l1: number;
   /** The mask, when asked for (analysis, statistics, parity). */
   mask?: tf.Tensor;
+  /** The mask's input (x; the attention site's probabilities p), when asked for (the chance baseline). */
+  input?: tf.Tensor;
 }
 
 export interface SiteOptions {
@@ -42,6 +44,8 @@ export interface SiteOptions {
   wantMask: boolean;
   /** Compute H_k and L1_k (the loss needs them; plain inference does not). */
   wantPenalties: boolean;
+  /** Return the mask's input as a tensor (analysis' chance baseline applies untrained A/B to it). */
+  wantInput?: boolean;
 }
 
 const INV_LN2 = 1 / Math.log(2);
@@ -84,6 +88,7 @@ export function fusedLearnedDropout(k: LdKernels, x: tf.Tensor, A: tf.Tensor, B:
   res.y = y;
   if (mask && o.wantMask) res.mask = mask;
   else mask?.dispose();
+  if (o.wantInput) res.input = x;
   return res;
 }
 
@@ -107,11 +112,13 @@ export function attentionProbs(k: LdKernels, scores: tf.Tensor, A: tf.Tensor, B:
   const penalties = o.wantPenalties || (grad && (coef.entropy !== 0 || coef.l1 !== 0));
   const res: FusedSiteResult = { y: undefined as unknown as tf.Tensor, entropy: NaN, l1: NaN };
   const mask = o.wantMask || grad ? empty(scores.shape) : null;
+  // p, when asked for, is made out here too (the caller owns it); the kernels write p with q and r
+  const pOut = o.wantInput ? empty(scores.shape) : null;
   const At = A.shape[0] === T ? A : tf.slice(A, 0, T), Bt = B.shape[0] === T ? B : tf.slice(B, 0, T);
   const y = op<[tf.Tensor, tf.Tensor, tf.Tensor]>((st, at, bt, save) => {
     const N = st.size, heads = N / T / T;
-    const y = empty(st.shape), p = grad ? empty(st.shape) : null;
-    const q = grad ? empty(st.shape) : null, r = grad ? empty(st.shape) : null;
+    const y = empty(st.shape), p = pOut ?? (grad ? empty(st.shape) : null);
+    const q = p ? empty(st.shape) : null, r = p ? empty(st.shape) : null;
     const b = buf(bt); // read before the kernel runs (a wasm kernel's allocation may move the heap)
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
     const complement = coef.form === 'complement';
@@ -151,5 +158,11 @@ export function attentionProbs(k: LdKernels, scores: tf.Tensor, A: tf.Tensor, B:
   res.y = y;
   if (mask && o.wantMask) res.mask = mask;
   else mask?.dispose();
+  if (pOut) {
+    // the kernels leave p above the diagonal unwritten; the reference's softmax has exact zeros there
+    const pa = buf(pOut);
+    for (let row = 0, o0 = 0; o0 < pa.length; row++, o0 += T) pa.fill(0, o0 + (row % T) + 1, o0 + T);
+    res.input = pOut;
+  }
   return res;
 }

@@ -10,9 +10,9 @@ export interface DropSite {
   /** The site op by op: y = x ⊙ m (LearnedDropout), the baseline's random dropout, or x. */
   reference(x: tf.Tensor): tf.Tensor;
   /**
-   * LearnedDropout in its default form (detached input, no sharpening, no rounding), not asked for
-   * its inputs: its parameters for a fused kernel, and where the kernel's result goes. Absent
-   * otherwise, and the ops call `reference`.
+   * LearnedDropout in its default form (detached input, no sharpening, no rounding): its
+   * parameters for a fused kernel, and where the kernel's result goes (mask, penalties, and the
+   * site's input when the pass asks for it). Absent otherwise, and the ops call `reference`.
    */
   fusable?: { A: tf.Tensor; B: tf.Tensor; options: SiteOptions; record(r: FusedSiteResult): void };
 }
