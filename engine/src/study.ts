@@ -25,6 +25,16 @@ export const STUDY_SETTINGS: StudySetting[] = [
     about: 'LearnedDropout with the entropy penalty ramping to λ = 1 (20× the default), L1 as default',
     config: { dropout: { entropy: { schedule: { max: 1, min: 0, rate: 0.01 } } } },
   },
+  {
+    name: 'learned-ab-lr',
+    about: 'LearnedDropout with A/B at a constant lr 0.05 (dropout.abLr 0.05, abLrMode constant): at the main lr, 3e-3 and decaying, B moves < 1 rad in 300 steps and the masks stay near their init',
+    config: { dropout: { abLr: 0.05, abLrMode: 'constant' } },
+  },
+  {
+    name: 'learned-ab-lr-entropy-1',
+    about: 'learned-ab-lr with the entropy penalty ramping to λ = 1',
+    config: { dropout: { abLr: 0.05, abLrMode: 'constant', entropy: { schedule: { max: 1, min: 0, rate: 0.01 } } } },
+  },
   { name: 'learned-stochastic', about: 'LearnedDropout with Bernoulli(m) masks in training (dropout.rounding stochastic)', config: { dropout: { rounding: 'stochastic' } } },
   { name: 'learned-straight-through', about: 'LearnedDropout with binary masks [m ≥ 0.5] (dropout.rounding straight-through)', config: { dropout: { rounding: 'straight-through' } } },
 ];
