@@ -1,7 +1,9 @@
 // Inference on a trained model: analyze a text (every token's mask at every site), sample text,
 // and the reference's checkpoint cross-entropy.
 import { tf } from './backend';
-import { chanceMask, chanceParams, paintedDefinition } from './maskMetrics';
+import { chanceParams, paintedDefinition } from './maskMetrics';
+import { backendOps } from './ops/backendOps';
+import { buf } from './ops/kernels';
 import { GPT } from './model';
 import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
@@ -160,69 +162,78 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: plan.chance });
     return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
   });
-  const lp = (await logp.data()) as Float32Array;
-  const mdata = await Promise.all(masks.map((m) => m.data() as Promise<Float32Array>));
-  // chance masks: the same hidden states through untrained A/B
   const ab = chance ? chanceAB(model) : [];
-  const cdata = await Promise.all((chance ? inputs : []).map(async (t, k) => chanceMask((await t.data()) as Float32Array, ab[k].A, ab[k].B, t.shape[t.rank - 1])));
-  tf.dispose([logp, ...masks, ...inputs]);
-  const V = shape.vocabSize;
-  const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
-  // The tokens this batch owns: (row, position, token) triples.
-  const own: number[] = [];
-  for (let r = 0; r < batchStarts.length; r++) {
-    for (let t = 0; t < W; t++) {
-      const i = batchStarts[r] + t;
-      if (owner[i] === b0 + r) own.push(r, t, i);
-    }
+  // In-place backends (wasm, cpu): the tensors' own memory, no copies; on wasm a view of the heap,
+  // valid until the next tfjs allocation, so everything below runs synchronously and allocates no
+  // tensor before the dispose. Elsewhere (GPU backends): copies, read asynchronously.
+  const read = backendOps().inPlace ? null : await Promise.all([logp, ...masks, ...inputs].map((t) => t.data() as Promise<Float32Array>));
+  const [lp, ...rest] = read ?? [logp, ...masks, ...inputs].map((t) => buf(t));
+  const mdata = rest.slice(0, masks.length), xdata = rest.slice(masks.length);
+  try {
+    statsOfBatch();
+  } finally {
+    tf.dispose([logp, ...masks, ...inputs]);
   }
-  for (let o = 0; o < own.length; o += 3) {
-    const r = own[o], t = own[o + 1], i = own[o + 2];
-    // surprisal of token i given what precedes it in this window
-    if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
-    if (ce && t + 1 < W && i + 1 < n) {
-      ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
-      ce.count++;
-    }
-  }
-  // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
-  const m = own.length / 3;
-  const acc: Acc = { act: new Float64Array(m), sum: new Float64Array(m), dec: new Float64Array(m), cnt: new Float64Array(m) };
-  // painted: the mean (unrounded) fraction over the painted sites, per owned token
-  const paintedSites = painted ? paintedDefinition(sites).sites : [];
-  const paintSum = new Float64Array(painted ? m : 0);
-  let paintCount = 0;
-  for (let k = 0; k < sites.length; k++) {
-    const site = sites[k];
-    const q = quant ? quant[k] : null;
-    siteStats(site.kind === 'attention', mdata[k], q, own, W, shape.nHead, shape.blockSize, site.units, maskFrom, maskTo, acc);
-    const a = active?.[k], me = mean?.[k], ke = keys?.[k], fr = fraction?.[k], de = decided?.[k];
-    const paint = paintedSites.includes(site.name);
-    if (paint) paintCount++;
-    const { act, sum, dec, cnt } = acc;
-    for (let o = 0, x = 0; o < own.length; o += 3, x++) {
-      const i = own[o + 2];
-      if (a) a[i] = act[x];
-      if (me) me[i] = cnt[x] ? round5(sum[x] / cnt[x]) : 0;
-      if (ke) ke[i] = cnt[x];
-      const f = cnt[x] ? act[x] / cnt[x] : 0;
-      if (fr) fr[i] = round5(f);
-      if (de) de[i] = cnt[x] ? round5(dec[x] / cnt[x]) : 0;
-      if (paint) paintSum[x] += f;
-    }
-    if (chance) {
-      siteStats(site.kind === 'attention', cdata[k], null, own, W, shape.nHead, shape.blockSize, site.units, 0, 0, acc);
-      const ch = chance[k];
-      for (let o = 0, x = 0; o < own.length; o += 3, x++) {
-        const i = own[o + 2], c = cnt[x];
-        ch.active[i] = act[x];
-        ch.fraction[i] = c ? round5(act[x] / c) : 0;
-        ch.mean[i] = c ? round5(sum[x] / c) : 0;
-        ch.decided[i] = c ? round5(dec[x] / c) : 0;
+
+  function statsOfBatch(): void {
+    const V = shape.vocabSize;
+    const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
+    // The tokens this batch owns: (row, position, token) triples.
+    const own: number[] = [];
+    for (let r = 0; r < batchStarts.length; r++) {
+      for (let t = 0; t < W; t++) {
+        const i = batchStarts[r] + t;
+        if (owner[i] === b0 + r) own.push(r, t, i);
       }
     }
+    for (let o = 0; o < own.length; o += 3) {
+      const r = own[o], t = own[o + 1], i = own[o + 2];
+      // surprisal of token i given what precedes it in this window
+      if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
+      if (ce && t + 1 < W && i + 1 < n) {
+        ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
+        ce.count++;
+      }
+    }
+    // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
+    const m = own.length / 3;
+    const acc: Acc = { act: new Float64Array(m), sum: new Float64Array(m), dec: new Float64Array(m), cnt: new Float64Array(m) };
+    // painted: the mean (unrounded) fraction over the painted sites, per owned token
+    const paintedSites = painted ? paintedDefinition(sites).sites : [];
+    const paintSum = new Float64Array(painted ? m : 0);
+    let paintCount = 0;
+    for (let k = 0; k < sites.length; k++) {
+      const site = sites[k];
+      const q = quant ? quant[k] : null;
+      siteStats(site.kind === 'attention', mdata[k], q, own, W, shape.nHead, shape.blockSize, site.units, maskFrom, maskTo, acc);
+      const a = active?.[k], me = mean?.[k], ke = keys?.[k], fr = fraction?.[k], de = decided?.[k];
+      const paint = paintedSites.includes(site.name);
+      if (paint) paintCount++;
+      const { act, sum, dec, cnt } = acc;
+      for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+        const i = own[o + 2];
+        if (a) a[i] = act[x];
+        if (me) me[i] = cnt[x] ? round5(sum[x] / cnt[x]) : 0;
+        if (ke) ke[i] = cnt[x];
+        const f = cnt[x] ? act[x] / cnt[x] : 0;
+        if (fr) fr[i] = round5(f);
+        if (de) de[i] = cnt[x] ? round5(dec[x] / cnt[x]) : 0;
+        if (paint) paintSum[x] += f;
+      }
+      if (chance) {
+        chanceStats(site.kind === 'attention', xdata[k], ab[k].A, ab[k].B, own, W, shape.nHead, site.units, acc);
+        const ch = chance[k];
+        for (let o = 0, x = 0; o < own.length; o += 3, x++) {
+          const i = own[o + 2], c = cnt[x];
+          ch.active[i] = act[x];
+          ch.fraction[i] = c ? round5(act[x] / c) : 0;
+          ch.mean[i] = c ? round5(sum[x] / c) : 0;
+          ch.decided[i] = c ? round5(dec[x] / c) : 0;
+        }
+      }
+    }
+    if (painted) for (let o = 0, x = 0; o < own.length; o += 3, x++) painted[own[o + 2]] = paintCount ? round5(paintSum[x] / paintCount) : 0;
   }
-  if (painted) for (let o = 0, x = 0; o < own.length; o += 3, x++) painted[own[o + 2]] = paintCount ? round5(paintSum[x] / paintCount) : 0;
 }
 
 /**
@@ -254,6 +265,33 @@ function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, ow
     sum[x] = s;
     dec[x] = d;
     cnt[x] = heads * counted;
+  }
+}
+
+/**
+ * The chance baseline's statistics per owned token: the masks of untrained A/B on the site's own
+ * input x, made on the fly for the rows siteStats reads (float32 values, as a mask tensor holds).
+ */
+function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: number[], W: number, nh: number, units: number, acc: Acc): void {
+  const heads = attention ? nh : 1, len = attention ? W : units;
+  const { act, sum, dec, cnt } = acc;
+  for (let o = 0, k = 0; o < own.length; o += 3, k++) {
+    const r = own[o], t = own[o + 1];
+    const counted = attention ? t + 1 : len;
+    let a = 0, s = 0, d = 0;
+    for (let h = 0; h < heads; h++) {
+      const row = ((r * heads + h) * W + t) * len;
+      for (let j = 0; j < counted; j++) {
+        const v = Math.fround(0.5 * Math.cos(A[j] * x[row + j] + B[j]) + 0.5);
+        s += v;
+        d += Math.abs(2 * v - 1);
+        if (v >= 0.5) a++;
+      }
+    }
+    act[k] = a;
+    sum[k] = s;
+    dec[k] = d;
+    cnt[k] = heads * counted;
   }
 }
 
