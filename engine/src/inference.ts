@@ -179,13 +179,14 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     const V = shape.vocabSize;
     const maskFrom = sink.maskFrom ?? 0, maskTo = sink.maskTo ?? (quant ? n : 0);
     // The tokens this batch owns: (row, position, token) triples.
-    const own: number[] = [];
+    const owned: number[] = [];
     for (let r = 0; r < batchStarts.length; r++) {
       for (let t = 0; t < W; t++) {
         const i = batchStarts[r] + t;
-        if (owner[i] === b0 + r) own.push(r, t, i);
+        if (owner[i] === b0 + r) owned.push(r, t, i);
       }
     }
+    const own = Int32Array.from(owned);
     for (let o = 0; o < own.length; o += 3) {
       const r = own[o], t = own[o + 1], i = own[o + 2];
       // surprisal of token i given what precedes it in this window
@@ -241,7 +242,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
  * rows, one per head for attention masks (B, nh, W, W), counted over the causal keys j ≤ t, else
  * one row of the site's units (B, W, C).
  */
-function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: number[], W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
+function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: Int32Array, W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
   const heads = attention ? nh : 1, len = attention ? W : units;
   const qUnits = attention ? nh * T : units; // a token's row in the quantized masks: attention rows padded to T
   const { act, sum, dec, cnt } = acc;
@@ -253,7 +254,7 @@ function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, ow
     let a = 0, s = 0, d = 0;
     for (let h = 0; h < heads; h++) {
       const row = ((r * heads + h) * W + t) * len;
-      if (keep) for (let j = 0, qh = qo + h * T; j < len; j++) q![qh + j] = Math.round(m[row + j] * 255);
+      if (keep) for (let j = 0, qh = qo + h * T; j < len; j++) q![qh + j] = (m[row + j] * 255 + 0.5) | 0; // Math.round of a value ≥ 0
       for (let j = 0; j < counted; j++) {
         const v = m[row + j];
         s += v;
@@ -272,7 +273,7 @@ function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, ow
  * The chance baseline's statistics per owned token: the masks of untrained A/B on the site's own
  * input x, made on the fly for the rows siteStats reads (float32 values, as a mask tensor holds).
  */
-function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: number[], W: number, nh: number, units: number, acc: Acc): void {
+function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: Int32Array, W: number, nh: number, units: number, acc: Acc): void {
   const heads = attention ? nh : 1, len = attention ? W : units;
   const { act, sum, dec, cnt } = acc;
   for (let o = 0, k = 0; o < own.length; o += 3, k++) {
