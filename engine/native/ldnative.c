@@ -862,6 +862,135 @@ static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
 }
 
 // lastThreads(): how many threads the last split call used
+// ---------------------------------------------------------------------------- analysis
+// The per-token statistics of inference.ts's siteStats (and, given A and B, of chanceStats: the
+// masks of untrained A/B made on the fly from the site's input), over the owned tokens' rows: per
+// token, units with m ≥ 0.5, Σm, Σ|2m − 1| and the count, and the quantized rows (round(255·m))
+// where asked. Values as the JS loops give them: m as float32, except that a chance mask's cos is
+// the kernels' polynomial (|error| < 3e-8; JS: Math.cos), so it may differ from JS's in its last bits.
+// m = ½·cos(a ⊙ x + b) + ½ as float32 over a span, cos by mask_span's reduction and polynomials
+// (branch-free, so that it vectorizes); returns 1 if some |k| > 1e6 (the caller redoes the span).
+VECTOR_CLONES __attribute__((noinline)) static int chance_span(const float *restrict x, const float *restrict a,
+                                                              const float *restrict b, int n, float *restrict m) {
+  int bad = 0;
+  for (int j = 0; j < n; j++) {
+    double zz = (double)a[j] * x[j] + b[j];
+    double k = floor(zz * TWO_OVER_PI + 0.5);
+    int big = !(fabs(k) <= 1e6);
+    bad |= big;
+    k = big ? 0 : k;
+    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
+    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
+    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
+    int32_t ki = (int32_t)k, qd = ki & 3;
+    double odd = (double)(ki & 1);
+    double csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1));
+    m[j] = (float)(0.5 * (csign * (odd * sn + (1 - odd) * cs)) + 0.5);
+  }
+  return bad;
+}
+
+typedef struct {
+  const float *v, *a, *b; // masks; or inputs with a, b
+  const int32_t *own;     // (row, position, token) per owned token
+  int attention, W, heads, len, T, qUnits, maskFrom, maskTo;
+  double *act, *sum, *dec, *cnt;
+  uint8_t *q;
+} StatsArgs;
+static void stats_rows(Task *task, size_t o0, size_t o1) {
+  const StatsArgs *S = task->args;
+  float one, *m = S->a ? malloc((size_t)S->len * sizeof(float)) : &one; // a chance row
+  if (!m) {
+    task->hsum = 1; // reported: out of memory
+    return;
+  }
+  for (size_t o = o0; o < o1; o++) {
+    const int r = S->own[3 * o], t = S->own[3 * o + 1], i = S->own[3 * o + 2];
+    const int counted = S->attention ? t + 1 : S->len;
+    const int keep = S->q && i >= S->maskFrom && i < S->maskTo;
+    int a = 0;
+    double sm = 0, d = 0;
+    for (int h = 0; h < S->heads; h++) {
+      const size_t row = ((size_t)(r * S->heads + h) * S->W + t) * S->len;
+      const float *v = S->v + row;
+      if (S->a) {
+        if (chance_span(v, S->a, S->b, counted, m))
+          for (int j = 0; j < counted; j++) m[j] = (float)(0.5 * cos((double)S->a[j] * v[j] + S->b[j]) + 0.5);
+        for (int j = 0; j < counted; j++) {
+          sm += m[j];
+          d += fabs(2 * (double)m[j] - 1);
+          a += m[j] >= 0.5f;
+        }
+        continue;
+      }
+      if (keep) {
+        uint8_t *q = S->q + (size_t)(i - S->maskFrom) * S->qUnits + (size_t)h * S->T;
+        for (int j = 0; j < S->len; j++) q[j] = (uint8_t)(int)((double)v[j] * 255 + 0.5);
+      }
+      for (int j = 0; j < counted; j++) {
+        const double m = v[j];
+        sm += m;
+        d += fabs(2 * m - 1);
+        a += m >= 0.5;
+      }
+    }
+    S->act[o] = a;
+    S->sum[o] = sm;
+    S->dec[o] = d;
+    S->cnt[o] = (double)S->heads * counted;
+  }
+  if (S->a) free(m);
+}
+
+// rowStats(v, a?, b?, own: Int32Array, out: Float64Array[4·owned] = act ‖ sum ‖ dec ‖ cnt, q?: Uint8Array,
+//          [attention, W, heads, len, T, qUnits, maskFrom, maskTo])
+static napi_value RowStats(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  StatsArgs S;
+  size_t nv, nown, nq = 0;
+  int32_t k[8];
+  napi_typedarray_type type;
+  void *data;
+  S.v = f32(env, argv[0], &nv);
+  if (!S.v) BAD("rowStats");
+  if (napi_get_typedarray_info(env, argv[3], &type, &nown, &data, NULL, NULL) != napi_ok || type != napi_int32_array || nown % 3) BAD("rowStats");
+  S.own = data;
+  const size_t owned = nown / 3;
+  napi_value ints = argv[6];
+  for (uint32_t j = 0; j < 8; j++) {
+    napi_value e;
+    if (napi_get_element(env, ints, j, &e) != napi_ok || napi_get_value_int32(env, e, &k[j]) != napi_ok) BAD("rowStats");
+  }
+  S.attention = k[0], S.W = k[1], S.heads = k[2], S.len = k[3], S.T = k[4], S.qUnits = k[5], S.maskFrom = k[6], S.maskTo = k[7];
+  float *a, *b;
+  if (!opt_f32(env, argv[1], &a, (size_t)S.len) || !opt_f32(env, argv[2], &b, (size_t)S.len) || !a != !b) BAD("rowStats");
+  S.a = a, S.b = b;
+  double *out = f64(env, argv[4], 4 * owned);
+  if (!out) BAD("rowStats");
+  S.act = out, S.sum = out + owned, S.dec = out + 2 * owned, S.cnt = out + 3 * owned;
+  napi_valuetype qt;
+  if (napi_typeof(env, argv[5], &qt) != napi_ok) BAD("rowStats");
+  S.q = NULL;
+  if (qt != napi_null && qt != napi_undefined) {
+    if (napi_get_typedarray_info(env, argv[5], &type, &nq, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) BAD("rowStats");
+    S.q = data;
+  }
+  // every row read lies inside v, every quantized row inside q
+  if (S.W < 1 || S.heads < 1 || S.len < 1 || (S.attention && S.len != S.W) || S.T < S.len || S.qUnits < S.heads * (S.attention ? S.T : S.len)) BAD("rowStats");
+  for (size_t o = 0; o < owned; o++) {
+    const int r = S.own[3 * o], t = S.own[3 * o + 1], i = S.own[3 * o + 2];
+    if (r < 0 || t < 0 || t >= S.W || ((size_t)((r + 1) * S.heads) * S.W) * S.len > nv) BAD("rowStats");
+    if (S.q && i >= S.maskFrom && i < S.maskTo && (size_t)(i - S.maskFrom + 1) * S.qUnits > nq) BAD("rowStats");
+  }
+  double out3[3] = {0, 0, 0};
+  parallel_rows(stats_rows, &S, owned, (size_t)S.heads * S.len * (S.a ? 8 : 1), 0, out3, NULL, NULL);
+  if (out3[0] > 0) {
+    napi_throw_error(env, NULL, "ldnative.rowStats: out of memory");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value LastThreads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -882,6 +1011,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBwd", NULL, LayerNormBwd, NULL, NULL, NULL, napi_default, NULL},
       {"lastThreads", NULL, LastThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"rowStats", NULL, RowStats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

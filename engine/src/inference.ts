@@ -4,6 +4,7 @@ import { tf } from './backend';
 import { chanceParams, paintedDefinition } from './maskMetrics';
 import { backendOps } from './ops/backendOps';
 import { buf } from './ops/kernels';
+import { nativeOps } from './ops/nativeOps';
 import { GPT } from './model';
 import type { AnalysisResult, CheckpointRef, SiteMasks } from '@common/protocol';
 import { Rng } from './rng';
@@ -134,7 +135,7 @@ function chanceAB(model: GPT): { A: Float32Array; B: Float32Array }[] {
 }
 
 /** Per-owned-token accumulators of one site (reused across sites). */
-interface Acc {
+export interface Acc {
   act: Float64Array;
   sum: Float64Array;
   dec: Float64Array;
@@ -198,7 +199,17 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     }
     // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
     const m = own.length / 3;
-    const acc: Acc = { act: new Float64Array(m), sum: new Float64Array(m), dec: new Float64Array(m), cnt: new Float64Array(m) };
+    const accBuf = new Float64Array(4 * m);
+    const acc: Acc = { act: accBuf.subarray(0, m), sum: accBuf.subarray(m, 2 * m), dec: accBuf.subarray(2 * m, 3 * m), cnt: accBuf.subarray(3 * m) };
+    // the native kernels where they run (wasm backend), else the JS loops below: the same figures
+    const native = backendOps().inPlace ? nativeOps() : null;
+    const T = shape.blockSize, nh = shape.nHead;
+    const stats = (attention: boolean, v: Float32Array, q: Uint8Array | null, units: number, ab?: { A: Float32Array; B: Float32Array }) => {
+      const len = attention ? W : units;
+      if (native) native.rowStats(v, ab?.A.subarray(0, len) ?? null, ab?.B.subarray(0, len) ?? null, own, accBuf, q, [attention ? 1 : 0, W, attention ? nh : 1, len, T, attention ? nh * T : units, maskFrom, maskTo]);
+      else if (ab) chanceStats(attention, v, ab.A, ab.B, own, W, nh, units, acc);
+      else siteStats(attention, v, q, own, W, nh, T, units, maskFrom, maskTo, acc);
+    };
     // painted: the mean (unrounded) fraction over the painted sites, per owned token
     const paintedSites = painted ? paintedDefinition(sites).sites : [];
     const paintSum = new Float64Array(painted ? m : 0);
@@ -206,7 +217,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     for (let k = 0; k < sites.length; k++) {
       const site = sites[k];
       const q = quant ? quant[k] : null;
-      siteStats(site.kind === 'attention', mdata[k], q, own, W, shape.nHead, shape.blockSize, site.units, maskFrom, maskTo, acc);
+      stats(site.kind === 'attention', mdata[k], q, site.units);
       const a = active?.[k], me = mean?.[k], ke = keys?.[k], fr = fraction?.[k], de = decided?.[k];
       const paint = paintedSites.includes(site.name);
       if (paint) paintCount++;
@@ -222,7 +233,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
         if (paint) paintSum[x] += f;
       }
       if (chance) {
-        chanceStats(site.kind === 'attention', xdata[k], ab[k].A, ab[k].B, own, W, shape.nHead, site.units, acc);
+        stats(site.kind === 'attention', xdata[k], null, site.units, ab[k]);
         const ch = chance[k];
         for (let o = 0, x = 0; o < own.length; o += 3, x++) {
           const i = own[o + 2], c = cnt[x];
@@ -242,7 +253,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
  * rows, one per head for attention masks (B, nh, W, W), counted over the causal keys j ≤ t, else
  * one row of the site's units (B, W, C).
  */
-function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: Int32Array, W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
+export function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: Int32Array, W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
   const heads = attention ? nh : 1, len = attention ? W : units;
   const qUnits = attention ? nh * T : units; // a token's row in the quantized masks: attention rows padded to T
   const { act, sum, dec, cnt } = acc;
@@ -273,7 +284,7 @@ function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, ow
  * The chance baseline's statistics per owned token: the masks of untrained A/B on the site's own
  * input x, made on the fly for the rows siteStats reads (float32 values, as a mask tensor holds).
  */
-function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: Int32Array, W: number, nh: number, units: number, acc: Acc): void {
+export function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: Int32Array, W: number, nh: number, units: number, acc: Acc): void {
   const heads = attention ? nh : 1, len = attention ? W : units;
   const { act, sum, dec, cnt } = acc;
   for (let o = 0, k = 0; o < own.length; o += 3, k++) {

@@ -9,6 +9,7 @@ import { initBackend, tf } from '../src/backend';
 import { nativeInfo, nativeKernels } from '../src/ops/native';
 import { attentionMix as mix, attentionScores as scores, gelu as nativeGelu, layerNorm as nativeLayerNorm, nativeOps } from '../src/ops/nativeOps';
 import { referenceOps } from '../src/ops/reference';
+import { chanceStats, siteStats } from '../src/inference';
 import { Rng } from '../src/rng';
 
 const disabled = process.env.LDLENS_NATIVE === '0';
@@ -145,4 +146,45 @@ test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients',
     const d = await worstDiff(got[i], want[i]);
     assert.ok(d < 5e-5, `gradient ${i}: worst relative difference ${d}`);
   }
+});
+
+test("analysis' per-token statistics (rowStats) equal the JS loops: masks with quantized rows, and chance masks from inputs", { skip: disabled && 'LDLENS_NATIVE=0' }, () => {
+  const k = nativeOps()!;
+  assert.ok(k, nativeInfo.reason);
+  const rng = new Rng(11);
+  const W = 24, T = 32, nh = 3, units = 20, rows = 5;
+  // owned tokens: every row's second half (and all of row 0), tokens numbered along the rows
+  const owned: number[] = [];
+  for (let r = 0; r < rows; r++) for (let t = r === 0 ? 0 : W / 2; t < W; t++) owned.push(r, t, r * W + t);
+  const own = Int32Array.from(owned), m = own.length / 3, n = rows * W;
+  const accOf = (b: Float64Array) => ({ act: b.subarray(0, m), sum: b.subarray(m, 2 * m), dec: b.subarray(2 * m, 3 * m), cnt: b.subarray(3 * m) });
+  for (const attention of [false, true]) {
+    const len = attention ? W : units, heads = attention ? nh : 1, qUnits = attention ? nh * T : units;
+    const masks = Float32Array.from({ length: rows * heads * W * len }, () => rng.next());
+    // values on the thresholds: 0.5 counts as kept, 0.5/255 rounds up
+    masks[0] = 0.5;
+    masks[1] = 0.5 / 255;
+    const inputs = Float32Array.from({ length: masks.length }, () => rng.normal());
+    const A = Float32Array.from({ length: len }, () => rng.normal()), B = Float32Array.from({ length: len }, () => Math.PI / 2 + 0.1 * rng.normal());
+    const [from, to] = [W / 2 + 3, n - 5]; // the quantized rows kept: a sub-range
+    const jsQ = new Uint8Array((to - from) * qUnits), cQ = new Uint8Array((to - from) * qUnits);
+    const js = new Float64Array(4 * m), c = new Float64Array(4 * m);
+    siteStats(attention, masks, jsQ, own, W, nh, T, units, from, to, accOf(js));
+    k.rowStats(masks, null, null, own, c, cQ, [attention ? 1 : 0, W, heads, len, T, qUnits, from, to]);
+    assert.deepEqual(cQ, jsQ, 'quantized rows');
+    assert.deepEqual(c.subarray(0, m), js.subarray(0, m), 'kept counts');
+    assert.deepEqual(c.subarray(3 * m), js.subarray(3 * m), 'counted');
+    for (let e = m; e < 3 * m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1e-9 * Math.max(1, Math.abs(js[e])), `sums: ${c[e]} vs ${js[e]}`);
+    // chance: a polynomial cos against Math.cos; a value within 3e-8 of 0.5 may count on either side
+    js.fill(0), c.fill(0);
+    chanceStats(attention, inputs, A, B, own, W, nh, units, accOf(js));
+    k.rowStats(inputs, A, B, own, c, null, [attention ? 1 : 0, W, heads, len, T, qUnits, 0, 0]);
+    for (let e = 0; e < m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1, `chance kept count ${c[e]} vs ${js[e]}`);
+    for (let e = m; e < 3 * m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1e-6 * Math.max(1, Math.abs(js[e])), `chance sums: ${c[e]} vs ${js[e]}`);
+    assert.deepEqual(c.subarray(3 * m), js.subarray(3 * m));
+  }
+  // out of bounds: a token row past the masks, a quantized row past q
+  const bad = Int32Array.from([rows, 0, 0]);
+  assert.throws(() => k.rowStats(new Float32Array(rows * W * units), null, null, bad, new Float64Array(4), null, [0, W, 1, units, T, units, 0, 0]), RangeError);
+  assert.throws(() => k.rowStats(new Float32Array(rows * W * units), null, null, Int32Array.from([0, 0, 9]), new Float64Array(4), new Uint8Array(units), [0, W, 1, units, T, units, 0, 20]), RangeError);
 });

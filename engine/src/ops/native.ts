@@ -36,6 +36,12 @@ export interface NativeKernels {
   layerNormBwd(x: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float64Array): void;
   /** Threads the last call split over rows used (for the tests). */
   lastThreads(): number;
+  /**
+   * inference.ts's per-token statistics of one site (siteStats; with a and b, chanceStats: the masks
+   * of those A/B on the inputs v) into out = act ‖ sum ‖ dec ‖ cnt (one per owned token), and the
+   * quantized rows into q; ints = [attention, W, heads, len, T, qUnits, maskFrom, maskTo].
+   */
+  rowStats(v: Float32Array, a: Float32Array | null, b: Float32Array | null, own: Int32Array, out: Float64Array, q: Uint8Array | null, ints: number[]): void;
   attnBwd(dy: Float32Array, p: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, ds: Float32Array,
           dA: Float64Array, dB: Float64Array, T: number, scale: number): void;
 }
