@@ -21,19 +21,31 @@ interface EngineLike {
 const engine = () => tf.engine() as unknown as EngineLike;
 
 /**
+ * How the running backend holds tensors, decided once per backend (as backendOps does): a wasm
+ * heap, or the cpu backend's arrays.
+ */
+type Memory = { wasm: WasmBackendLike; cpu: null } | { wasm: null; cpu: CpuBackendLike };
+let memory: { for: object; m: Memory } | null = null;
+function memoryOf(): Memory {
+  const b = tf.backend();
+  if (memory?.for !== b) memory = { for: b, m: tf.getBackend() === 'wasm' ? { wasm: b as unknown as WasmBackendLike, cpu: null } : { wasm: null, cpu: b as unknown as CpuBackendLike } };
+  return memory.m;
+}
+
+/**
  * A tensor's float32 buffer, in place. On wasm it is a view of the heap, valid until the next
  * allocation (which may grow and move the heap): allocate a kernel's outputs first, then take
  * the buffers.
  */
 export function buf(t: tf.TensorInfo): Float32Array {
-  const b = tf.backend();
-  if (tf.getBackend() === 'wasm') return (b as unknown as WasmBackendLike).typedArrayFromHeap(t);
-  return (b as unknown as CpuBackendLike).data.get(t.dataId).values;
+  const m = memoryOf();
+  return m.wasm ? m.wasm.typedArrayFromHeap(t) : m.cpu.data.get(t.dataId).values;
 }
 
 /** A new float32 tensor, contents undefined (every kernel writes all of its outputs). */
 export function empty(shape: number[]): tf.Tensor {
-  if (tf.getBackend() === 'wasm') return engine().makeTensorFromTensorInfo((tf.backend() as unknown as WasmBackendLike).makeOutput(shape, 'float32'));
+  const m = memoryOf();
+  if (m.wasm) return engine().makeTensorFromTensorInfo(m.wasm.makeOutput(shape, 'float32'));
   return tf.tensor(new Float32Array(shape.reduce((p, q) => p * q, 1)), shape);
 }
 
