@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Services } from '../services';
 import { installGpuBackendCommand } from './backend';
+import { selectCheckpointCommand } from './checkpoints';
 import { tryDemoCommand } from './demo';
 import {
   analyzeDocumentCommand,
@@ -9,7 +10,6 @@ import {
   chooseMetricCommand,
   chooseSiteCommand,
   clearHeatmapCommand,
-  selectCheckpointCommand,
   toggleRoundedCommand,
 } from './heatmap';
 import { sampleCommand } from './sample';
