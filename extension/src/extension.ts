@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): LdlensApi {
   const training = new TrainingController(context, engine, heatmap, edits, log);
   const checkpoints = new Checkpoints(context, engine, training);
   const analyzer = new Analyzer(engine, checkpoints, heatmap, edits, log);
-  const hover = new TokenHoverProvider(heatmap, log);
+  const hover = new TokenHoverProvider(heatmap, log, (document) => analyzer.analysisGone(document));
   const views = new Views(context, engine, analyzer, heatmap, checkpoints, training, log);
   const services: Services = { context, log, engine, heatmap, analyzer, hover, checkpoints, training, views };
 

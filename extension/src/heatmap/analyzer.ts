@@ -103,6 +103,20 @@ export class Analyzer implements vscode.Disposable {
     return { handle, assembler, rows, release };
   }
 
+  /**
+   * The engine no longer holds the analysis painted on `document` (it restarted, or evicted the
+   * analysis to stay within its memory): the document is analyzed again, once per painted analysis,
+   * so that hovers and the Mask Explorer get its masks back.
+   */
+  analysisGone(document: vscode.TextDocument): void {
+    const heat = this.heatmap.get(document.uri);
+    if (!heat || this.gone.has(heat)) return;
+    this.gone.add(heat);
+    this.log.info(`the engine no longer holds the analysis of ${document.uri.path.split('/').pop()}: analyzing it again`);
+    this.reanalyze(document, heat);
+  }
+  private readonly gone = new WeakSet<DocHeat>();
+
   /** Auto re-analysis after edits or a save (no prompts; errors go to the log). */
   private reanalyze(document: vscode.TextDocument, heat: DocHeat): void {
     if (heat.kind !== 'document' && heat.kind !== 'visible') return;

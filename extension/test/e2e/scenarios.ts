@@ -49,6 +49,11 @@ export function prepareWorkspace(ws: string): void {
   const shakespeare = join(ROOT, '../shared/data/tinyshakespeare.txt');
   const corpus = existsSync(shakespeare) ? readFileSync(shakespeare, 'utf8').slice(0, 12_000) : 'the cat sat on the mat.\n'.repeat(500);
   writeFileSync(join(ws, 'corpus.txt'), corpus);
+  // A document analyzed only by the scenario that kills the idle engine.
+  writeFileSync(
+    join(ws, 'lost.txt'),
+    ['Second Citizen:', 'We are accounted poor citizens, the patricians good.', 'What authority surfeits on would relieve us.', ''].join('\n'),
+  );
   // Tabs, CRLF line ends, an emoji (not in the vocabulary: skipped) and a combining accent.
   writeFileSync(
     join(ws, 'sample.txt'),
@@ -388,6 +393,29 @@ export const SCENARIOS: Scenario[] = [
       );
       const missing = Array.from({ length: 100 }, (_, i) => i + 1).filter((i) => !steps.has(i));
       assert.deepEqual(missing, [], 'no step lost its metrics');
+    },
+  },
+  {
+    name: 'an analysis the engine lost (killed while idle): a hover says so, the document is analyzed again, masks come back',
+    async run(s, { log }) {
+      await s.openFile('lost.txt', 'Second Citizen');
+      await s.palette('LearnedDropout: Analyze Document');
+      await waitFor('heatmap decorations', async () => (await s.decorationColours()).length > 20, 60_000);
+      const pids = findDescendants(s.serverPid!, ['dist/engine/cli.js', 'serve']);
+      assert.equal(pids.length, 1, `one engine process (found ${pids.join(', ')})`);
+      process.kill(pids[0], 'SIGKILL');
+      await waitFor('a new engine process', () => findDescendants(s.serverPid!, ['dist/engine/cli.js', 'serve']).filter((p) => p !== pids[0]).length === 1, 30_000);
+      // no token of lost.txt has been hovered: its masks were never fetched, and the analysis that
+      // held them went with the killed engine
+      const gone = await s.hover('patricians', 0, 2);
+      log('  first hover after the restart:\n' + gone.split('\n').map((l) => '    ' + l).join('\n'));
+      assert.match(gone, /no longer holds this analysis/);
+      const back = await waitFor('a hover with masks again', async () => {
+        const t = await s.hover('patricians', 0, 2);
+        return /\d+ of \d+ units on/.test(t) ? t : undefined;
+      }, 60_000, 1000);
+      assert.doesNotMatch(back, /no longer holds/);
+      await s.screenshot('hover-after-engine-restart');
     },
   },
 ];
