@@ -186,6 +186,11 @@ export const PRESETS: Record<string, { description: string; config: DeepPartial<
       },
     },
   },
+  decided: {
+    description:
+      'the tiny shape with masks that decide: A/B at a constant lr 0.05 and the entropy penalty ramping to λ = 1. In the study its mask values sit at 0 or 1, mostly as always-on and always-off units (a pruning), not per-token experts (README "What the masks learn")',
+    config: { dropout: { abLr: 0.05, abLrMode: 'constant', entropy: { schedule: { max: 1, min: 0, rate: 0.01 } } } },
+  },
   baseline: {
     description: 'the tiny shape with standard dropout (rate 0.1), for comparison runs',
     config: { dropout: { kind: 'standard', rate: 0.1 } },

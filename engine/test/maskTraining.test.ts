@@ -1,6 +1,6 @@
 // What training records about the masks and the loss: the validation loss over the validation
 // split's windows, per-site stuck detection (at 1, at 0, undecided at 0.5), the mask report at each
-// checkpoint, and the A/B group's constant learning rate.
+// checkpoint, the A/B group's constant learning rate, and the `decided` preset's decided masks.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { initBackend, tf } from '../src/backend';
 import { readMetrics } from '../src/checkpoint';
 import { checkpointCrossEntropy } from '../src/inference';
+import { maskReportOnIds } from '../src/maskReport';
 import { AdamW } from '../src/optim';
 import { stuckAt } from '../src/train/maskStats';
 import { TrainingRun } from '../src/train/trainingRun';
@@ -131,4 +132,21 @@ test('config: seed-author reads its A/B lr 1 as constant; older configs keep sof
   assert.ok(problems.some((p) => p.startsWith('dropout.rounding: expected "none", "straight-through" or "stochastic"')), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('dropout.abLrMode: expected "scaled" or "constant"')));
   assert.ok(problems.some((p) => p.startsWith('train.evalValTokens')));
+});
+
+test('the `decided` preset decides: after 150 steps its mask values sit at 0 or 1, where the default preset\'s sit near 0.5', async () => {
+  await initBackend('wasm');
+  const data = corpusFile(60_000);
+  const decided: Record<string, number> = {};
+  for (const preset of ['decided', 'tiny']) {
+    const overrides = { model: SMALL.model, train: { steps: 150, batchSize: 8, evalInterval: 150, checkpointInterval: 150, statsInterval: 50 } };
+    const run = await TrainingRun.create({ data: [data], runsDir: tempDir(), preset, overrides }, 'wasm');
+    assert.equal((await run.run()).status, 'completed');
+    // on the validation split, never trained on; each site counts once
+    const r = await maskReportOnIds(run.model, run.tokenizer, run.validationIds, { chanceDraws: 2, maxTokens: 2048 });
+    decided[preset] = r.sites.reduce((p, s) => p + s.trained.decidedFraction, 0) / r.sites.length;
+    run.dispose();
+  }
+  assert.ok(decided.decided > 0.9, `decided preset: ${(100 * decided.decided).toFixed(1)}% of values outside [0.1, 0.9]`);
+  assert.ok(decided.tiny < 0.3, `default preset: ${(100 * decided.tiny).toFixed(1)}% of values outside [0.1, 0.9]`);
 });
