@@ -1,5 +1,5 @@
-// The Mask Explorer: owns the analysis (and the scrubber's other checkpoints) and wires the parts
-// together. Parts only draw; every state change goes through here and is kept in the view state.
+// The Mask Explorer: owns the shown analysis and wires the parts together. Parts only draw; every
+// state change goes through here and is kept in the view state.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
@@ -16,6 +16,7 @@ import { AnalysisModel, flips } from '../common/masks';
 import { onThemeChange } from '../common/theme';
 import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
+import { CheckpointAnalyses } from './checkpointAnalyses';
 import { TokenDetails } from './details';
 import { diffCells, flipRows, sameTokens } from './diff';
 import { FilterView } from './filterView';
@@ -35,10 +36,7 @@ import { pinnedWith, tokenMarks, ViewState, type CellColour, type ExplorerViewSt
 
 export class ExplorerApp {
   private readonly view: ViewState;
-  private base: AnalysisModel | null = null;
   private source: ExplorerSource | null = null;
-  /** Analyses of the same text at other checkpoints (scrubber), by checkpoint dir. */
-  private readonly byCheckpoint = new Map<string, AnalysisModel>();
   private shown: AnalysisModel | null = null;
   private checkpoints: CheckpointInfo[] = [];
   private hover: number | null = null;
@@ -46,6 +44,7 @@ export class ExplorerApp {
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
   private readonly requests: HostRequests;
+  private readonly checkpointAnalyses: CheckpointAnalyses;
   private readonly exports: ViewExport;
 
   private readonly toolbar: Toolbar;
@@ -160,6 +159,7 @@ export class ExplorerApp {
     tab('Token types', this.types.element);
     tab('Unit search & filter', this.filters.element);
     tab('Checkpoints', this.scrubber.element);
+    this.checkpointAnalyses = new CheckpointAnalyses(this.requests, (text) => this.scrubber.setStatus(text));
     this.report = new ReportView({ request: () => this.requestReport() });
     tab('Mask report', this.report.element);
 
@@ -190,13 +190,11 @@ export class ExplorerApp {
 
   setAnalysis(analysis: AnalysisResult, source: ExplorerSource | null): void {
     const model = new AnalysisModel(analysis);
-    const sameText = this.base !== null && source !== null && this.source !== null && this.source.uri === source.uri && sameTokens(this.base, model);
-    if (!sameText) this.byCheckpoint.clear();
-    this.base = model;
+    const sameDocument = source !== null && this.source !== null && this.source.uri === source.uri;
+    const newText = this.checkpointAnalyses.setBase(model, sameDocument);
     if (source) this.source = source;
-    this.byCheckpoint.set(analysis.checkpoint.dir, model);
     if (this.source) this.view.setRestore(this.source, analysis);
-    this.show(model, !sameText);
+    this.show(model, newText);
   }
 
   liveAnalysis(analysis: AnalysisResult): void {
@@ -456,21 +454,15 @@ export class ExplorerApp {
 
   /** Another checkpoint's analysis of this text, from the host; then shown, or diffed against. */
   private requestCheckpoint(dir: string, purpose: 'show' | 'diff'): void {
-    this.scrubber.setStatus(`analyzing ${dir.split(/[\\/]/).pop()}…`);
-    void this.requests.analysis(dir).then(({ checkpointDir, analysis, error }) => {
-      if (error || !analysis) {
-        this.scrubber.setStatus(`Could not analyze ${checkpointDir}: ${error ?? 'no result'}`);
-        return;
-      }
-      this.byCheckpoint.set(checkpointDir, new AnalysisModel(analysis));
-      this.scrubber.setStatus('');
-      if (purpose === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
+    void this.checkpointAnalyses.fetch(dir).then((model) => {
+      if (!model) return;
+      if (purpose === 'show') this.show(model, false);
       else void this.applyDiff();
     });
   }
 
   private async showCheckpoint(dir: string): Promise<void> {
-    const cached = this.byCheckpoint.get(dir);
+    const cached = this.checkpointAnalyses.get(dir);
     if (cached) this.show(cached, false);
     else this.requestCheckpoint(dir, 'show');
   }
@@ -485,7 +477,7 @@ export class ExplorerApp {
       this.root.classList.remove('diff-mode');
       return;
     }
-    const other = this.byCheckpoint.get(dir);
+    const other = this.checkpointAnalyses.get(dir);
     if (!other) return this.requestCheckpoint(dir, 'diff');
     if (!sameTokens(other, model)) {
       this.scrubber.setStatus('The two checkpoints tokenized the text differently; no diff.');
