@@ -27,25 +27,26 @@ import { SmallMultiples } from './multiples';
 import { readPalette, type Palette } from './palette';
 import { ReportView } from './reportView';
 import { Scrubber } from './scrubber';
+import { TokenSelection } from './selection';
 import { decidedBytes, siteLevels } from './siteFigures';
 import { Toolbar } from './toolbar';
 import { activeLevels, TokenStrip } from './tokenStrip';
 import { TokenTypesView } from './tokenTypesView';
 import { ViewExport } from './viewExport';
-import { pinnedWith, tokenMarks, ViewState, type CellColour, type ExplorerViewState } from './viewState';
+import { ViewState, type CellColour, type ExplorerViewState } from './viewState';
 
 export class ExplorerApp {
   private readonly view: ViewState;
   private source: ExplorerSource | null = null;
   private shown: AnalysisModel | null = null;
   private checkpoints: CheckpointInfo[] = [];
-  private hover: number | null = null;
   private palette: Palette;
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
   private readonly requests: HostRequests;
   private readonly checkpointAnalyses: CheckpointAnalyses;
   private readonly exports: ViewExport;
+  private readonly selection: TokenSelection;
 
   private readonly toolbar: Toolbar;
   private readonly legends = new Legends();
@@ -72,7 +73,7 @@ export class ExplorerApp {
     window.dispatchEvent(new CustomEvent('ldlens:panels'));
   });
 
-  constructor(private readonly channel: Channel<ExplorerViewMessage, ExplorerViewState>) {
+  constructor(channel: Channel<ExplorerViewMessage, ExplorerViewState>) {
     this.view = new ViewState(channel);
     this.requests = new HostRequests((m) => channel.post(m));
     this.exports = new ViewExport((m) => channel.post(m), (text) => this.status(text));
@@ -94,8 +95,8 @@ export class ExplorerApp {
 
     // ---- token strip
     this.strip = new TokenStrip({
-      hover: (t) => this.setHover(t),
-      click: (t, e) => this.clickToken(t, e),
+      hover: (t) => this.selection.setHover(t),
+      click: (t, e) => this.selection.click(t, e),
       key: (e) => this.onKey(e),
     });
     const stripSection = el('section', 'strip-section');
@@ -105,20 +106,26 @@ export class ExplorerApp {
     this.readout = el('div', 'readout', '\u00a0');
     this.heatmap = new Heatmap({
       hover: (t, u) => {
-        this.setHover(t);
+        this.selection.setHover(t);
         this.updateReadout(t, u);
       },
-      click: (t, e) => this.clickToken(t, e),
+      click: (t, e) => this.selection.click(t, e),
       window: () => this.scheduleMultiples(),
       key: (e) => this.onKey(e),
     });
     this.multiples = new SmallMultiples((s) => this.setSite(s));
     this.details = new TokenDetails({
-      pin: (t) => this.pin(t),
-      unpin: (t) => this.unpin(t),
-      reveal: (t) => this.reveal(t),
+      pin: (t) => this.selection.pin(t),
+      unpin: (t) => this.selection.unpin(t),
+      reveal: (t) => this.selection.reveal(t),
       selectSite: (s) => this.setSite(s),
     });
+    this.selection = new TokenSelection(
+      this.view,
+      { strip: this.strip, heatmap: this.heatmap, details: this.details },
+      { model: () => this.shown, palette: () => this.palette },
+      (m) => channel.post(m),
+    );
     const heatPane = el('div', 'heat-pane');
     const heatHead = el('div', 'heat-head');
     heatHead.append(el('span', 'heat-title', 'Units × tokens (wheel: zoom, drag: pan, double-click: reset)'), this.legends.heat, this.readout);
@@ -136,7 +143,7 @@ export class ExplorerApp {
         this.view.save({ filters: f });
         this.applyFilters();
       },
-      select: (t) => this.select(t, true),
+      select: (t) => this.selection.select(t, true),
     });
     this.scrubber = new Scrubber({
       show: (dir) => void this.showCheckpoint(dir),
@@ -227,8 +234,7 @@ export class ExplorerApp {
 
   /** Selects a token without revealing it in the editor (the host asked for it). */
   selectFromHost(index: number): void {
-    this.select(index, false);
-    this.strip.scrollTo(index);
+    this.selection.selectAndScroll(index);
   }
 
   // ------------------------------------------------------------------ state changes
@@ -255,7 +261,7 @@ export class ExplorerApp {
     this.scrubber.setCheckpoints(this.checkpoints, a.checkpoint.dir, this.state.diffWith);
     this.scrubber.setCurrent(a.checkpoint.dir);
     this.report.setShownStep(a.checkpoint.step);
-    this.renderMarks();
+    this.selection.render();
     if (this.state.diffWith) void this.applyDiff();
     else this.scrubber.setFlips(null, null);
     this.view.persist();
@@ -286,7 +292,7 @@ export class ExplorerApp {
     this.schedulePanels();
     this.applyFilters();
     if (this.state.diffWith) void this.applyDiff();
-    this.renderMarks();
+    this.selection.render();
   }
 
   private setColour(colour: CellColour): void {
@@ -340,30 +346,6 @@ export class ExplorerApp {
     this.multiples.render(this.shown, t0, t1, this.palette.heat);
   }
 
-  private setHover(token: number | null): void {
-    if (token === this.hover) return;
-    this.hover = token;
-    this.renderMarks();
-  }
-
-  private clickToken(token: number, event: MouseEvent): void {
-    if (event.altKey || event.shiftKey) {
-      if (this.state.pinned.includes(token)) this.unpin(token);
-      else this.pin(token);
-      return;
-    }
-    this.select(token, true);
-  }
-
-  select(token: number, reveal: boolean): void {
-    const model = this.shown;
-    if (!model || token < 0 || token >= model.tokenCount) return;
-    this.view.save({ selected: token });
-    this.heatmap.reveal(token);
-    this.renderMarks();
-    if (reveal) this.reveal(token);
-  }
-
   /** ←/→ previous/next token, Home/End, Enter reveals in the editor, P pins. */
   private onKey(e: KeyboardEvent): void {
     const model = this.shown;
@@ -371,41 +353,15 @@ export class ExplorerApp {
     const current = this.state.selected ?? -1;
     const go = (t: number): void => {
       e.preventDefault();
-      this.select(Math.max(0, Math.min(model.tokenCount - 1, t)), false);
+      this.selection.select(Math.max(0, Math.min(model.tokenCount - 1, t)), false);
       this.strip.scrollTo(this.state.selected!);
     };
     if (e.key === 'ArrowRight') go(current + 1);
     else if (e.key === 'ArrowLeft') go(current - 1);
     else if (e.key === 'Home') go(0);
     else if (e.key === 'End') go(model.tokenCount - 1);
-    else if (e.key === 'Enter' && current >= 0) this.reveal(current);
-    else if ((e.key === 'p' || e.key === 'P') && current >= 0) this.pin(current);
-  }
-
-  private reveal(token: number): void {
-    const tok = this.shown?.tokens[token];
-    if (tok) this.channel.post({ type: 'revealToken', index: token, start: tok.start, end: tok.end });
-  }
-
-  private pin(token: number): void {
-    this.setPinned(pinnedWith(this.state.pinned, token));
-  }
-
-  private unpin(token: number): void {
-    this.setPinned(this.state.pinned.filter((t) => t !== token));
-  }
-
-  private setPinned(pinned: number[]): void {
-    this.view.save({ pinned });
-    this.channel.post({ type: 'pinToken', pinned });
-    this.renderMarks();
-  }
-
-  /** Selection, hover and pins: strip classes, heatmap overlay, details panel. */
-  private renderMarks(): void {
-    this.strip.setMarks(tokenMarks(this.state.pinned, this.state.selected, this.hover));
-    this.heatmap.setMarks({ hover: this.hover, selected: this.state.selected, pinned: this.state.pinned, unit: this.state.filters.unit });
-    this.details.show(this.shown, this.hover ?? this.state.selected, this.state.site, this.state.pinned, this.palette);
+    else if (e.key === 'Enter' && current >= 0) this.selection.reveal(current);
+    else if ((e.key === 'p' || e.key === 'P') && current >= 0) this.selection.pin(current);
   }
 
   private updateReadout(token: number | null, unit: number | null): void {
@@ -420,7 +376,7 @@ export class ExplorerApp {
 
   private applyFilters(): void {
     this.strip.setDimmed(this.filters.dimmed());
-    this.heatmap.setMarks({ hover: this.hover, selected: this.state.selected, pinned: this.state.pinned, unit: this.state.filters.unit });
+    this.selection.renderHeatmapMarks();
   }
 
   private highlightType(stats: TokenTypeStats | null): void {
@@ -431,8 +387,7 @@ export class ExplorerApp {
     const dim = new Uint8Array(this.shown.tokenCount).fill(1);
     for (const t of stats.occurrences) dim[t] = 0;
     this.strip.setDimmed(dim);
-    this.select(stats.occurrences[0]!, false);
-    this.strip.scrollTo(stats.occurrences[0]!);
+    this.selection.selectAndScroll(stats.occurrences[0]!);
     this.status(`${displayToken(stats.text)}: ${stats.count} occurrences highlighted`);
   }
 
