@@ -22,6 +22,7 @@ import { diffCells, flipRows, sameTokens } from './diff';
 import { FilterView } from './filterView';
 import { Heatmap, type HeatmapData } from './heatmap';
 import { HostRequests, type AnalysisReply, type ReportReply } from './hostRequests';
+import { handleTokenKey } from './keyboard';
 import { Legends } from './legends';
 import { SmallMultiples } from './multiples';
 import { readPalette, type Palette } from './palette';
@@ -97,7 +98,7 @@ export class ExplorerApp {
     this.strip = new TokenStrip({
       hover: (t) => this.selection.setHover(t),
       click: (t, e) => this.selection.click(t, e),
-      key: (e) => this.onKey(e),
+      key: (e) => handleTokenKey(e, this.selection),
     });
     const stripSection = el('section', 'strip-section');
     stripSection.append(this.strip.element, this.legends.strip, this.legends.siteChance);
@@ -111,7 +112,7 @@ export class ExplorerApp {
       },
       click: (t, e) => this.selection.click(t, e),
       window: () => this.scheduleMultiples(),
-      key: (e) => this.onKey(e),
+      key: (e) => handleTokenKey(e, this.selection),
     });
     this.multiples = new SmallMultiples((s) => this.setSite(s));
     this.details = new TokenDetails({
@@ -344,24 +345,6 @@ export class ExplorerApp {
   private renderMultiples(): void {
     const [t0, t1] = this.heatmap.window();
     this.multiples.render(this.shown, t0, t1, this.palette.heat);
-  }
-
-  /** ←/→ previous/next token, Home/End, Enter reveals in the editor, P pins. */
-  private onKey(e: KeyboardEvent): void {
-    const model = this.shown;
-    if (!model || !model.tokenCount) return;
-    const current = this.state.selected ?? -1;
-    const go = (t: number): void => {
-      e.preventDefault();
-      this.selection.select(Math.max(0, Math.min(model.tokenCount - 1, t)), false);
-      this.strip.scrollTo(this.state.selected!);
-    };
-    if (e.key === 'ArrowRight') go(current + 1);
-    else if (e.key === 'ArrowLeft') go(current - 1);
-    else if (e.key === 'Home') go(0);
-    else if (e.key === 'End') go(model.tokenCount - 1);
-    else if (e.key === 'Enter' && current >= 0) this.selection.reveal(current);
-    else if ((e.key === 'p' || e.key === 'P') && current >= 0) this.selection.pin(current);
   }
 
   private updateReadout(token: number | null, unit: number | null): void {

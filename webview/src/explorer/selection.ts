@@ -5,6 +5,7 @@ import type { ExplorerViewMessage } from '@common/webviewProtocol';
 import type { AnalysisModel } from '../common/masks';
 import type { TokenDetails } from './details';
 import type { Heatmap } from './heatmap';
+import type { KeyTarget } from './keyboard';
 import type { Palette } from './palette';
 import type { TokenStrip } from './tokenStrip';
 import { pinnedWith, tokenMarks, type ViewState } from './viewState';
@@ -21,7 +22,7 @@ export interface Shown {
   palette(): Palette;
 }
 
-export class TokenSelection {
+export class TokenSelection implements KeyTarget {
   private hover: number | null = null;
 
   constructor(
@@ -30,6 +31,15 @@ export class TokenSelection {
     private readonly shown: Shown,
     private readonly post: (message: ExplorerViewMessage) => void,
   ) {}
+
+  get selected(): number | null {
+    return this.view.current.selected;
+  }
+
+  /** Tokens of the shown text (0 when none is shown). */
+  get tokenCount(): number {
+    return this.shown.model()?.tokenCount ?? 0;
+  }
 
   setHover(token: number | null): void {
     if (token === this.hover) return;
