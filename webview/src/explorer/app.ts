@@ -1,5 +1,5 @@
-// The Mask Explorer: owns the shown analysis and wires the parts together. Parts only draw; every
-// state change goes through here and is kept in the view state.
+// The Mask Explorer: owns the shown analysis, composes the parts and routes the host's messages and
+// the parts' callbacks. Parts only draw; what the view shows is kept in the view state.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
