@@ -208,6 +208,31 @@ describe('webviews in a real browser', { skip, timeout: 240_000 }, () => {
       }
     });
 
+    it('moves the selection with the keys (strip and heatmap), reveals it with Enter and pins it with P', async () => {
+      const view = await openView(browser, 'explorer', { theme: 'dark' });
+      try {
+        await view.send({ type: 'state', state: snapshot(analysis) });
+        await view.page.evaluate(() => (window as unknown as TestWindow).__waitRender(1));
+        const last = analysis.tokens.length - 1;
+        await view.page.locator('.token-strip').focus();
+        await view.page.keyboard.press('ArrowRight');
+        await view.page.waitForSelector('.token-strip .tok.sel[data-i="0"]');
+        await view.page.keyboard.press('End');
+        await view.page.waitForSelector(`.token-strip .tok.sel[data-i="${last}"]`);
+        await view.page.locator('.heatmap-overlay').focus();
+        await view.page.keyboard.press('ArrowLeft');
+        await view.page.waitForSelector(`.token-strip .tok.sel[data-i="${last - 1}"]`);
+        const before = (await view.posted()).length;
+        await view.page.keyboard.press('Enter');
+        assert.equal((await view.waitForPosted('revealToken', before))['index'], last - 1);
+        await view.page.keyboard.press('p');
+        assert.deepEqual((await view.waitForPosted('pinToken', before))['pinned'], [last - 1]);
+        assert.equal(await view.page.evaluate(() => (window as unknown as TestWindow).ldlensExplorer.debug.state.selected), last - 1);
+      } finally {
+        await view.close();
+      }
+    });
+
     it('lists token types, finds the tokens of a unit, and filters by active range', async () => {
       const view = await openView(browser, 'explorer', { theme: 'dark' });
       try {

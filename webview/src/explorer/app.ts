@@ -1,5 +1,5 @@
-// The Mask Explorer: owns the analysis (and the scrubber's other checkpoints) and wires the parts
-// together. Parts only draw; every state change goes through here and is kept in the view state.
+// The Mask Explorer: owns the shown analysis, composes the parts and routes the host's messages and
+// the parts' callbacks. Parts only draw; what the view shows is kept in the view state.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
@@ -16,37 +16,38 @@ import { AnalysisModel, flips } from '../common/masks';
 import { onThemeChange } from '../common/theme';
 import type { TokenTypeStats } from '../common/tokenTypes';
 import type { Channel } from '../common/vscodeApi';
+import { CheckpointAnalyses } from './checkpointAnalyses';
 import { TokenDetails } from './details';
 import { diffCells, flipRows, sameTokens } from './diff';
 import { FilterView } from './filterView';
 import { Heatmap, type HeatmapData } from './heatmap';
 import { HostRequests, type AnalysisReply, type ReportReply } from './hostRequests';
+import { handleTokenKey } from './keyboard';
 import { Legends } from './legends';
 import { SmallMultiples } from './multiples';
 import { readPalette, type Palette } from './palette';
 import { ReportView } from './reportView';
 import { Scrubber } from './scrubber';
+import { TokenSelection } from './selection';
 import { decidedBytes, siteLevels } from './siteFigures';
 import { Toolbar } from './toolbar';
 import { activeLevels, TokenStrip } from './tokenStrip';
 import { TokenTypesView } from './tokenTypesView';
 import { ViewExport } from './viewExport';
-import { pinnedWith, tokenMarks, ViewState, type CellColour, type ExplorerViewState } from './viewState';
+import { ViewState, type CellColour, type ExplorerViewState } from './viewState';
 
 export class ExplorerApp {
   private readonly view: ViewState;
-  private base: AnalysisModel | null = null;
   private source: ExplorerSource | null = null;
-  /** Analyses of the same text at other checkpoints (scrubber), by checkpoint dir. */
-  private readonly byCheckpoint = new Map<string, AnalysisModel>();
   private shown: AnalysisModel | null = null;
   private checkpoints: CheckpointInfo[] = [];
-  private hover: number | null = null;
   private palette: Palette;
   private levels: Uint8Array = new Uint8Array(0);
   private liveBacklog: AnalysisResult | null = null;
   private readonly requests: HostRequests;
+  private readonly checkpointAnalyses: CheckpointAnalyses;
   private readonly exports: ViewExport;
+  private readonly selection: TokenSelection;
 
   private readonly toolbar: Toolbar;
   private readonly legends = new Legends();
@@ -73,7 +74,7 @@ export class ExplorerApp {
     window.dispatchEvent(new CustomEvent('ldlens:panels'));
   });
 
-  constructor(private readonly channel: Channel<ExplorerViewMessage, ExplorerViewState>) {
+  constructor(channel: Channel<ExplorerViewMessage, ExplorerViewState>) {
     this.view = new ViewState(channel);
     this.requests = new HostRequests((m) => channel.post(m));
     this.exports = new ViewExport((m) => channel.post(m), (text) => this.status(text));
@@ -95,9 +96,9 @@ export class ExplorerApp {
 
     // ---- token strip
     this.strip = new TokenStrip({
-      hover: (t) => this.setHover(t),
-      click: (t, e) => this.clickToken(t, e),
-      key: (e) => this.onKey(e),
+      hover: (t) => this.selection.setHover(t),
+      click: (t, e) => this.selection.click(t, e),
+      key: (e) => handleTokenKey(e, this.selection),
     });
     const stripSection = el('section', 'strip-section');
     stripSection.append(this.strip.element, this.legends.strip, this.legends.siteChance);
@@ -106,20 +107,26 @@ export class ExplorerApp {
     this.readout = el('div', 'readout', '\u00a0');
     this.heatmap = new Heatmap({
       hover: (t, u) => {
-        this.setHover(t);
+        this.selection.setHover(t);
         this.updateReadout(t, u);
       },
-      click: (t, e) => this.clickToken(t, e),
+      click: (t, e) => this.selection.click(t, e),
       window: () => this.scheduleMultiples(),
-      key: (e) => this.onKey(e),
+      key: (e) => handleTokenKey(e, this.selection),
     });
     this.multiples = new SmallMultiples((s) => this.setSite(s));
     this.details = new TokenDetails({
-      pin: (t) => this.pin(t),
-      unpin: (t) => this.unpin(t),
-      reveal: (t) => this.reveal(t),
+      pin: (t) => this.selection.pin(t),
+      unpin: (t) => this.selection.unpin(t),
+      reveal: (t) => this.selection.reveal(t),
       selectSite: (s) => this.setSite(s),
     });
+    this.selection = new TokenSelection(
+      this.view,
+      { strip: this.strip, heatmap: this.heatmap, details: this.details },
+      { model: () => this.shown, palette: () => this.palette },
+      (m) => channel.post(m),
+    );
     const heatPane = el('div', 'heat-pane');
     const heatHead = el('div', 'heat-head');
     heatHead.append(el('span', 'heat-title', 'Units × tokens (wheel: zoom, drag: pan, double-click: reset)'), this.legends.heat, this.readout);
@@ -137,7 +144,7 @@ export class ExplorerApp {
         this.view.save({ filters: f });
         this.applyFilters();
       },
-      select: (t) => this.select(t, true),
+      select: (t) => this.selection.select(t, true),
     });
     this.scrubber = new Scrubber({
       show: (dir) => void this.showCheckpoint(dir),
@@ -160,6 +167,7 @@ export class ExplorerApp {
     tab('Token types', this.types.element);
     tab('Unit search & filter', this.filters.element);
     tab('Checkpoints', this.scrubber.element);
+    this.checkpointAnalyses = new CheckpointAnalyses(this.requests, (text) => this.scrubber.setStatus(text));
     this.report = new ReportView({ request: () => this.requestReport() });
     tab('Mask report', this.report.element);
 
@@ -190,13 +198,11 @@ export class ExplorerApp {
 
   setAnalysis(analysis: AnalysisResult, source: ExplorerSource | null): void {
     const model = new AnalysisModel(analysis);
-    const sameText = this.base !== null && source !== null && this.source !== null && this.source.uri === source.uri && sameTokens(this.base, model);
-    if (!sameText) this.byCheckpoint.clear();
-    this.base = model;
+    const sameDocument = source !== null && this.source !== null && this.source.uri === source.uri;
+    const newText = this.checkpointAnalyses.setBase(model, sameDocument);
     if (source) this.source = source;
-    this.byCheckpoint.set(analysis.checkpoint.dir, model);
     if (this.source) this.view.setRestore(this.source, analysis);
-    this.show(model, !sameText);
+    this.show(model, newText);
   }
 
   liveAnalysis(analysis: AnalysisResult): void {
@@ -229,8 +235,7 @@ export class ExplorerApp {
 
   /** Selects a token without revealing it in the editor (the host asked for it). */
   selectFromHost(index: number): void {
-    this.select(index, false);
-    this.strip.scrollTo(index);
+    this.selection.selectAndScroll(index);
   }
 
   // ------------------------------------------------------------------ state changes
@@ -257,7 +262,7 @@ export class ExplorerApp {
     this.scrubber.setCheckpoints(this.checkpoints, a.checkpoint.dir, this.state.diffWith);
     this.scrubber.setCurrent(a.checkpoint.dir);
     this.report.setShownStep(a.checkpoint.step);
-    this.renderMarks();
+    this.selection.render();
     if (this.state.diffWith) void this.applyDiff();
     else this.scrubber.setFlips(null, null);
     this.view.persist();
@@ -288,7 +293,7 @@ export class ExplorerApp {
     this.schedulePanels();
     this.applyFilters();
     if (this.state.diffWith) void this.applyDiff();
-    this.renderMarks();
+    this.selection.render();
   }
 
   private setColour(colour: CellColour): void {
@@ -342,74 +347,6 @@ export class ExplorerApp {
     this.multiples.render(this.shown, t0, t1, this.palette.heat);
   }
 
-  private setHover(token: number | null): void {
-    if (token === this.hover) return;
-    this.hover = token;
-    this.renderMarks();
-  }
-
-  private clickToken(token: number, event: MouseEvent): void {
-    if (event.altKey || event.shiftKey) {
-      if (this.state.pinned.includes(token)) this.unpin(token);
-      else this.pin(token);
-      return;
-    }
-    this.select(token, true);
-  }
-
-  select(token: number, reveal: boolean): void {
-    const model = this.shown;
-    if (!model || token < 0 || token >= model.tokenCount) return;
-    this.view.save({ selected: token });
-    this.heatmap.reveal(token);
-    this.renderMarks();
-    if (reveal) this.reveal(token);
-  }
-
-  /** ←/→ previous/next token, Home/End, Enter reveals in the editor, P pins. */
-  private onKey(e: KeyboardEvent): void {
-    const model = this.shown;
-    if (!model || !model.tokenCount) return;
-    const current = this.state.selected ?? -1;
-    const go = (t: number): void => {
-      e.preventDefault();
-      this.select(Math.max(0, Math.min(model.tokenCount - 1, t)), false);
-      this.strip.scrollTo(this.state.selected!);
-    };
-    if (e.key === 'ArrowRight') go(current + 1);
-    else if (e.key === 'ArrowLeft') go(current - 1);
-    else if (e.key === 'Home') go(0);
-    else if (e.key === 'End') go(model.tokenCount - 1);
-    else if (e.key === 'Enter' && current >= 0) this.reveal(current);
-    else if ((e.key === 'p' || e.key === 'P') && current >= 0) this.pin(current);
-  }
-
-  private reveal(token: number): void {
-    const tok = this.shown?.tokens[token];
-    if (tok) this.channel.post({ type: 'revealToken', index: token, start: tok.start, end: tok.end });
-  }
-
-  private pin(token: number): void {
-    this.setPinned(pinnedWith(this.state.pinned, token));
-  }
-
-  private unpin(token: number): void {
-    this.setPinned(this.state.pinned.filter((t) => t !== token));
-  }
-
-  private setPinned(pinned: number[]): void {
-    this.view.save({ pinned });
-    this.channel.post({ type: 'pinToken', pinned });
-    this.renderMarks();
-  }
-
-  /** Selection, hover and pins: strip classes, heatmap overlay, details panel. */
-  private renderMarks(): void {
-    this.strip.setMarks(tokenMarks(this.state.pinned, this.state.selected, this.hover));
-    this.heatmap.setMarks({ hover: this.hover, selected: this.state.selected, pinned: this.state.pinned, unit: this.state.filters.unit });
-    this.details.show(this.shown, this.hover ?? this.state.selected, this.state.site, this.state.pinned, this.palette);
-  }
-
   private updateReadout(token: number | null, unit: number | null): void {
     const model = this.shown;
     if (!model || token === null || unit === null) {
@@ -422,7 +359,7 @@ export class ExplorerApp {
 
   private applyFilters(): void {
     this.strip.setDimmed(this.filters.dimmed());
-    this.heatmap.setMarks({ hover: this.hover, selected: this.state.selected, pinned: this.state.pinned, unit: this.state.filters.unit });
+    this.selection.renderHeatmapMarks();
   }
 
   private highlightType(stats: TokenTypeStats | null): void {
@@ -433,8 +370,7 @@ export class ExplorerApp {
     const dim = new Uint8Array(this.shown.tokenCount).fill(1);
     for (const t of stats.occurrences) dim[t] = 0;
     this.strip.setDimmed(dim);
-    this.select(stats.occurrences[0]!, false);
-    this.strip.scrollTo(stats.occurrences[0]!);
+    this.selection.selectAndScroll(stats.occurrences[0]!);
     this.status(`${displayToken(stats.text)}: ${stats.count} occurrences highlighted`);
   }
 
@@ -456,21 +392,15 @@ export class ExplorerApp {
 
   /** Another checkpoint's analysis of this text, from the host; then shown, or diffed against. */
   private requestCheckpoint(dir: string, purpose: 'show' | 'diff'): void {
-    this.scrubber.setStatus(`analyzing ${dir.split(/[\\/]/).pop()}…`);
-    void this.requests.analysis(dir).then(({ checkpointDir, analysis, error }) => {
-      if (error || !analysis) {
-        this.scrubber.setStatus(`Could not analyze ${checkpointDir}: ${error ?? 'no result'}`);
-        return;
-      }
-      this.byCheckpoint.set(checkpointDir, new AnalysisModel(analysis));
-      this.scrubber.setStatus('');
-      if (purpose === 'show') this.show(this.byCheckpoint.get(checkpointDir)!, false);
+    void this.checkpointAnalyses.fetch(dir).then((model) => {
+      if (!model) return;
+      if (purpose === 'show') this.show(model, false);
       else void this.applyDiff();
     });
   }
 
   private async showCheckpoint(dir: string): Promise<void> {
-    const cached = this.byCheckpoint.get(dir);
+    const cached = this.checkpointAnalyses.get(dir);
     if (cached) this.show(cached, false);
     else this.requestCheckpoint(dir, 'show');
   }
@@ -485,7 +415,7 @@ export class ExplorerApp {
       this.root.classList.remove('diff-mode');
       return;
     }
-    const other = this.byCheckpoint.get(dir);
+    const other = this.checkpointAnalyses.get(dir);
     if (!other) return this.requestCheckpoint(dir, 'diff');
     if (!sameTokens(other, model)) {
       this.scrubber.setStatus('The two checkpoints tokenized the text differently; no diff.');
