@@ -58,4 +58,23 @@ describe('CheckpointAnalyses', () => {
     assert.equal(analyses.get('/runs/r/checkpoints/step-000100'), undefined);
     assert.equal(statuses.at(-1), 'Could not analyze /runs/r/checkpoints/step-000100: gone');
   });
+
+  it('a reply for a text no longer shown is not kept (nor shown over the new text); one request per checkpoint at a time', async () => {
+    const { analyses, posted, requests } = setup();
+    analyses.setBase(at(500), false);
+    const older = makeAnalysis({ ...SMALL_SHAPE, step: 400, runDir: RUN, seed: 400 }, sampleText(SMALL_SHAPE.tokens));
+    const dir = older.checkpoint.dir;
+    const fetched = analyses.fetch(dir);
+    assert.equal(analyses.fetch(dir), fetched, 'the same request');
+    assert.equal(posted.length, 1);
+    // the document changed (fewer tokens) before the host answered for the old text
+    analyses.setBase(at(500, SMALL_SHAPE.tokens - 1), true);
+    const { requestId } = posted[0] as Extract<ExplorerViewMessage, { type: 'requestAnalysis' }>;
+    requests.resolve({ type: 'scrubAnalysis', requestId, checkpointDir: dir, analysis: older });
+    assert.equal(await fetched, null);
+    assert.equal(analyses.get(dir), undefined);
+    // a later request is a new one
+    analyses.fetch(dir);
+    assert.equal(posted.length, 2);
+  });
 });

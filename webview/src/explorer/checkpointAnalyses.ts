@@ -32,18 +32,29 @@ export class CheckpointAnalyses {
     return this.byDir.get(dir);
   }
 
-  /** Asks the host for the analysis at `dir` and keeps it; null when it could not be had. */
+  /**
+   * Asks the host for the analysis at `dir` and keeps it; null when it could not be had, or when it
+   * is not of the text shown now (the text changed while the host analyzed: shown over the new text,
+   * it would put another text's masks under these tokens). One request per dir at a time.
+   */
   fetch(dir: string): Promise<AnalysisModel | null> {
+    const inFlight = this.pending.get(dir);
+    if (inFlight) return inFlight;
     this.status(`analyzing ${dir.split(/[\\/]/).pop()}…`);
-    return this.requests.analysis(dir).then(({ checkpointDir, analysis, error }) => {
+    const p = this.requests.analysis(dir).then(({ checkpointDir, analysis, error }) => {
+      this.pending.delete(dir);
       if (error || !analysis) {
         this.status(`Could not analyze ${checkpointDir}: ${error ?? 'no result'}`);
         return null;
       }
       const model = new AnalysisModel(analysis);
-      this.byDir.set(checkpointDir, model);
       this.status('');
+      if (this.base && !sameTokens(this.base, model)) return null;
+      this.byDir.set(checkpointDir, model);
       return model;
     });
+    this.pending.set(dir, p);
+    return p;
   }
+  private readonly pending = new Map<string, Promise<AnalysisModel | null>>();
 }
