@@ -11,8 +11,12 @@ import type { Frame } from 'playwright-core';
 import { type Session, heatmapPixels, sleep, waitFor } from './driver';
 import { type Scenario, userSettings } from './scenarios';
 
-/** Long enough to act before it, on a loaded machine and a fast one: the only checkpoint is the last step. */
-const STEPS = 2500;
+/**
+ * Long enough to act before it, on a loaded machine and a fast one: the only checkpoint is the last
+ * step. 2,500 steps (~80 s on a quiet 2-core machine) were once all done before the scenario's
+ * Analyze, when opening the Run Charts view took long.
+ */
+const STEPS = 5000;
 
 function demoSettings(): Record<string, unknown> {
   const o = userSettings(STEPS)['ldlens.training.overrides'] as { model: object; train: Record<string, number> };
@@ -141,16 +145,32 @@ export const NEWCOMER: Scenario[] = [
         await s.page.keyboard.press('Escape');
 
         // The Mask Explorer, left open, comes back after reloading the window.
-        await s.clearNotifications();
-        await s.palette('LearnedDropout: Open Mask Explorer');
-        let f = await s.webviewFrame('canvas.heatmap-cells', 60_000);
-        const before = await waitFor('explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 60_000);
-        const source = (await f.locator('.source-label').first().textContent())?.trim();
-        log(`  explorer open: ${before} heatmap pixels (${source})`);
-        assert.match(source ?? '', new RegExp(`step ${STEPS.toLocaleString('en-US')} · \\d+ tokens`));
-        await sleep(1500); // the view saves its state (setState) for the restore
-        await s.screenshot('explorer-before-reload');
-        await reloadWindow(s);
+        let f!: Frame, source: string | undefined;
+        for (let attempt = 1; ; attempt++) {
+          await s.clearNotifications();
+          await s.palette('LearnedDropout: Open Mask Explorer');
+          f = await s.webviewFrame('canvas.heatmap-cells', 60_000);
+          const before = await waitFor('explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 60_000);
+          source = (await f.locator('.source-label').first().textContent())?.trim();
+          log(`  explorer open: ${before} heatmap pixels (${source})`);
+          assert.match(source ?? '', new RegExp(`step ${STEPS.toLocaleString('en-US')} · \\d+ tokens`));
+          await sleep(1500); // the view saves its state (setState) for the restore
+          await s.screenshot('explorer-before-reload');
+          await reloadWindow(s);
+          // Once in a clean-clone run, VS Code came back from the reload with no editor at all
+          // (not the text files either: its own editor state was not saved). That is retried
+          // once; an explorer missing beside restored text editors is a failure.
+          const tabs = await waitFor('editor tabs after the reload', async () => (await s.page.locator('.tabs-container .tab').count()) || undefined, 30_000).catch(() => 0);
+          if (!tabs && attempt === 1) {
+            log('  VS Code restored no editor after the reload (its editor state was not saved): opening the explorer and reloading once more');
+            await s.screenshot('reload-restored-no-editor');
+            await s.openFile('sample.txt', 'First Citizen');
+            await s.palette('LearnedDropout: Analyze Document');
+            await waitFor('sample.txt painted again', async () => (await s.decorationColours()).length > 20, 60_000);
+            continue;
+          }
+          break;
+        }
         await waitFor('the Mask Explorer tab after the reload', async () => (await s.page.locator('.tabs-container .tab', { hasText: 'Mask Explorer' }).count()) > 0, 60_000);
         f = await s.webviewFrame('canvas.heatmap-cells', 90_000);
         const after = await waitFor('restored explorer heatmap pixels', async () => (await heatmapPixels(f)) || undefined, 90_000);
