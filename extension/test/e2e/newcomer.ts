@@ -185,16 +185,25 @@ export const NEWCOMER: Scenario[] = [
         await s.palette('LearnedDropout: Try It on a Demo Corpus');
         const second = await s.statusItem(new RegExp(`LD \\d+/${STEPS} · loss`), 120_000);
         log(`  second demo run: ${second}`);
+        const t0 = Date.now();
+        // keyboard focus back from the Runs view the demo shows (as before the first Analyze)
+        await s.page.locator('#workbench\\.parts\\.sidebar .composite.title').first().click({ position: { x: 10, y: 10 } });
         await s.openFile('sample.txt', 'First Citizen');
         await s.palette('LearnedDropout: Analyze Document');
-        const older = await s.notification(/Used demo-tiny-\d+'s checkpoint at step/, 30_000);
-        log(`  ${older}`);
+        const t1 = Date.now();
+        // Generous: with the run training on both cores, a clean-clone run's VS Code once took
+        // over 30 s from the command to this message.
+        const older = await s.notification(/Used demo-tiny-\d+'s checkpoint at step/, 120_000).catch(async (e) => {
+          log(`  toasts after ${((Date.now() - t1) / 1000).toFixed(1)} s: ${JSON.stringify(await s.page.locator('.notifications-toasts .notification-toast').allInnerTexts())}`);
+          throw e;
+        });
+        log(`  ${older} (file and command ${((t1 - t0) / 1000).toFixed(1)} s, the message ${((Date.now() - t1) / 1000).toFixed(1)} s later)`);
         const m = new RegExp(`Used ${firstRun}'s checkpoint at step ${STEPS}: (demo-tiny-\\d+) is training \\(step \\d+\\) and writes its first checkpoint at step ${STEPS}\\.`).exec(older);
         assert.ok(m, `the message names the first run's checkpoint and the training run: ${older}`);
         assert.notEqual(m[1], firstRun);
         assert.match(older, /Analyze Again When It Lands/);
-        await waitFor('sample.txt painted with the first run', async () => (await s.decorationColours()).length > 20, 60_000);
-        log(`  legend: ${await s.statusItem(new RegExp(`[▁▂▃▄▅▆▇█]{8} \\S+ · ${firstRun} step ${STEPS}$`), 30_000)}`);
+        await waitFor('sample.txt painted with the first run', async () => (await s.decorationColours()).length > 20, 120_000);
+        log(`  legend: ${await s.statusItem(new RegExp(`[▁▂▃▄▅▆▇█]{8} \\S+ · ${firstRun} step ${STEPS}$`), 60_000)}`);
         await s.screenshot('analyze-with-an-older-run-while-training');
         await s.clearNotifications();
         await s.palette('LearnedDropout: Stop Training');
