@@ -25,7 +25,7 @@ const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const quick = flag('--quick');
-const steps = opt('--steps', quick ? '4' : '10');
+const steps = opt('--steps', quick ? '4' : '30'); // and 5 warm-up steps (ldlens bench's default), both sides
 const shapes = opt('--shapes', 'tiny,small');
 const rounds = opt('--rounds', quick ? '1' : '2'); // ours and PyTorch alternate; each keeps its best round
 const data = resolve(root, opt('--data', '../shared/data/tinyshakespeare.txt'));

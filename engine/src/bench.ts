@@ -138,9 +138,9 @@ export async function benchAnalysis(im: InferenceModel, corpus: string, chars: n
 }
 
 /** Runs shared/reference/torch-bench.sh with the same shape; null (and why) when it cannot run. */
-export function torchBench(script: string, text: string, shape: BenchShape, steps: number): { result: BenchResult | null; error?: string } {
+export function torchBench(script: string, text: string, shape: BenchShape, steps: number, warmup: number): { result: BenchResult | null; error?: string } {
   if (!existsSync(script)) return { result: null, error: `${script} not found` };
-  const args = ['--text', text, '--steps', String(steps), '--batch', String(shape.batch), '--block', String(shape.block), '--embd', String(shape.embd), '--head', String(shape.head), '--layer', String(shape.layer)];
+  const args = ['--text', text, '--steps', String(steps), '--warmup', String(warmup), '--batch', String(shape.batch), '--block', String(shape.block), '--embd', String(shape.embd), '--head', String(shape.head), '--layer', String(shape.layer)];
   const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 30 * 60_000 });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return { result: null, error: `torch-bench failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' ')}` };

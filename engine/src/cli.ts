@@ -1,6 +1,6 @@
 // `ldlens`: the engine's command line. Human output (with a progress bar) by default; `--json`
 // prints one JSON event per line on stdout.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BENCH_SHAPES, benchAnalysis, benchShape, defaultTorchScript, forwardFlopsPerToken, torchBench, type BenchResult } from './bench';
@@ -370,8 +370,11 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       rounds: { type: 'string' },
     });
     const data = resolve(o.data ?? '../shared/data/tinyshakespeare.txt');
+    if (!existsSync(data)) throw new UsageError(`bench reads a corpus: ${data} does not exist (name one with --data FILE; the default is ../shared/data/tinyshakespeare.txt from the repository root)`);
     const text = readFileSync(data, 'utf8');
-    const steps = int(o.steps, 'steps') ?? 10, warmup = int(o.warmup, 'warmup') ?? 2;
+    // Medians of 30 timed steps after 5 untimed ones, the same for PyTorch: with 10 steps and 2
+    // warm-up steps our `tiny` figure moved by a quarter between runs (JIT and heap still settling).
+    const steps = int(o.steps, 'steps') ?? 30, warmup = int(o.warmup, 'warmup') ?? 5;
     const rounds = Math.max(1, int(o.rounds, 'rounds') ?? 1);
     const peak = num(o['peak-gflops'], 'peak-gflops') ?? 166; // 2-core Zen 4 at base clock (shared/guides/tfjs-engine.md)
     const backend = (o.backend as BackendChoice) ?? 'auto';
@@ -390,7 +393,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
       for (let r = 0; r < rounds; r++) {
         oursRounds.push(await benchShape(text, shape, { steps, warmup, backend }));
         if (o['compare-torch'] && !torchError) {
-          const t = torchBench(o['torch-script'] ?? defaultTorchScript(), data, shape, steps);
+          const t = torchBench(o['torch-script'] ?? defaultTorchScript(), data, shape, steps, warmup);
           if (t.result) torchRounds.push(t.result);
           else torchError = t.error;
         }
@@ -410,6 +413,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     const report = {
       data,
       steps,
+      warmup,
       rounds,
       peakGflops: peak,
       rows: rows.map((r) => ({

@@ -436,3 +436,22 @@ test('ldlens runs lists runs with status, steps and checkpoints', { timeout: 60_
   const empty = await runCli(['runs', '--runs-dir', join(dir, 'no-runs-here')]);
   assert.equal(empty.stdout, 'no runs\n');
 });
+
+test('ldlens bench --compare-torch: ours and the reference PyTorch loop on the same shape, steps and warm-up; a missing corpus is named', { timeout: 120_000 }, async (t) => {
+  const missing = await runCli(['bench', '--shapes', 'tiny', '--data', join(dir, 'no-such-corpus.txt')], { cwd: dir });
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /no-such-corpus\.txt does not exist \(name one with --data FILE/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0) return t.skip('no PyTorch at /usr/bin/python3 (scripts/test.sh installs it)');
+  const r = await runCli(['bench', '--shapes', 'tiny', '--steps', '2', '--warmup', '1', '--data', corpus, '--compare-torch', '--torch-script', join(sharedDir, 'reference', 'torch-bench.sh'), '--json'], { cwd: dir, timeoutMs: 110_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual([report.steps, report.warmup, report.rounds], [2, 1, 1]);
+  const [row] = report.rows;
+  assert.equal(row.shape, 'tiny');
+  assert.match(row.ours.impl, /^tfjs-/);
+  assert.match(row.torch?.impl ?? '', /^pytorch-/, `the reference loop ran: ${row.torchError ?? ''}`);
+  assert.deepEqual(row.torch.config, row.ours.config, 'the same model on both sides');
+  for (const side of [row.ours, row.torch]) assert.ok(side.trainTokensPerSec > 0 && side.inferTokensPerSec > 0);
+  assert.equal(row.trainRatio, row.ours.trainTokensPerSec / row.torch.trainTokensPerSec);
+});
