@@ -197,18 +197,16 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
         ce.count++;
       }
     }
-    // One site at a time, in helpers that see one array type each (the hot loops stay monomorphic).
     const m = own.length / 3;
     const accBuf = new Float64Array(4 * m);
     const acc: Acc = { act: accBuf.subarray(0, m), sum: accBuf.subarray(m, 2 * m), dec: accBuf.subarray(2 * m, 3 * m), cnt: accBuf.subarray(3 * m) };
-    // the native kernels where they run (wasm backend), else the JS loops below: the same figures
+    // the native kernels' loop where they run (wasm backend), else its JS twin: the same figures
     const native = backendOps().inPlace ? nativeOps() : null;
+    const statsOf = native ? native.rowStats.bind(native) : rowStats;
     const T = shape.blockSize, nh = shape.nHead;
     const stats = (attention: boolean, v: Float32Array, q: Uint8Array | null, units: number, ab?: { A: Float32Array; B: Float32Array }) => {
       const len = attention ? W : units;
-      if (native) native.rowStats(v, ab?.A.subarray(0, len) ?? null, ab?.B.subarray(0, len) ?? null, own, accBuf, q, [attention ? 1 : 0, W, attention ? nh : 1, len, T, attention ? nh * T : units, maskFrom, maskTo]);
-      else if (ab) chanceStats(attention, v, ab.A, ab.B, own, W, nh, units, acc);
-      else siteStats(attention, v, q, own, W, nh, T, units, maskFrom, maskTo, acc);
+      statsOf(v, ab?.A.subarray(0, len) ?? null, ab?.B.subarray(0, len) ?? null, own, accBuf, q, [attention ? 1 : 0, W, attention ? nh : 1, len, T, attention ? nh * T : units, maskFrom, maskTo]);
     };
     // painted: the mean (unrounded) fraction over the painted sites, per owned token
     const paintedSites = painted ? paintedDefinition(sites).sites : [];
@@ -249,61 +247,36 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
 }
 
 /**
- * One site's statistics per owned token (and its quantized masks where asked): the token's mask
- * rows, one per head for attention masks (B, nh, W, W), counted over the causal keys j ≤ t, else
- * one row of the site's units (B, W, C).
+ * Per-token statistics of one site, the JS twin of the native `rowStats` (same arguments): into
+ * out = act ‖ sum ‖ dec ‖ cnt (one per owned token) the kept count (m ≥ 0.5), Σm, Σ|2m − 1| and
+ * the count of the token's mask values (attention: its causal keys of every head), and its
+ * quantized row into q for tokens in [maskFrom, maskTo). With a and b, v is the site's input and
+ * the masks are those A/B's (the chance baseline), made on the fly as float32 values, as a mask
+ * tensor holds them. ints = [attention, W, heads, len, T, qUnits, maskFrom, maskTo].
  */
-export function siteStats(attention: boolean, m: Float32Array, q: Uint8Array | null, own: Int32Array, W: number, nh: number, T: number, units: number, maskFrom: number, maskTo: number, acc: Acc): void {
-  const heads = attention ? nh : 1, len = attention ? W : units;
-  const qUnits = attention ? nh * T : units; // a token's row in the quantized masks: attention rows padded to T
-  const { act, sum, dec, cnt } = acc;
+export function rowStats(v: Float32Array, a: Float32Array | null, b: Float32Array | null, own: Int32Array, out: Float64Array, q: Uint8Array | null, ints: number[]): void {
+  const [attention, W, heads, len, T, qUnits, maskFrom, maskTo] = ints;
+  const n = own.length / 3;
   for (let o = 0, x = 0; o < own.length; o += 3, x++) {
     const r = own[o], t = own[o + 1], i = own[o + 2];
-    const keep = q !== null && i >= maskFrom && i < maskTo;
+    const keep = a === null && q !== null && i >= maskFrom && i < maskTo;
     const qo = (i - maskFrom) * qUnits;
     const counted = attention ? t + 1 : len;
-    let a = 0, s = 0, d = 0;
+    let act = 0, sum = 0, dec = 0;
     for (let h = 0; h < heads; h++) {
       const row = ((r * heads + h) * W + t) * len;
-      if (keep) for (let j = 0, qh = qo + h * T; j < len; j++) q![qh + j] = (m[row + j] * 255 + 0.5) | 0; // Math.round of a value ≥ 0
+      if (keep) for (let j = 0, qh = qo + h * T; j < len; j++) q![qh + j] = (v[row + j] * 255 + 0.5) | 0; // Math.round of a value ≥ 0
       for (let j = 0; j < counted; j++) {
-        const v = m[row + j];
-        s += v;
-        d += Math.abs(2 * v - 1);
-        if (v >= 0.5) a++;
+        const m = a === null ? v[row + j] : Math.fround(0.5 * Math.cos(a[j] * v[row + j] + b![j]) + 0.5);
+        sum += m;
+        dec += Math.abs(2 * m - 1);
+        if (m >= 0.5) act++;
       }
     }
-    act[x] = a;
-    sum[x] = s;
-    dec[x] = d;
-    cnt[x] = heads * counted;
-  }
-}
-
-/**
- * The chance baseline's statistics per owned token: the masks of untrained A/B on the site's own
- * input x, made on the fly for the rows siteStats reads (float32 values, as a mask tensor holds).
- */
-export function chanceStats(attention: boolean, x: Float32Array, A: Float32Array, B: Float32Array, own: Int32Array, W: number, nh: number, units: number, acc: Acc): void {
-  const heads = attention ? nh : 1, len = attention ? W : units;
-  const { act, sum, dec, cnt } = acc;
-  for (let o = 0, k = 0; o < own.length; o += 3, k++) {
-    const r = own[o], t = own[o + 1];
-    const counted = attention ? t + 1 : len;
-    let a = 0, s = 0, d = 0;
-    for (let h = 0; h < heads; h++) {
-      const row = ((r * heads + h) * W + t) * len;
-      for (let j = 0; j < counted; j++) {
-        const v = Math.fround(0.5 * Math.cos(A[j] * x[row + j] + B[j]) + 0.5);
-        s += v;
-        d += Math.abs(2 * v - 1);
-        if (v >= 0.5) a++;
-      }
-    }
-    act[k] = a;
-    sum[k] = s;
-    dec[k] = d;
-    cnt[k] = heads * counted;
+    out[x] = act;
+    out[n + x] = sum;
+    out[2 * n + x] = dec;
+    out[3 * n + x] = heads * counted;
   }
 }
 

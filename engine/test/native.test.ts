@@ -9,7 +9,7 @@ import { initBackend, tf } from '../src/backend';
 import { nativeInfo, nativeKernels } from '../src/ops/native';
 import { attentionMix as mix, attentionScores as scores, gelu as nativeGelu, layerNorm as nativeLayerNorm, nativeOps } from '../src/ops/nativeOps';
 import { referenceOps } from '../src/ops/reference';
-import { chanceStats, siteStats } from '../src/inference';
+import { rowStats } from '../src/inference';
 import { Rng } from '../src/rng';
 
 const disabled = process.env.LDLENS_NATIVE === '0';
@@ -148,7 +148,7 @@ test('LayerNorm in one pass equals the tfjs-op LayerNorm, values and gradients',
   }
 });
 
-test("analysis' per-token statistics (rowStats) equal the JS loops: masks with quantized rows, and chance masks from inputs", { skip: disabled && 'LDLENS_NATIVE=0' }, () => {
+test("analysis' per-token statistics (rowStats) equal their JS twin's: masks with quantized rows, and chance masks from inputs", { skip: disabled && 'LDLENS_NATIVE=0' }, () => {
   const k = nativeOps()!;
   assert.ok(k, nativeInfo.reason);
   const rng = new Rng(11);
@@ -157,7 +157,6 @@ test("analysis' per-token statistics (rowStats) equal the JS loops: masks with q
   const owned: number[] = [];
   for (let r = 0; r < rows; r++) for (let t = r === 0 ? 0 : W / 2; t < W; t++) owned.push(r, t, r * W + t);
   const own = Int32Array.from(owned), m = own.length / 3, n = rows * W;
-  const accOf = (b: Float64Array) => ({ act: b.subarray(0, m), sum: b.subarray(m, 2 * m), dec: b.subarray(2 * m, 3 * m), cnt: b.subarray(3 * m) });
   for (const attention of [false, true]) {
     const len = attention ? W : units, heads = attention ? nh : 1, qUnits = attention ? nh * T : units;
     const masks = Float32Array.from({ length: rows * heads * W * len }, () => rng.next());
@@ -169,7 +168,7 @@ test("analysis' per-token statistics (rowStats) equal the JS loops: masks with q
     const [from, to] = [W / 2 + 3, n - 5]; // the quantized rows kept: a sub-range
     const jsQ = new Uint8Array((to - from) * qUnits), cQ = new Uint8Array((to - from) * qUnits);
     const js = new Float64Array(4 * m), c = new Float64Array(4 * m);
-    siteStats(attention, masks, jsQ, own, W, nh, T, units, from, to, accOf(js));
+    rowStats(masks, null, null, own, js, jsQ, [attention ? 1 : 0, W, heads, len, T, qUnits, from, to]);
     k.rowStats(masks, null, null, own, c, cQ, [attention ? 1 : 0, W, heads, len, T, qUnits, from, to]);
     assert.deepEqual(cQ, jsQ, 'quantized rows');
     assert.deepEqual(c.subarray(0, m), js.subarray(0, m), 'kept counts');
@@ -177,7 +176,7 @@ test("analysis' per-token statistics (rowStats) equal the JS loops: masks with q
     for (let e = m; e < 3 * m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1e-9 * Math.max(1, Math.abs(js[e])), `sums: ${c[e]} vs ${js[e]}`);
     // chance: a polynomial cos against Math.cos; a value within 3e-8 of 0.5 may count on either side
     js.fill(0), c.fill(0);
-    chanceStats(attention, inputs, A, B, own, W, nh, units, accOf(js));
+    rowStats(inputs, A, B, own, js, null, [attention ? 1 : 0, W, heads, len, T, qUnits, 0, 0]);
     k.rowStats(inputs, A, B, own, c, null, [attention ? 1 : 0, W, heads, len, T, qUnits, 0, 0]);
     for (let e = 0; e < m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1, `chance kept count ${c[e]} vs ${js[e]}`);
     for (let e = m; e < 3 * m; e++) assert.ok(Math.abs(c[e] - js[e]) <= 1e-6 * Math.max(1, Math.abs(js[e])), `chance sums: ${c[e]} vs ${js[e]}`);
