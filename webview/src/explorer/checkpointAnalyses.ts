@@ -8,6 +8,8 @@ export class CheckpointAnalyses {
   private readonly byDir = new Map<string, AnalysisModel>();
   /** The host's latest analysis: what "the same text" is compared with. */
   private base: AnalysisModel | null = null;
+  /** Requests in flight, by checkpoint dir: one at a time each. */
+  private readonly pending = new Map<string, Promise<AnalysisModel | null>>();
 
   constructor(
     private readonly requests: HostRequests,
@@ -56,5 +58,4 @@ export class CheckpointAnalyses {
     this.pending.set(dir, p);
     return p;
   }
-  private readonly pending = new Map<string, Promise<AnalysisModel | null>>();
 }

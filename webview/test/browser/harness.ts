@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { webviewShell, type WebviewEntry } from '../../../extension/src/webviews/html';
+import { webviewShell, type WebviewEntry } from '@common/webviewShell';
 import type { ChartsApp } from '../../src/charts/app';
 import type { ExplorerApp } from '../../src/explorer/app';
 import { THEMES, type ThemeName } from './themes';
