@@ -154,10 +154,18 @@ export class GPT {
     return new GPT(shape, dropout, params, ops);
   }
 
-  /** Weights as flat float32 arrays in torch layouts (what checkpoints store). */
+  /**
+   * Weights as flat float32 arrays in torch layouts (what checkpoints store): copies, which later
+   * steps leave as they are (the cpu backend's data() is the tensor's own array, which the
+   * optimizer writes in place; wasm's is a copy already).
+   */
   async weights(): Promise<Map<string, Float32Array>> {
+    const ops = backendOps(), copy = ops.inPlace && !ops.wasmHeap; // the cpu backend
     const out = new Map<string, Float32Array>();
-    for (const [n, v] of this.params) out.set(n, (await v.data()) as Float32Array);
+    for (const [n, v] of this.params) {
+      const a = (await v.data()) as Float32Array;
+      out.set(n, copy ? a.slice() : a);
+    }
     return out;
   }
 
