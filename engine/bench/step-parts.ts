@@ -1,11 +1,13 @@
 // What one `tiny` training step (`ldlens bench --shapes tiny`: batch 16 × 64, 2 layers of 64)
 // costs beyond its native kernels: the tfjs kernels it runs (tf.profile of one step: forward,
-// backward, AdamW) by name, and the cross-entropy's forward and backward timed alone.
+// backward, AdamW) by name, and the cross-entropy's forward and backward timed alone, as tfjs ops
+// and in place (ops/crossEntropy.ts), alternating.
 // Usage: npx tsx engine/bench/step-parts.ts [wasm|cpu] [repeats]
 import type { BackendChoice } from '@common/protocol';
 import { initBackend, tf } from '../src/backend';
 import { DEFAULTS, merge, type DropoutConfig } from '../src/config';
 import { crossEntropyMean, GPT, initWeights } from '../src/model';
+import { crossEntropyInPlace } from '../src/ops/crossEntropy';
 import { AdamW } from '../src/optim';
 import { Rng } from '../src/rng';
 
@@ -33,17 +35,21 @@ async function main() {
   console.log(`${backend}: ${info.kernels.length} tfjs kernels per training step: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
 
   const logits = tf.variable(tf.randomNormal([16, 64, s.vocabSize], 0, 1, 'float32', 2));
-  const times: number[] = [];
+  const times = new Map<string, number[]>([['tfjs ops', []], ['in place', []]]);
   for (let i = 0; i < repeats + 10; i++) {
-    const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => crossEntropyMean(logits as unknown as tf.Tensor3D, y), [logits]);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
-    if (i >= 10) times.push(performance.now() - t0);
+    for (const [name, ce] of [['tfjs ops', crossEntropyMean], ['in place', crossEntropyInPlace]] as const) {
+      const t0 = performance.now();
+      const { value, grads } = tf.variableGrads(() => ce(logits as unknown as tf.Tensor3D, y), [logits]);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+      if (i >= 10) times.get(name)!.push(performance.now() - t0);
+    }
   }
-  times.sort((a, b) => a - b);
-  const q = (f: number) => times[Math.floor(f * (times.length - 1))].toFixed(3);
-  console.log(`cross-entropy forward + backward on (16, 64, ${s.vocabSize}) logits: median ${q(0.5)} ms (p10 ${q(0.1)}, p90 ${q(0.9)}) over ${repeats}`);
+  for (const [name, t] of times) {
+    t.sort((a, b) => a - b);
+    const q = (f: number) => t[Math.floor(f * (t.length - 1))].toFixed(3);
+    console.log(`cross-entropy forward + backward on (16, 64, ${s.vocabSize}) logits, ${name}: median ${q(0.5)} ms (p10 ${q(0.1)}, p90 ${q(0.9)}) over ${repeats}`);
+  }
   tf.dispose([x, y, logits]);
   opt.dispose();
   model.dispose();
