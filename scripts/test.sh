@@ -39,7 +39,7 @@ echo "== unit, parity, engine and integration tests"
 node --import tsx --test --test-force-exit --test-concurrency=1 --test-reporter=spec $(ls engine/test/*.test.ts extension/test/unit/*.test.ts webview/test/*.test.ts 2>/dev/null)
 
 echo "== the wasm kernels without the native ones (LDLENS_NATIVE=0): parity and matrix products"
-LDLENS_NATIVE=0 node --import tsx --test --test-force-exit --test-reporter=spec engine/test/parity.test.ts engine/test/native.test.ts
+LDLENS_NATIVE=0 node --import tsx --test --test-force-exit --test-reporter=spec engine/test/parity.test.ts engine/test/native.test.ts engine/test/optimInPlace.test.ts engine/test/crossEntropy.test.ts
 
 if [ -x scripts/e2e/run.sh ] && [ "${LDLENS_SKIP_E2E:-}" != 1 ]; then
   echo "== end-to-end tests in a real VS Code"

@@ -5,9 +5,11 @@
 import { tf } from './backend';
 import type { DropoutConfig, ModelShape } from './config';
 import { backendOps } from './ops/backendOps';
+import { crossEntropyInPlace } from './ops/crossEntropy';
 import type { FusedSiteResult, SiteOptions } from './ops/learnedDropout';
 import { roundMask } from './ops/maskRounding';
 import type { DropSite, ModelOps } from './ops/ops';
+import { referenceOps } from './ops/reference';
 import type { MaskSite } from '@common/protocol';
 import type { Rng } from './rng';
 
@@ -154,10 +156,18 @@ export class GPT {
     return new GPT(shape, dropout, params, ops);
   }
 
-  /** Weights as flat float32 arrays in torch layouts (what checkpoints store). */
+  /**
+   * Weights as flat float32 arrays in torch layouts (what checkpoints store): copies, which later
+   * steps leave as they are (the cpu backend's data() is the tensor's own array, which the
+   * optimizer writes in place; wasm's is a copy already).
+   */
   async weights(): Promise<Map<string, Float32Array>> {
+    const ops = backendOps(), copy = ops.inPlace && !ops.wasmHeap; // the cpu backend
     const out = new Map<string, Float32Array>();
-    for (const [n, v] of this.params) out.set(n, (await v.data()) as Float32Array);
+    for (const [n, v] of this.params) {
+      const a = (await v.data()) as Float32Array;
+      out.set(n, copy ? a.slice() : a);
+    }
     return out;
   }
 
@@ -294,7 +304,8 @@ export class GPT {
   /** Cross-entropy + λ_H·H + λ_L1·L1, as the reference's `loss`. */
   loss(idx: tf.Tensor2D, targets: tf.Tensor2D, lambdaEntropy: number, lambdaL1: number, opts: ForwardOptions): LossResult {
     const { logits, masks, siteEntropy, siteL1 } = this.forward(idx, { ...opts, lambdaEntropy, lambdaL1, penalties: true });
-    const crossEntropy = crossEntropyMean(logits, targets);
+    // the same numbers in fewer kernels where JS reads the tensors (ops/crossEntropy.ts)
+    const crossEntropy = this.ops !== referenceOps && backendOps().inPlace ? crossEntropyInPlace(logits, targets) : crossEntropyMean(logits, targets);
     if (siteEntropy && siteL1) {
       // Fused: the penalties' values are constants here; their gradient is inside the sites' own.
       const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;

@@ -2,6 +2,8 @@
 // global norm. The update is torch.optim.AdamW's, term for term (in float64, stored as float32).
 import { tf } from './backend';
 import { backendOps } from './ops/backendOps';
+import { buf } from './ops/kernels';
+import { buffersReusable, clipCoefficient, globalNorm, ownBuffer, updateInPlace } from './optimInPlace';
 
 export interface ParamGroup {
   /** Multiplies the scheduled learning rate (A/B may run at their own rate). */
@@ -84,6 +86,11 @@ export class AdamW {
    * scale). Returns the gradients' global norm before clipping. Grads are not disposed.
    */
   async update(grads: Map<string, tf.Tensor>, lr: number, maxNorm: number): Promise<number> {
+    if (!this.onDevice) {
+      const norm = globalNorm(grads.values());
+      this.applyInPlace(grads, lr, clipCoefficient(norm, maxNorm));
+      return norm;
+    }
     if (this.flat && this.flat.names.every((n) => grads.has(n))) return this.updateFlat(grads, lr, maxNorm);
     const clipped = await clipByGlobalNorm(grads, maxNorm);
     this.apply(clipped.grads, lr);
@@ -94,35 +101,25 @@ export class AdamW {
   /** One update with learning rate `lr` (before each group's scale). Grads are not disposed. */
   apply(grads: Map<string, tf.Tensor>, lr: number): void {
     if (this.onDevice) return this.applyOnDevice(grads, lr);
+    this.applyInPlace(grads, lr, 1);
+  }
+
+  /**
+   * On the CPU backends: gradients (times the clip coefficient `coef`) read in place, each
+   * parameter updated in its own buffer (optimInPlace.ts says when that is safe).
+   */
+  private applyInPlace(grads: Map<string, tf.Tensor>, lr: number, coef: number): void {
     this.step += 1;
     const [b1, b2] = this.opts.betas;
-    const eps = this.opts.eps;
-    const bc1 = 1 - b1 ** this.step;
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
+    const k = { b1, b2, eps: this.opts.eps, bc1: 1 - b1 ** this.step, bc2Sqrt: Math.sqrt(1 - b2 ** this.step) };
+    const reuse = buffersReusable();
     for (const [n, p] of this.params) {
       const gt = grads.get(n);
       if (!gt) continue; // off the loss path (tfjs omits those from variableGrads)
       const grp = this.groupOf(n);
-      const glr = grp.fixedLr ?? lr * grp.lrScale;
-      const decay = 1 - glr * grp.weightDecay;
-      const w = Float32Array.from(p.dataSync() as Float32Array);
-      const g = gt.dataSync() as Float32Array;
-      if (grp.kind === 'sgd') {
-        for (let i = 0; i < w.length; i++) w[i] = w[i] * decay - glr * g[i];
-      } else {
-        const m = this.m.get(n)!, v = this.v.get(n)!;
-        const stepSize = glr / bc1;
-        for (let i = 0; i < w.length; i++) {
-          // torch.optim.AdamW: decoupled decay, then the bias-corrected Adam step
-          const gi = g[i];
-          const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-          const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-          w[i] = w[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
-        }
-      }
-      const next = tf.tensor(w, p.shape);
-      p.assign(next);
-      next.dispose();
+      const w = ownBuffer(p, reuse); // may allocate: the gradient's view after it (wasm heap)
+      const sgd = grp.kind === 'sgd';
+      updateInPlace(w, buf(gt), coef, sgd ? null : this.m.get(n)!, sgd ? null : this.v.get(n)!, grp.fixedLr ?? lr * grp.lrScale, grp.weightDecay, k);
     }
   }
 
