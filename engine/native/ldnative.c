@@ -9,10 +9,12 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
@@ -332,18 +334,7 @@ static int mask_span(double *z, size_t n, const Coef *c, double *m, double *q, d
   return (c->penalties ? mask_span_01 : mask_span_00)(z, n, c->gH, c->gL1, m, q, h, g);
 }
 
-// Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
-// float32 rows for outputs the caller did not ask for.
-typedef struct { double *z, *m, *q, *h, *g, *pp; float *f1, *f2, *f3; } Row;
-static int row_alloc(Row *w, size_t n) {
-  double *d = malloc(n * (6 * sizeof(double) + 3 * sizeof(float)));
-  if (!d) return 0;
-  float *f = (float *)(d + 6 * n);
-  *w = (Row){d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 5 * n, f, f + n, f + 2 * n};
-  return 1;
-}
-
-// ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 others
+// ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 pool workers
 
 typedef struct Task Task;
 typedef void (*RowFn)(Task *t, size_t r0, size_t r1);
@@ -353,26 +344,170 @@ struct Task {
   size_t r0, r1;
   double hsum, l1sum, kmax;
   double *dA, *dB; // per-thread partial sums (backward)
+  int slot;        // the chunk's index: its scratch (task_scratch)
 };
 static void *run_task(void *p) {
   Task *t = p;
   t->fn(t, t->r0, t->r1);
   return NULL;
 }
+
+// Scratch kept across calls, one per chunk index (a chunk runs on one thread at a time, and
+// pool_use lets one fork-join run at a time): grown when a call needs more, never shrunk.
+typedef struct { void *p; size_t cap; } Scratch;
+static Scratch row_scratch[MAX_THREADS], sum_scratch[MAX_THREADS];
+static void *grow(Scratch *s, size_t bytes) {
+  if (bytes > s->cap) {
+    free(s->p);
+    s->p = malloc(bytes);
+    s->cap = s->p ? bytes : 0;
+  }
+  return s->p;
+}
+// Bytes of the calling task's scratch (NULL: out of memory); its contents are left from before.
+static void *task_scratch(Task *t, size_t bytes) { return grow(&row_scratch[t->slot], bytes); }
+
+// Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
+// float32 rows for outputs the caller did not ask for.
+typedef struct { double *z, *m, *q, *h, *g, *pp; float *f1, *f2, *f3; } Row;
+static int row_alloc(Task *t, Row *w, size_t n) {
+  double *d = task_scratch(t, n * (6 * sizeof(double) + 3 * sizeof(float)));
+  if (!d) return 0;
+  float *f = (float *)(d + 6 * n);
+  *w = (Row){d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 5 * n, f, f + n, f + 2 * n};
+  return 1;
+}
+
+// The pool: workers started at first need (never more than n_threads − 1 of them, in all), each
+// waiting for its own go counter. Worker w runs chunk w + 1 of a fork-join; the caller runs chunk 0.
+// A waiting thread spins briefly (POOL_SPIN_NS) before it sleeps on its condition variable: a
+// tiny step makes ~30 fork-joins a few hundred microseconds apart. The workers are detached and
+// hold nothing at exit; the process ends without joining them.
+#ifndef POOL_SPIN_NS
+#define POOL_SPIN_NS 0
+#endif
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  _Atomic unsigned go; // bumped by the caller per chunk handed over
+  int sleeping;        // under mu: waiting on cv
+  Task *task;
+} __attribute__((aligned(64))) Worker;
+static Worker workers[MAX_THREADS - 1];
+static int pool_size; // workers started
+static pthread_mutex_t pool_use = PTHREAD_MUTEX_INITIALIZER; // one fork-join at a time (the addon in two JS threads)
+static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic int pool_left; // chunks handed to workers and not yet done
+static long spin_ns = POOL_SPIN_NS;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+// Spins up to spin_ns while *v == value; returns the value last read.
+static unsigned spin_while(_Atomic unsigned *v, unsigned value) {
+  unsigned g = atomic_load_explicit(v, memory_order_acquire);
+  if (g != value || spin_ns <= 0) return g;
+  const long until = now_ns() + spin_ns;
+  for (int i = 0; (g = atomic_load_explicit(v, memory_order_acquire)) == value; i++) {
+    cpu_relax();
+    if ((i & 63) == 63 && now_ns() > until) break;
+  }
+  return g;
+}
+
+static void *worker_main(void *p) {
+  Worker *me = p;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned g = spin_while(&me->go, seen);
+    if (g == seen) {
+      pthread_mutex_lock(&me->mu);
+      me->sleeping = 1;
+      while ((g = atomic_load_explicit(&me->go, memory_order_acquire)) == seen) pthread_cond_wait(&me->cv, &me->mu);
+      me->sleeping = 0;
+      pthread_mutex_unlock(&me->mu);
+    }
+    seen = g;
+    run_task(me->task);
+    if (atomic_fetch_sub_explicit(&pool_left, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&done_mu); // under the lock: the caller checks pool_left under it before it sleeps
+      pthread_cond_signal(&done_cv);
+      pthread_mutex_unlock(&done_mu);
+    }
+  }
+  return NULL;
+}
+// Starts workers until there are `want` (or one fails to start); returns how many there are.
+static int pool_grow(int want) {
+  while (pool_size < want) {
+    Worker *w = &workers[pool_size];
+    pthread_attr_t attr;
+    pthread_t tid;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) break;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+      pthread_mutex_destroy(&w->mu);
+      break;
+    }
+    atomic_store(&w->go, 0);
+    w->sleeping = 0;
+    int ok = pthread_attr_init(&attr) == 0;
+    ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 && pthread_create(&tid, &attr, worker_main, w) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) {
+      pthread_cond_destroy(&w->cv);
+      pthread_mutex_destroy(&w->mu);
+      break;
+    }
+    pool_size++;
+  }
+  return pool_size;
+}
+static void pool_hand(Worker *w, Task *t) {
+  w->task = t;
+  pthread_mutex_lock(&w->mu);
+  atomic_store_explicit(&w->go, atomic_load_explicit(&w->go, memory_order_relaxed) + 1, memory_order_release);
+  if (w->sleeping) pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+static void pool_wait(void) {
+  if (spin_ns > 0 && atomic_load_explicit(&pool_left, memory_order_acquire)) {
+    const long until = now_ns() + spin_ns;
+    for (int i = 0; atomic_load_explicit(&pool_left, memory_order_acquire); i++) {
+      cpu_relax();
+      if ((i & 63) == 63 && now_ns() > until) break;
+    }
+  }
+  if (!atomic_load_explicit(&pool_left, memory_order_acquire)) return;
+  pthread_mutex_lock(&done_mu);
+  while (atomic_load_explicit(&pool_left, memory_order_acquire)) pthread_cond_wait(&done_cv, &done_mu);
+  pthread_mutex_unlock(&done_mu);
+}
+
 // Runs fn over rows [0, rows) in up to n_threads chunks (fewer when the work is small); sums the
 // threads' partial sums in thread order. width: floats (or cost units) per row, to judge "small".
 static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, size_t n_sums, double *out3, double *dA, double *dB) {
   int nt = n_threads;
-  // at least ~64k floats of work per thread: a thread start costs tens of microseconds
+  // at least ~64k floats of work per thread: handing a chunk over costs microseconds
   const size_t by_work = rows * width / 65536;
   if ((size_t)nt > by_work) nt = by_work < 1 ? 1 : (int)by_work;
   if ((size_t)nt > rows) nt = (int)rows;
   Task tasks[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  double *scratch = NULL;
-  if (n_sums && nt > 1) {
-    scratch = calloc((size_t)(nt - 1) * 2 * n_sums, sizeof(double));
-    if (!scratch) nt = 1;
+  pthread_mutex_lock(&pool_use);
+  for (int i = 1; i < nt && n_sums; i++) {
+    double *s = grow(&sum_scratch[i], 2 * n_sums * sizeof(double));
+    if (!s) {
+      nt = i; // out of memory: fewer chunks
+      break;
+    }
+    memset(s, 0, 2 * n_sums * sizeof(double));
   }
   for (int i = 0; i < nt; i++) {
     Task *t = &tasks[i];
@@ -381,17 +516,20 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
     t->r0 = rows * i / nt;
     t->r1 = rows * (i + 1) / nt;
     t->hsum = t->l1sum = t->kmax = 0;
-    t->dA = i == 0 ? dA : scratch + (size_t)(i - 1) * 2 * n_sums;
-    t->dB = i == 0 ? dB : scratch + (size_t)(i - 1) * 2 * n_sums + n_sums;
+    t->dA = i == 0 ? dA : n_sums ? (double *)sum_scratch[i].p : NULL;
+    t->dB = i == 0 ? dB : n_sums ? (double *)sum_scratch[i].p + n_sums : NULL;
+    t->slot = i;
   }
   last_threads = nt;
-  int started = 1;
-  for (int i = 1; i < nt; i++, started++)
-    if (pthread_create(&tid[i], NULL, run_task, &tasks[i]) != 0) break;
-  // threads that did not start: their rows run here
+  // chunks without a worker (one that could not start) run here
+  int workers_used = nt > 1 ? pool_grow(nt - 1) : 0;
+  if (workers_used > nt - 1) workers_used = nt - 1;
+  const int started = 1 + workers_used;
+  atomic_store_explicit(&pool_left, started - 1, memory_order_relaxed);
+  for (int i = 1; i < started; i++) pool_hand(&workers[i - 1], &tasks[i]);
   for (int i = started; i < nt; i++) run_task(&tasks[i]);
   run_task(&tasks[0]);
-  for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+  if (started > 1) pool_wait();
   double h = 0, l = 0, k = 0;
   for (int i = 0; i < nt; i++) {
     h += tasks[i].hsum;
@@ -403,7 +541,7 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
         dB[j] += tasks[i].dB[j];
       }
   }
-  free(scratch);
+  pthread_mutex_unlock(&pool_use);
   if (out3) {
     out3[0] += h;
     out3[1] += l;
@@ -439,7 +577,7 @@ static void gemm_batch(const GemmArgs *g) {
     set_threads(blas);
     return;
   }
-  Task t = {gemm_rows, g, 0, count, 0, 0, 0, NULL, NULL};
+  Task t = {gemm_rows, g, 0, count, 0, 0, 0, NULL, NULL, 0};
   gemm_rows(&t, 0, count);
 }
 
@@ -454,7 +592,7 @@ VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
   const FwdArgs *A = t->args;
   const size_t n = A->n;
   Row w;
-  if (!row_alloc(&w, n)) {
+  if (!row_alloc(t, &w, n)) {
     t->kmax = 1e300; // cannot run: the caller redoes the site in JS
     return;
   }
@@ -478,7 +616,6 @@ VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
         l1sum += w.m[j];
       }
   }
-  free(w.z);
   t->hsum = hsum;
   t->l1sum = l1sum;
   t->kmax = bad ? 1e300 : 0;
@@ -539,7 +676,7 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnFwdArgs *A = t->args;
   const size_t T = A->T;
   Row w;
-  if (!row_alloc(&w, T)) {
+  if (!row_alloc(t, &w, T)) {
     t->kmax = 1e300;
     return;
   }
@@ -579,7 +716,6 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
       m[j] = (float)A->m0[j];
     }
   }
-  free(w.z);
   t->hsum = hsum;
   t->l1sum = l1sum;
   t->kmax = bad ? 1e300 : 0;
@@ -596,7 +732,7 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnBwdArgs *A = t->args;
   const size_t T = A->T;
   double *dA = t->dA, *dB = t->dB;
-  double *dp = malloc(2 * T * sizeof(double)), *dx = dp + T;
+  double *dp = task_scratch(t, 2 * T * sizeof(double)), *dx = dp + T;
   if (!dp) {
     t->kmax = 1e300; // out of memory: AttnBwd throws
     return;
@@ -619,7 +755,6 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
     for (size_t j = 0; j < len; j++) ds[j] = (float)(A->scale * (double)p[j] * (dp[j] - dot));
     for (size_t j = len; j < T; j++) ds[j] = 0;
   }
-  free(dp);
 }
 
 // ---- LayerNorm (weight only, as the model's): y = (x − μ)·rstd·w over rows of C, rstd = 1/√(σ² + ε)
@@ -899,7 +1034,7 @@ typedef struct {
 } StatsArgs;
 static void stats_rows(Task *task, size_t o0, size_t o1) {
   const StatsArgs *S = task->args;
-  float one, *m = S->a ? malloc((size_t)S->len * sizeof(float)) : &one; // a chance row
+  float one, *m = S->a ? task_scratch(task, (size_t)S->len * sizeof(float)) : &one; // a chance row
   if (!m) {
     task->hsum = 1; // reported: out of memory
     return;
@@ -939,7 +1074,6 @@ static void stats_rows(Task *task, size_t o0, size_t o1) {
     S->dec[o] = d;
     S->cnt[o] = (double)S->heads * counted;
   }
-  if (S->a) free(m);
 }
 
 // rowStats(v, a?, b?, own: Int32Array, out: Float64Array[4·owned] = act ‖ sum ‖ dec ‖ cnt, q?: Uint8Array,
