@@ -275,10 +275,28 @@ static inline double fexp(double x) {
 
 typedef struct { double gH, gL1; int complement, penalties; } Coef;
 
+// sin z and cos z by Cody–Waite reduction (z − k·π/2, k = round(z·2/π)) and Taylor polynomials on
+// [−π/4, π/4], the quadrant signs by arithmetic instead of a table (±1 either way: the same
+// products): branch-free, so that the loops it is inlined into vectorize. big: |k| > 1e6 or NaN, too
+// large for the two-part reduction (the result is then garbage). Where a caller uses only cos, the
+// sin's last steps are dead code and compiled away.
+typedef struct { double sinz, cosz; int big; } SinCos;
+static inline __attribute__((always_inline)) SinCos sincos_reduced(double zz) {
+  double k = floor(zz * TWO_OVER_PI + 0.5);
+  int big = !(fabs(k) <= 1e6); // NaN too
+  k = big ? 0 : k;
+  double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
+  double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
+  double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
+  int32_t ki = (int32_t)k, qd = ki & 3;
+  double odd = (double)(ki & 1);
+  double ssign = (double)(1 - 2 * (qd >> 1)), csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1)); // Q_SIN[qd], Q_COS[qd]
+  return (SinCos){ssign * (odd * cs + (1 - odd) * sn), csign * (odd * sn + (1 - odd) * cs), big};
+}
+
 // Per element of a span: the mask m, ∂m/∂z (q), the entropy term h and the penalties' gradient g
-// (maskElement in learnedDropout.ts; h and g are 0 without penalties). Written branch-free, the
-// quadrant signs by arithmetic instead of a table (±1 either way: the same products), so that it
-// vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
+// (maskElement in learnedDropout.ts; h and g are 0 without penalties). Branch-free (sincos_reduced),
+// so that it vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
 // (comp and pen are constants in each of mask_span's four calls: a select on a loop-invariant
 // condition would keep gcc from vectorizing. gcc 12 does not vectorize the log's table lookups
 // either, so with penalties the log runs as a scalar pass in between, over z as scratch.)
@@ -287,21 +305,11 @@ static inline __attribute__((always_inline)) int mask_span_impl(double *restrict
                                                                   double *restrict q, double *restrict h, double *restrict g) {
   int bad = 0;
   for (size_t j = 0; j < n; j++) {
-    double zz = z[j];
-    double k = floor(zz * TWO_OVER_PI + 0.5);
-    int big = !(fabs(k) <= 1e6); // NaN too
-    bad |= big;
-    k = big ? 0 : k;
-    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
-    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
-    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
-    int32_t ki = (int32_t)k, qd = ki & 3;
-    double odd = (double)(ki & 1);
-    double ssign = (double)(1 - 2 * (qd >> 1)), csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1)); // Q_SIN[qd], Q_COS[qd]
-    double sinz = ssign * (odd * cs + (1 - odd) * sn), cosz = csign * (odd * sn + (1 - odd) * cs);
-    double mv = 0.5 * cosz + 0.5;
+    const SinCos sc = sincos_reduced(z[j]);
+    bad |= sc.big;
+    double mv = 0.5 * sc.cosz + 0.5;
     m[j] = mv;
-    q[j] = -0.5 * sinz;
+    q[j] = -0.5 * sc.sinz;
     double p = comp ? 1 - mv : mv;
     g[j] = pen ? p : 0;       // p, for now
     h[j] = pen ? p + EPS : 0; // p + ε, for now
@@ -588,6 +596,20 @@ typedef struct {
   size_t n;
   Coef c;
 } FwdArgs;
+// Plain inference (no q and r for a backward, no penalties): m = ½cos(A⊙x + B) + ½ and y = x ⊙ m in
+// one pass, without the sin, q, r or scratch rows; mask_span's expressions, so the same bits.
+VECTOR_CLONES __attribute__((noinline)) static int site_mask_only(const float *restrict x, const float *restrict a, const float *restrict b,
+                                                                 size_t n, float *restrict y, float *restrict m) {
+  int bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const SinCos sc = sincos_reduced((double)a[j] * (double)x[j] + (double)b[j]);
+    bad |= sc.big;
+    const double mv = 0.5 * sc.cosz + 0.5;
+    y[j] = (float)((double)x[j] * mv);
+    m[j] = (float)mv;
+  }
+  return bad;
+}
 VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
   const FwdArgs *A = t->args;
   const size_t n = A->n;
@@ -598,6 +620,12 @@ VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
   }
   double hsum = 0, l1sum = 0;
   int bad = 0;
+  if (!A->q && !A->c.penalties) {
+    for (size_t row = r0; row < r1; row++)
+      bad |= site_mask_only(A->x + row * n, A->a, A->b, n, A->y + row * n, A->m ? A->m + row * n : w.f1);
+    t->kmax = bad ? 1e300 : 0;
+    return;
+  }
   for (size_t row = r0; row < r1; row++) {
     const size_t e = row * n;
     const float *x = A->x + e;
@@ -672,6 +700,21 @@ VECTOR_CLONES static void exp_span(const float *restrict s, double mx, double sc
   if (sub)
     for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
 }
+// Plain inference (no p, q, r, no penalties): from the row's exponentials ex and 1/Σex, the
+// probabilities, the mask and y = p ⊙ m in one pass; mask_span's expressions, so the same bits.
+VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *restrict ex, double inv, const float *restrict a,
+                                                                 const float *restrict b, size_t n, float *restrict y, float *restrict m) {
+  int bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const double pp = ex[j] * inv;
+    const SinCos sc = sincos_reduced((double)a[j] * pp + (double)b[j]);
+    bad |= sc.big;
+    const double mv = 0.5 * sc.cosz + 0.5;
+    y[j] = (float)(pp * mv);
+    m[j] = (float)mv;
+  }
+  return bad;
+}
 VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnFwdArgs *A = t->args;
   const size_t T = A->T;
@@ -682,6 +725,7 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   }
   double hsum = 0, l1sum = 0;
   int bad = 0;
+  const int plain = !A->p && !A->q && !A->c.penalties;
   for (size_t row = r0; row < r1; row++) {
     const size_t i = row % T, o0 = row * T, len = i + 1;
     const float *sr = A->s + o0;
@@ -694,6 +738,14 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
     double sum = 0;
     for (size_t j = 0; j < len; j++) sum += w.pp[j]; // in order: the probabilities depend on it
     const double inv = 1 / sum;
+    if (plain) {
+      bad |= attn_mask_only(w.pp, inv, A->a, A->b, len, y, m);
+      for (size_t j = len; j < T; j++) {
+        y[j] = 0;
+        m[j] = (float)A->m0[j];
+      }
+      continue;
+    }
     for (size_t j = 0; j < len; j++) {
       w.pp[j] = w.pp[j] * inv;
       w.z[j] = (double)A->a[j] * w.pp[j] + (double)A->b[j];
@@ -1003,24 +1055,15 @@ static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
 // token, units with m ≥ 0.5, Σm, Σ|2m − 1| and the count, and the quantized rows (round(255·m))
 // where asked. Values as the JS loops give them: m as float32, except that a chance mask's cos is
 // the kernels' polynomial (|error| < 3e-8; JS: Math.cos), so it may differ from JS's in its last bits.
-// m = ½·cos(a ⊙ x + b) + ½ as float32 over a span, cos by mask_span's reduction and polynomials
-// (branch-free, so that it vectorizes); returns 1 if some |k| > 1e6 (the caller redoes the span).
+// m = ½·cos(a ⊙ x + b) + ½ as float32 over a span, cos by sincos_reduced (as mask_span), so that
+// it vectorizes; returns 1 if some |k| > 1e6 (the caller redoes the span).
 VECTOR_CLONES __attribute__((noinline)) static int chance_span(const float *restrict x, const float *restrict a,
                                                               const float *restrict b, int n, float *restrict m) {
   int bad = 0;
   for (int j = 0; j < n; j++) {
-    double zz = (double)a[j] * x[j] + b[j];
-    double k = floor(zz * TWO_OVER_PI + 0.5);
-    int big = !(fabs(k) <= 1e6);
-    bad |= big;
-    k = big ? 0 : k;
-    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
-    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
-    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
-    int32_t ki = (int32_t)k, qd = ki & 3;
-    double odd = (double)(ki & 1);
-    double csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1));
-    m[j] = (float)(0.5 * (csign * (odd * sn + (1 - odd) * cs)) + 0.5);
+    const SinCos sc = sincos_reduced((double)a[j] * x[j] + b[j]);
+    bad |= sc.big;
+    m[j] = (float)(0.5 * sc.cosz + 0.5);
   }
   return bad;
 }
