@@ -689,6 +689,9 @@ VECTOR_CLONES static void exp_span(const float *restrict s, double mx, double sc
 }
 // Plain inference (no p, q, r, no penalties): from the row's exponentials ex and 1/Σex, the
 // probabilities, the mask and y = p ⊙ m in one pass; mask_span's expressions, so the same bits.
+// The caller may pass n past the row's visible entries, with ex = 0 there (entries above the
+// diagonal, which it overwrites), so that n is a whole number of vectors: no scalar remainder loop
+// ends each short row.
 VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *restrict ex, double inv, const float *restrict a,
                                                                  const float *restrict b, size_t n, float *restrict y, float *restrict m) {
   int bad = 0;
@@ -726,7 +729,10 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
     for (size_t j = 0; j < len; j++) sum += w.pp[j]; // in order: the probabilities depend on it
     const double inv = 1 / sum;
     if (plain) {
-      bad |= attn_mask_only(w.pp, inv, A->a, A->b, len, y, m);
+      // the mask to a multiple of 8 entries within the row (see attn_mask_only)
+      const size_t span8 = (len + 7) & ~(size_t)7, span = span8 < T ? span8 : T;
+      for (size_t j = len; j < span; j++) w.pp[j] = 0;
+      bad |= attn_mask_only(w.pp, inv, A->a, A->b, span, y, m);
       for (size_t j = len; j < T; j++) {
         y[j] = 0;
         m[j] = (float)A->m0[j];
