@@ -9,6 +9,8 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -163,11 +165,12 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------------------- GELU (exact, erf)
 // erf by the rational approximation XLA and Eigen use for float32 (abs. error ~1e-7), and e^x by
-// Cody–Waite reduction and a degree-6 polynomial: both branch-free, so the loops vectorize (AVX2
-// clone where the CPU has it).
+// Cody–Waite reduction and a degree-6 polynomial: both branch-free, so the loops vectorize (AVX-512
+// or AVX2 clone where the CPU has it: each element's operations are the same at any width, so the
+// same bits; AVX-512 measured 1.2-1.9x faster than AVX2 on the LearnedDropout loops on Zen 4).
 #if defined(VECTOR_CLONES)
 #elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES
 #endif
@@ -273,10 +276,28 @@ static inline double fexp(double x) {
 
 typedef struct { double gH, gL1; int complement, penalties; } Coef;
 
+// sin z and cos z by Cody–Waite reduction (z − k·π/2, k = round(z·2/π)) and Taylor polynomials on
+// [−π/4, π/4], the quadrant signs by arithmetic instead of a table (±1 either way: the same
+// products): branch-free, so that the loops it is inlined into vectorize. big: |k| > 1e6 or NaN, too
+// large for the two-part reduction (the result is then garbage). Where a caller uses only cos, the
+// sin's last steps are dead code and compiled away.
+typedef struct { double sinz, cosz; int big; } SinCos;
+static inline __attribute__((always_inline)) SinCos sincos_reduced(double zz) {
+  double k = floor(zz * TWO_OVER_PI + 0.5);
+  int big = !(fabs(k) <= 1e6); // NaN too
+  k = big ? 0 : k;
+  double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
+  double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
+  double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
+  int32_t ki = (int32_t)k, qd = ki & 3;
+  double odd = (double)(ki & 1);
+  double ssign = (double)(1 - 2 * (qd >> 1)), csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1)); // Q_SIN[qd], Q_COS[qd]
+  return (SinCos){ssign * (odd * cs + (1 - odd) * sn), csign * (odd * sn + (1 - odd) * cs), big};
+}
+
 // Per element of a span: the mask m, ∂m/∂z (q), the entropy term h and the penalties' gradient g
-// (maskElement in learnedDropout.ts; h and g are 0 without penalties). Written branch-free, the
-// quadrant signs by arithmetic instead of a table (±1 either way: the same products), so that it
-// vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
+// (maskElement in learnedDropout.ts; h and g are 0 without penalties). Branch-free (sincos_reduced),
+// so that it vectorizes. Returns 1 if some |k| > 1e6 (those elements are garbage: the caller redoes the site).
 // (comp and pen are constants in each of mask_span's four calls: a select on a loop-invariant
 // condition would keep gcc from vectorizing. gcc 12 does not vectorize the log's table lookups
 // either, so with penalties the log runs as a scalar pass in between, over z as scratch.)
@@ -285,21 +306,11 @@ static inline __attribute__((always_inline)) int mask_span_impl(double *restrict
                                                                   double *restrict q, double *restrict h, double *restrict g) {
   int bad = 0;
   for (size_t j = 0; j < n; j++) {
-    double zz = z[j];
-    double k = floor(zz * TWO_OVER_PI + 0.5);
-    int big = !(fabs(k) <= 1e6); // NaN too
-    bad |= big;
-    k = big ? 0 : k;
-    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
-    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
-    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
-    int32_t ki = (int32_t)k, qd = ki & 3;
-    double odd = (double)(ki & 1);
-    double ssign = (double)(1 - 2 * (qd >> 1)), csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1)); // Q_SIN[qd], Q_COS[qd]
-    double sinz = ssign * (odd * cs + (1 - odd) * sn), cosz = csign * (odd * sn + (1 - odd) * cs);
-    double mv = 0.5 * cosz + 0.5;
+    const SinCos sc = sincos_reduced(z[j]);
+    bad |= sc.big;
+    double mv = 0.5 * sc.cosz + 0.5;
     m[j] = mv;
-    q[j] = -0.5 * sinz;
+    q[j] = -0.5 * sc.sinz;
     double p = comp ? 1 - mv : mv;
     g[j] = pen ? p : 0;       // p, for now
     h[j] = pen ? p + EPS : 0; // p + ε, for now
@@ -332,18 +343,7 @@ static int mask_span(double *z, size_t n, const Coef *c, double *m, double *q, d
   return (c->penalties ? mask_span_01 : mask_span_00)(z, n, c->gH, c->gL1, m, q, h, g);
 }
 
-// Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
-// float32 rows for outputs the caller did not ask for.
-typedef struct { double *z, *m, *q, *h, *g, *pp; float *f1, *f2, *f3; } Row;
-static int row_alloc(Row *w, size_t n) {
-  double *d = malloc(n * (6 * sizeof(double) + 3 * sizeof(float)));
-  if (!d) return 0;
-  float *f = (float *)(d + 6 * n);
-  *w = (Row){d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 5 * n, f, f + n, f + 2 * n};
-  return 1;
-}
-
-// ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 others
+// ---- a fork-join over rows: the calling thread and up to MAX_THREADS - 1 pool workers
 
 typedef struct Task Task;
 typedef void (*RowFn)(Task *t, size_t r0, size_t r1);
@@ -353,26 +353,138 @@ struct Task {
   size_t r0, r1;
   double hsum, l1sum, kmax;
   double *dA, *dB; // per-thread partial sums (backward)
+  int slot;        // the chunk's index: its scratch (task_scratch)
 };
 static void *run_task(void *p) {
   Task *t = p;
   t->fn(t, t->r0, t->r1);
   return NULL;
 }
+
+// Scratch kept across calls, one per chunk index (a chunk runs on one thread at a time, and
+// pool_use lets one fork-join run at a time): grown when a call needs more, never shrunk.
+typedef struct { void *p; size_t cap; } Scratch;
+static Scratch row_scratch[MAX_THREADS], sum_scratch[MAX_THREADS];
+static void *grow(Scratch *s, size_t bytes) {
+  if (bytes > s->cap) {
+    free(s->p);
+    s->p = malloc(bytes);
+    s->cap = s->p ? bytes : 0;
+  }
+  return s->p;
+}
+// Bytes of the calling task's scratch (NULL: out of memory); its contents are left from before.
+static void *task_scratch(Task *t, size_t bytes) { return grow(&row_scratch[t->slot], bytes); }
+
+// Per-thread scratch for one row of up to n elements: z, m, q, h, g, probabilities (float64), and
+// float32 rows for outputs the caller did not ask for.
+typedef struct { double *z, *m, *q, *h, *g, *pp; float *f1, *f2, *f3; } Row;
+static int row_alloc(Task *t, Row *w, size_t n) {
+  double *d = task_scratch(t, n * (6 * sizeof(double) + 3 * sizeof(float)));
+  if (!d) return 0;
+  float *f = (float *)(d + 6 * n);
+  *w = (Row){d, d + n, d + 2 * n, d + 3 * n, d + 4 * n, d + 5 * n, f, f + n, f + 2 * n};
+  return 1;
+}
+
+// The pool: workers started at first need (never more than n_threads − 1 of them, in all), each
+// sleeping on its own condition variable until its go counter moves. Worker w runs chunk w + 1 of a
+// fork-join; the caller runs chunk 0. Waits sleep at once: spinning 5-100 µs first (a tiny step
+// makes ~30 fork-joins) measured no steady gain on 2 cores, where OpenBLAS's threads spin too. The
+// workers are detached and hold nothing at exit; the process ends without joining them.
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  _Atomic unsigned go; // bumped by the caller per chunk handed over
+  Task *task;
+} __attribute__((aligned(64))) Worker;
+static Worker workers[MAX_THREADS - 1];
+static int pool_size; // workers started
+static pthread_mutex_t pool_use = PTHREAD_MUTEX_INITIALIZER; // one fork-join at a time (the addon in two JS threads)
+static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic int pool_left; // chunks handed to workers and not yet done
+
+static void *worker_main(void *p) {
+  Worker *me = p;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned g;
+    pthread_mutex_lock(&me->mu);
+    while ((g = atomic_load_explicit(&me->go, memory_order_acquire)) == seen) pthread_cond_wait(&me->cv, &me->mu);
+    pthread_mutex_unlock(&me->mu);
+    seen = g;
+    run_task(me->task);
+    if (atomic_fetch_sub_explicit(&pool_left, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&done_mu); // under the lock: the caller checks pool_left under it before it sleeps
+      pthread_cond_signal(&done_cv);
+      pthread_mutex_unlock(&done_mu);
+    }
+  }
+  return NULL;
+}
+// Starts workers until there are `want` (or one fails to start); returns how many there are.
+static int pool_grow(int want) {
+  while (pool_size < want) {
+    Worker *w = &workers[pool_size];
+    pthread_attr_t attr;
+    pthread_t tid;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) break;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+      pthread_mutex_destroy(&w->mu);
+      break;
+    }
+    atomic_store(&w->go, 0);
+    // with every signal blocked (the new thread inherits the mask): Node's handlers stay on its threads
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int ok = 0;
+    if (pthread_attr_init(&attr) == 0) {
+      ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 && pthread_create(&tid, &attr, worker_main, w) == 0;
+      pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok) {
+      pthread_cond_destroy(&w->cv);
+      pthread_mutex_destroy(&w->mu);
+      break;
+    }
+    pool_size++;
+  }
+  return pool_size;
+}
+static void pool_hand(Worker *w, Task *t) {
+  w->task = t;
+  pthread_mutex_lock(&w->mu);
+  atomic_store_explicit(&w->go, atomic_load_explicit(&w->go, memory_order_relaxed) + 1, memory_order_release);
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+static void pool_wait(void) {
+  if (!atomic_load_explicit(&pool_left, memory_order_acquire)) return;
+  pthread_mutex_lock(&done_mu);
+  while (atomic_load_explicit(&pool_left, memory_order_acquire)) pthread_cond_wait(&done_cv, &done_mu);
+  pthread_mutex_unlock(&done_mu);
+}
+
 // Runs fn over rows [0, rows) in up to n_threads chunks (fewer when the work is small); sums the
 // threads' partial sums in thread order. width: floats (or cost units) per row, to judge "small".
 static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, size_t n_sums, double *out3, double *dA, double *dB) {
   int nt = n_threads;
-  // at least ~64k floats of work per thread: a thread start costs tens of microseconds
+  // at least ~64k floats of work per thread: handing a chunk over costs microseconds
   const size_t by_work = rows * width / 65536;
   if ((size_t)nt > by_work) nt = by_work < 1 ? 1 : (int)by_work;
   if ((size_t)nt > rows) nt = (int)rows;
   Task tasks[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  double *scratch = NULL;
-  if (n_sums && nt > 1) {
-    scratch = calloc((size_t)(nt - 1) * 2 * n_sums, sizeof(double));
-    if (!scratch) nt = 1;
+  pthread_mutex_lock(&pool_use);
+  for (int i = 1; i < nt && n_sums; i++) {
+    double *s = grow(&sum_scratch[i], 2 * n_sums * sizeof(double));
+    if (!s) {
+      nt = i; // out of memory: fewer chunks
+      break;
+    }
+    memset(s, 0, 2 * n_sums * sizeof(double));
   }
   for (int i = 0; i < nt; i++) {
     Task *t = &tasks[i];
@@ -381,17 +493,20 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
     t->r0 = rows * i / nt;
     t->r1 = rows * (i + 1) / nt;
     t->hsum = t->l1sum = t->kmax = 0;
-    t->dA = i == 0 ? dA : scratch + (size_t)(i - 1) * 2 * n_sums;
-    t->dB = i == 0 ? dB : scratch + (size_t)(i - 1) * 2 * n_sums + n_sums;
+    t->dA = i == 0 ? dA : n_sums ? (double *)sum_scratch[i].p : NULL;
+    t->dB = i == 0 ? dB : n_sums ? (double *)sum_scratch[i].p + n_sums : NULL;
+    t->slot = i;
   }
   last_threads = nt;
-  int started = 1;
-  for (int i = 1; i < nt; i++, started++)
-    if (pthread_create(&tid[i], NULL, run_task, &tasks[i]) != 0) break;
-  // threads that did not start: their rows run here
+  // chunks without a worker (one that could not start) run here
+  int workers_used = nt > 1 ? pool_grow(nt - 1) : 0;
+  if (workers_used > nt - 1) workers_used = nt - 1;
+  const int started = 1 + workers_used;
+  atomic_store_explicit(&pool_left, started - 1, memory_order_relaxed);
+  for (int i = 1; i < started; i++) pool_hand(&workers[i - 1], &tasks[i]);
   for (int i = started; i < nt; i++) run_task(&tasks[i]);
   run_task(&tasks[0]);
-  for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+  if (started > 1) pool_wait();
   double h = 0, l = 0, k = 0;
   for (int i = 0; i < nt; i++) {
     h += tasks[i].hsum;
@@ -403,7 +518,7 @@ static int parallel_rows(RowFn fn, const void *args, size_t rows, size_t width, 
         dB[j] += tasks[i].dB[j];
       }
   }
-  free(scratch);
+  pthread_mutex_unlock(&pool_use);
   if (out3) {
     out3[0] += h;
     out3[1] += l;
@@ -427,11 +542,29 @@ static void gemm_rows(Task *t, size_t r0, size_t r1) {
           g->b + i * g->sb1 + j * g->sb2, g->ldb, 0.0f, cij, g->ldc);
   }
 }
+// One product's rows [r0, r1) of C, from op(A)'s same rows.
+static void gemm_split_rows(Task *t, size_t r0, size_t r1) {
+  const GemmArgs *g = t->args;
+  sgemm(RowMajor, g->ta ? Trans : NoTrans, g->tb ? Trans : NoTrans, (int)(r1 - r0), g->N, g->K, 1.0f, g->a + (g->ta ? r0 : r0 * g->lda),
+        g->lda, g->b, g->ldb, 0.0f, g->c + r0 * g->ldc, g->ldc);
+}
 // Many small products (attention's, per batch and head) run side by side on our threads, each on
 // one BLAS thread: BLAS's own threads gain little on a 128 × 128 × 32 product and cost a hand-off
-// per call. Large or single products use BLAS's threads.
+// per call. A single product is split by rows of C over our threads, each on one BLAS thread
+// (BLAS's threads spin-wait after each call, taking a core from ours on a small machine). Large
+// batches use BLAS's threads.
 static void gemm_batch(const GemmArgs *g) {
   const size_t count = (size_t)g->n1 * g->n2, flops = (size_t)g->M * g->N * g->K;
+#ifndef GEMM_SPLIT_OFF
+  if (count == 1 && n_threads > 1 && g->M >= 16 && g->N > 0 && g->K > 0 && set_threads && get_threads) {
+    const int blas = get_threads();
+    set_threads(1);
+    // ~1M multiply-adds per thread at least (about 0.1 ms): less does not pay for the hand-off
+    parallel_rows(gemm_split_rows, g, g->M, (size_t)g->N * g->K / 16, 0, NULL, NULL, NULL);
+    set_threads(blas);
+    return;
+  }
+#endif
   if (count >= 2 && n_threads > 1 && flops < ((size_t)1 << 22) && set_threads && get_threads) {
     const int blas = get_threads();
     set_threads(1);
@@ -439,7 +572,7 @@ static void gemm_batch(const GemmArgs *g) {
     set_threads(blas);
     return;
   }
-  Task t = {gemm_rows, g, 0, count, 0, 0, 0, NULL, NULL};
+  Task t = {gemm_rows, g, 0, count, 0, 0, 0, NULL, NULL, 0};
   gemm_rows(&t, 0, count);
 }
 
@@ -450,16 +583,36 @@ typedef struct {
   size_t n;
   Coef c;
 } FwdArgs;
+// Plain inference (no q and r for a backward, no penalties): m = ½cos(A⊙x + B) + ½ and y = x ⊙ m in
+// one pass, without the sin, q, r or scratch rows; mask_span's expressions, so the same bits.
+VECTOR_CLONES __attribute__((noinline)) static int site_mask_only(const float *restrict x, const float *restrict a, const float *restrict b,
+                                                                 size_t n, float *restrict y, float *restrict m) {
+  int bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const SinCos sc = sincos_reduced((double)a[j] * (double)x[j] + (double)b[j]);
+    bad |= sc.big;
+    const double mv = 0.5 * sc.cosz + 0.5;
+    y[j] = (float)((double)x[j] * mv);
+    m[j] = (float)mv;
+  }
+  return bad;
+}
 VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
   const FwdArgs *A = t->args;
   const size_t n = A->n;
   Row w;
-  if (!row_alloc(&w, n)) {
+  if (!row_alloc(t, &w, n)) {
     t->kmax = 1e300; // cannot run: the caller redoes the site in JS
     return;
   }
   double hsum = 0, l1sum = 0;
   int bad = 0;
+  if (!A->q && !A->c.penalties) {
+    for (size_t row = r0; row < r1; row++)
+      bad |= site_mask_only(A->x + row * n, A->a, A->b, n, A->y + row * n, A->m ? A->m + row * n : w.f1);
+    t->kmax = bad ? 1e300 : 0;
+    return;
+  }
   for (size_t row = r0; row < r1; row++) {
     const size_t e = row * n;
     const float *x = A->x + e;
@@ -478,7 +631,6 @@ VECTOR_CLONES static void site_fwd_rows(Task *t, size_t r0, size_t r1) {
         l1sum += w.m[j];
       }
   }
-  free(w.z);
   t->hsum = hsum;
   t->l1sum = l1sum;
   t->kmax = bad ? 1e300 : 0;
@@ -535,16 +687,35 @@ VECTOR_CLONES static void exp_span(const float *restrict s, double mx, double sc
   if (sub)
     for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
 }
+// Plain inference (no p, q, r, no penalties): from the row's exponentials ex and 1/Σex, the
+// probabilities, the mask and y = p ⊙ m in one pass; mask_span's expressions, so the same bits.
+// The caller may pass n past the row's visible entries, with ex = 0 there (entries above the
+// diagonal, which it overwrites), so that n is a whole number of vectors: no scalar remainder loop
+// ends each short row.
+VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *restrict ex, double inv, const float *restrict a,
+                                                                 const float *restrict b, size_t n, float *restrict y, float *restrict m) {
+  int bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const double pp = ex[j] * inv;
+    const SinCos sc = sincos_reduced((double)a[j] * pp + (double)b[j]);
+    bad |= sc.big;
+    const double mv = 0.5 * sc.cosz + 0.5;
+    y[j] = (float)(pp * mv);
+    m[j] = (float)mv;
+  }
+  return bad;
+}
 VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnFwdArgs *A = t->args;
   const size_t T = A->T;
   Row w;
-  if (!row_alloc(&w, T)) {
+  if (!row_alloc(t, &w, T)) {
     t->kmax = 1e300;
     return;
   }
   double hsum = 0, l1sum = 0;
   int bad = 0;
+  const int plain = !A->p && !A->q && !A->c.penalties;
   for (size_t row = r0; row < r1; row++) {
     const size_t i = row % T, o0 = row * T, len = i + 1;
     const float *sr = A->s + o0;
@@ -557,6 +728,17 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
     double sum = 0;
     for (size_t j = 0; j < len; j++) sum += w.pp[j]; // in order: the probabilities depend on it
     const double inv = 1 / sum;
+    if (plain) {
+      // the mask to a multiple of 8 entries within the row (see attn_mask_only)
+      const size_t span8 = (len + 7) & ~(size_t)7, span = span8 < T ? span8 : T;
+      for (size_t j = len; j < span; j++) w.pp[j] = 0;
+      bad |= attn_mask_only(w.pp, inv, A->a, A->b, span, y, m);
+      for (size_t j = len; j < T; j++) {
+        y[j] = 0;
+        m[j] = (float)A->m0[j];
+      }
+      continue;
+    }
     for (size_t j = 0; j < len; j++) {
       w.pp[j] = w.pp[j] * inv;
       w.z[j] = (double)A->a[j] * w.pp[j] + (double)A->b[j];
@@ -579,7 +761,6 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
       m[j] = (float)A->m0[j];
     }
   }
-  free(w.z);
   t->hsum = hsum;
   t->l1sum = l1sum;
   t->kmax = bad ? 1e300 : 0;
@@ -596,7 +777,7 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnBwdArgs *A = t->args;
   const size_t T = A->T;
   double *dA = t->dA, *dB = t->dB;
-  double *dp = malloc(2 * T * sizeof(double)), *dx = dp + T;
+  double *dp = task_scratch(t, 2 * T * sizeof(double)), *dx = dp + T;
   if (!dp) {
     t->kmax = 1e300; // out of memory: AttnBwd throws
     return;
@@ -619,7 +800,6 @@ VECTOR_CLONES static void attn_bwd_rows(Task *t, size_t r0, size_t r1) {
     for (size_t j = 0; j < len; j++) ds[j] = (float)(A->scale * (double)p[j] * (dp[j] - dot));
     for (size_t j = len; j < T; j++) ds[j] = 0;
   }
-  free(dp);
 }
 
 // ---- LayerNorm (weight only, as the model's): y = (x − μ)·rstd·w over rows of C, rstd = 1/√(σ² + ε)
@@ -868,24 +1048,15 @@ static napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
 // token, units with m ≥ 0.5, Σm, Σ|2m − 1| and the count, and the quantized rows (round(255·m))
 // where asked. Values as the JS loops give them: m as float32, except that a chance mask's cos is
 // the kernels' polynomial (|error| < 3e-8; JS: Math.cos), so it may differ from JS's in its last bits.
-// m = ½·cos(a ⊙ x + b) + ½ as float32 over a span, cos by mask_span's reduction and polynomials
-// (branch-free, so that it vectorizes); returns 1 if some |k| > 1e6 (the caller redoes the span).
+// m = ½·cos(a ⊙ x + b) + ½ as float32 over a span, cos by sincos_reduced (as mask_span), so that
+// it vectorizes; returns 1 if some |k| > 1e6 (the caller redoes the span).
 VECTOR_CLONES __attribute__((noinline)) static int chance_span(const float *restrict x, const float *restrict a,
                                                               const float *restrict b, int n, float *restrict m) {
   int bad = 0;
   for (int j = 0; j < n; j++) {
-    double zz = (double)a[j] * x[j] + b[j];
-    double k = floor(zz * TWO_OVER_PI + 0.5);
-    int big = !(fabs(k) <= 1e6);
-    bad |= big;
-    k = big ? 0 : k;
-    double r = zz - k * PIO2_HI - k * PIO2_LO, r2 = r * r, r4 = r2 * r2;
-    double sn = r * (1 - r2 / 6 + r4 * (1.0 / 120 - r2 / 5040 + r4 / 362880));
-    double cs = 1 - 0.5 * r2 + r4 * (1.0 / 24 - r2 / 720 + r4 / 40320);
-    int32_t ki = (int32_t)k, qd = ki & 3;
-    double odd = (double)(ki & 1);
-    double csign = (double)(1 - 2 * (((qd + 1) >> 1) & 1));
-    m[j] = (float)(0.5 * (csign * (odd * sn + (1 - odd) * cs)) + 0.5);
+    const SinCos sc = sincos_reduced((double)a[j] * x[j] + b[j]);
+    bad |= sc.big;
+    m[j] = (float)(0.5 * sc.cosz + 0.5);
   }
   return bad;
 }
@@ -899,7 +1070,7 @@ typedef struct {
 } StatsArgs;
 static void stats_rows(Task *task, size_t o0, size_t o1) {
   const StatsArgs *S = task->args;
-  float one, *m = S->a ? malloc((size_t)S->len * sizeof(float)) : &one; // a chance row
+  float one, *m = S->a ? task_scratch(task, (size_t)S->len * sizeof(float)) : &one; // a chance row
   if (!m) {
     task->hsum = 1; // reported: out of memory
     return;
@@ -939,7 +1110,6 @@ static void stats_rows(Task *task, size_t o0, size_t o1) {
     S->dec[o] = d;
     S->cnt[o] = (double)S->heads * counted;
   }
-  if (S->a) free(m);
 }
 
 // rowStats(v, a?, b?, own: Int32Array, out: Float64Array[4·owned] = act ‖ sum ‖ dec ‖ cnt, q?: Uint8Array,
