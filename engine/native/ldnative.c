@@ -687,13 +687,16 @@ VECTOR_CLONES static void exp_span(const float *restrict s, double mx, double sc
   if (sub)
     for (size_t j = 0; j < n; j++) ex[j] = fexp(((double)s[j] - mx) * scale);
 }
-// Plain inference (no p, q, r, no penalties): from the row's exponentials ex and 1/Σex, the
+// Plain inference (no q, r, no penalties): from the row's exponentials ex and 1/Σex, the
 // probabilities, the mask and y = p ⊙ m in one pass; mask_span's expressions, so the same bits.
 // The caller may pass n past the row's visible entries, with ex = 0 there (entries above the
 // diagonal, which it overwrites), so that n is a whole number of vectors: no scalar remainder loop
 // ends each short row.
-VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *restrict ex, double inv, const float *restrict a,
-                                                                 const float *restrict b, size_t n, float *restrict y, float *restrict m) {
+// (with_p: also the probabilities, for an analysis that asks for the site's input; a constant in
+// each of the two functions below, each vectorized on its own)
+static inline __attribute__((always_inline)) int attn_mask_impl(const double *restrict ex, double inv, const float *restrict a,
+                                                                 const float *restrict b, size_t n, float *restrict y, float *restrict m,
+                                                                 float *restrict p, const int with_p) {
   int bad = 0;
   for (size_t j = 0; j < n; j++) {
     const double pp = ex[j] * inv;
@@ -702,8 +705,18 @@ VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *
     const double mv = 0.5 * sc.cosz + 0.5;
     y[j] = (float)(pp * mv);
     m[j] = (float)mv;
+    if (with_p) p[j] = (float)pp;
   }
   return bad;
+}
+VECTOR_CLONES __attribute__((noinline)) static int attn_mask_only(const double *restrict ex, double inv, const float *restrict a,
+                                                                 const float *restrict b, size_t n, float *restrict y, float *restrict m) {
+  return attn_mask_impl(ex, inv, a, b, n, y, m, NULL, 0);
+}
+VECTOR_CLONES __attribute__((noinline)) static int attn_mask_and_p(const double *restrict ex, double inv, const float *restrict a,
+                                                                  const float *restrict b, size_t n, float *restrict y, float *restrict m,
+                                                                  float *restrict p) {
+  return attn_mask_impl(ex, inv, a, b, n, y, m, p, 1);
 }
 VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   const AttnFwdArgs *A = t->args;
@@ -715,7 +728,7 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
   }
   double hsum = 0, l1sum = 0;
   int bad = 0;
-  const int plain = !A->p && !A->q && !A->c.penalties;
+  const int plain = !A->q && !A->c.penalties; // no backward, no penalties (p may be asked: an analysis)
   for (size_t row = r0; row < r1; row++) {
     const size_t i = row % T, o0 = row * T, len = i + 1;
     const float *sr = A->s + o0;
@@ -732,7 +745,7 @@ VECTOR_CLONES static void attn_fwd_rows(Task *t, size_t r0, size_t r1) {
       // the mask to a multiple of 8 entries within the row (see attn_mask_only)
       const size_t span8 = (len + 7) & ~(size_t)7, span = span8 < T ? span8 : T;
       for (size_t j = len; j < span; j++) w.pp[j] = 0;
-      bad |= attn_mask_only(w.pp, inv, A->a, A->b, span, y, m);
+      bad |= A->p ? attn_mask_and_p(w.pp, inv, A->a, A->b, span, y, m, p) : attn_mask_only(w.pp, inv, A->a, A->b, span, y, m);
       for (size_t j = len; j < T; j++) {
         y[j] = 0;
         m[j] = (float)A->m0[j];
@@ -974,7 +987,7 @@ static napi_value AttnFwd(napi_env env, napi_callback_info info) {
   double *m0 = f64(env, argv[14], T), *out = f64(env, argv[15], 3);
   if (!opt_f32(env, argv[1], &a, T) || !a || !opt_f32(env, argv[2], &b, T) || !b || !opt_f32(env, argv[3], &y, N) || !y ||
       !opt_f32(env, argv[4], &A.m, N) || !opt_f32(env, argv[5], &A.p, N) || !opt_f32(env, argv[6], &A.q, N) ||
-      !opt_f32(env, argv[7], &A.r, N) || !m0 || !out || (!A.p != !A.q) || (!A.q != !A.r))
+      !opt_f32(env, argv[7], &A.r, N) || !m0 || !out || (!A.q != !A.r)) // p may come alone (an analysis)
     BAD("attnFwd");
   A.s = s, A.a = a, A.b = b, A.y = y, A.m0 = m0, A.T = T, A.scale = g[0];
   A.c = (Coef){g[1], g[2], flags[0], flags[1]};

@@ -96,8 +96,10 @@ test(`LearnedDropout in ${path === 'wasm' ? 'wasm SIMD' : 'the native kernels'}:
         })([S, A, B], dy);
         const inf = attentionProbs(k, S, A, B, 0.3, opts(form, true));
         const plain = attentionProbs(k, S, A, B, 0.3, opts(form, false));
+        // an analysis: the probabilities asked for, no backward (p without q and r)
+        const analysis = attentionProbs(k, S, A, B, 0.3, { ...opts(form, false), wantInput: true });
         return {
-          arrays: [...g, inf.y, inf.mask!, plain.y].map((t) => t.dataSync() as Float32Array),
+          arrays: [...g, inf.y, inf.mask!, plain.y, analysis.y, analysis.mask!, analysis.input!].map((t) => t.dataSync() as Float32Array),
           numbers: [...pen, inf.entropy, inf.l1],
         };
       }, path, [1, 2]);

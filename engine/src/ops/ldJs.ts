@@ -103,9 +103,9 @@ function attentionForward(f: AttentionForward): Sums {
         h += el.h;
         l1 += mv;
       }
-      if (pa) {
-        pa[o0 + j] = pv;
-        qa![o0 + j] = el.q;
+      if (pa) pa[o0 + j] = pv;
+      if (qa) {
+        qa[o0 + j] = el.q;
         ra![o0 + j] = el.q * el.g;
       }
     }

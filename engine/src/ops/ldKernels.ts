@@ -27,6 +27,7 @@ export interface SiteForward {
 export interface SiteBackward { dy: T; x: T; m: T; q: T; r: T; dx: T; n: number }
 /** The attention site's forward over (…, T, T) raw scores s: causal softmax of scale·s into p, then the site. */
 export interface AttentionForward {
+  /** p (the probabilities: an analysis asks for them) may come without q and r (only a backward needs those). */
   s: T; a: T; b: T; y: T; m: T | null; p: T | null; q: T | null; r: T | null;
   T: number; scale: number; gH: number; gL1: number; complement: boolean; penalties: boolean;
   /** The mask above the diagonal, per key position. */
@@ -109,12 +110,17 @@ export function wasmLdKernels(W: LdWasm): LdKernels {
     },
     attentionForward(f) {
       const T = f.T;
+      // The module writes q and r wherever it writes p: scratch for them when only p is asked.
+      const size = f.s.shape.reduce((x, y) => x * y, 1);
+      const qr = f.p && !f.q ? W.mod._malloc(8 * size) : 0;
       const scratch = W.mod._malloc(12 * T + 8); // ex: T + 1 float64 (pairs), then m0 as float32
       const s = buf(f.s);
       new Float32Array(W.mem.buffer, scratch + 8 * T + 8, T).set(f.m0);
-      W.ex.attnFwd(s.byteOffset, at(f.a), at(f.b), at(f.y), at(f.m), at(f.p), at(f.q), at(f.r), s.length / T, T, f.scale, f.gH, f.gL1,
+      const [q, r] = qr ? [qr, qr + 4 * size] : [at(f.q), at(f.r)];
+      W.ex.attnFwd(s.byteOffset, at(f.a), at(f.b), at(f.y), at(f.m), at(f.p), q, r, s.length / T, T, f.scale, f.gH, f.gL1,
         f.complement ? 1 : 0, f.penalties ? 1 : 0, W.tab, scratch, scratch + 8 * T + 8, f.h0, f.l0);
       W.mod._free(scratch);
+      if (qr) W.mod._free(qr);
       return W.ex.kmax.value <= 1e6 ? { h: W.ex.hsum.value, l1: W.ex.l1sum.value } : null;
     },
     attentionBackward(g) {

@@ -112,13 +112,13 @@ export function attentionProbs(k: LdKernels, scores: tf.Tensor, A: tf.Tensor, B:
   const penalties = o.wantPenalties || (grad && (coef.entropy !== 0 || coef.l1 !== 0));
   const res: FusedSiteResult = { y: undefined as unknown as tf.Tensor, entropy: NaN, l1: NaN };
   const mask = o.wantMask || grad ? empty(scores.shape) : null;
-  // p, when asked for, is made out here too (the caller owns it); the kernels write p with q and r
+  // p, when asked for, is made out here too (the caller owns it); q and r only for a backward
   const pOut = o.wantInput ? empty(scores.shape) : null;
   const At = A.shape[0] === T ? A : tf.slice(A, 0, T), Bt = B.shape[0] === T ? B : tf.slice(B, 0, T);
   const y = op<[tf.Tensor, tf.Tensor, tf.Tensor]>((st, at, bt, save) => {
     const N = st.size, heads = N / T / T;
     const y = empty(st.shape), p = pOut ?? (grad ? empty(st.shape) : null);
-    const q = p ? empty(st.shape) : null, r = p ? empty(st.shape) : null;
+    const q = grad ? empty(st.shape) : null, r = grad ? empty(st.shape) : null;
     const b = buf(bt); // read before the kernel runs (a wasm kernel's allocation may move the heap)
     const gH = (coef.entropy * INV_LN2) / N, gL1 = coef.l1 / N;
     const complement = coef.form === 'complement';
