@@ -212,17 +212,35 @@ function describeAnalysis(a: AnalysisResult, maxTokens = 60): string {
 }
 
 /** Active MLP units averaged per token type (distinct token text), over all layers. */
-function tokenTypeTable(a: AnalysisResult): { token: string; count: number; meanActive: number }[] {
+/**
+ * Mean active MLP units per token type, trained and under chance (untrained A/B on the same hidden
+ * states, the analysis's chance baseline), most active first.
+ */
+function tokenTypeTable(a: AnalysisResult): { token: string; count: number; meanActive: number; chanceActive: number | null }[] {
   const mlp = a.sites.map((s, k) => [s, k] as const).filter(([s]) => s.kind === 'mlp');
-  const by = new Map<string, { n: number; sum: number }>();
+  const withChance = mlp.length > 0 && mlp.every(([, k]) => a.layers[k].chance);
+  const by = new Map<string, { n: number; sum: number; chance: number }>();
   a.tokens.forEach((t, i) => {
-    const v = mlp.reduce((p, [, k]) => p + a.layers[k].active[i], 0) / Math.max(1, mlp.length);
-    const e = by.get(t.text) ?? { n: 0, sum: 0 };
+    const n = Math.max(1, mlp.length);
+    const e = by.get(t.text) ?? { n: 0, sum: 0, chance: 0 };
     e.n++;
-    e.sum += v;
+    e.sum += mlp.reduce((p, [, k]) => p + a.layers[k].active[i], 0) / n;
+    if (withChance) e.chance += mlp.reduce((p, [, k]) => p + a.layers[k].chance!.active[i], 0) / n;
     by.set(t.text, e);
   });
-  return [...by].map(([token, e]) => ({ token, count: e.n, meanActive: e.sum / e.n })).sort((x, y) => y.meanActive - x.meanActive);
+  return [...by]
+    .map(([token, e]) => ({ token, count: e.n, meanActive: e.sum / e.n, chanceActive: withChance ? e.chance / e.n : null }))
+    .sort((x, y) => y.meanActive - x.meanActive);
+}
+
+/** The spread (max − min) of the per-type means, trained and chance. */
+function typeSpread(types: ReturnType<typeof tokenTypeTable>): string {
+  const spread = (xs: number[]) => (xs.length ? Math.max(...xs) - Math.min(...xs) : 0);
+  const trained = spread(types.map((t) => t.meanActive));
+  const chance = types.every((t) => t.chanceActive !== null) ? spread(types.map((t) => t.chanceActive!)) : null;
+  // Numbers only, no verdict: one chance draw on a short probe, where rare types move both (the
+  // mask report's variance explained, against several draws, is the test of token structure).
+  return `spread across types ${trained.toFixed(1)} units, chance ${chance === null ? 'n/a' : chance.toFixed(1)}`;
 }
 
 /** The backend a command runs on and how, for the human output: `backend wasm (...)`. */
@@ -503,9 +521,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     }
     p('\n== active units on a probe text');
     p(describeAnalysis(analysis, 0));
-    p('\n== mean active MLP units per token type (most → fewest)');
     const types = tokenTypeTable(analysis);
-    p(types.map((t) => `${JSON.stringify(t.token)} ${t.meanActive.toFixed(1)}`).join('  '));
+    p(`\n== mean active MLP units per token type (most → fewest; in brackets: chance, untrained A/B on the same hidden states); ${typeSpread(types)}`);
+    p(types.map((t) => `${JSON.stringify(t.token)} ${t.meanActive.toFixed(1)}${t.chanceActive === null ? '' : ` (${t.chanceActive.toFixed(1)})`}`).join('  '));
     p('\n== a sample ("The model" …)');
     p('The model' + sample);
     p(`\nrun folder: ${run.dir}`);

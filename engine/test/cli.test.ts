@@ -455,3 +455,20 @@ test('ldlens bench --compare-torch: ours and the reference PyTorch loop on the s
   for (const side of [row.ours, row.torch]) assert.ok(side.trainTokensPerSec > 0 && side.inferTokensPerSec > 0);
   assert.equal(row.trainRatio, row.ours.trainTokensPerSec / row.torch.trainTokensPerSec);
 });
+
+test('ldlens demo: trains on the built-in corpus and prints per-token-type activity next to chance', { timeout: 120_000 }, async () => {
+  const out = join(dir, 'demo');
+  const r = await runCli(['demo', '--steps', '20', '--out', out, '--json'], { cwd: dir, timeoutMs: 110_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(summary.event, 'summary');
+  const types: { token: string; count: number; meanActive: number; chanceActive: number }[] = summary.tokenTypes;
+  assert.ok(types.length > 10, 'the probe text has many token types');
+  for (const [i, t] of types.entries()) {
+    assert.ok(t.count >= 1 && Number.isFinite(t.meanActive) && Number.isFinite(t.chanceActive), JSON.stringify(t));
+    assert.ok(t.meanActive >= 0 && t.chanceActive >= 0 && t.meanActive <= 64 && t.chanceActive <= 64, 'active units of the 64 MLP units');
+    if (i > 0) assert.ok(types[i - 1].meanActive >= t.meanActive, 'most active first');
+  }
+  // untrained A/B on the same hidden states give other masks than the trained ones
+  assert.ok(types.some((t) => t.meanActive !== t.chanceActive));
+});
