@@ -151,7 +151,11 @@ export class GPT {
     for (const [name, s] of parameterShapes(shape, dropout.kind === 'learned')) {
       const w = weights.get(name);
       if (!w) throw new Error(`missing weight ${name}`);
-      params.set(name, tf.variable(tf.tensor(w, s), true, prefix + name));
+      // the variable shares the tensor's buffer; the tensor itself is let go (else it held the
+      // buffer after the model's dispose: a loaded model's weights leaked on the wasm heap)
+      const initial = tf.tensor(w, s);
+      params.set(name, tf.variable(initial, true, prefix + name));
+      initial.dispose();
     }
     return new GPT(shape, dropout, params, ops);
   }

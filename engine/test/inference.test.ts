@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initBackend } from '../src/backend';
+import { initBackend, tf } from '../src/backend';
 import { DEFAULTS } from '../src/config';
 import { analyzeText, planWindows } from '../src/inference';
 import { GPT, initWeights } from '../src/model';
@@ -58,4 +58,25 @@ test('analysis: offsets, quantized masks and per-token summaries agree', async (
   assert.ok(a.surprisal.slice(1).every((v) => v === null || v > 0));
   assert.ok(a.crossEntropy !== null && a.crossEntropy > 0);
   model.dispose();
+});
+
+test('a model loaded, analyzed with and disposed leaves no memory behind (the engine loads and evicts checkpoints all day)', async () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await initBackend(backend);
+    const text = 'First Citizen: Before we proceed any further, hear me speak.';
+    const tok = buildTokenizer('char', text);
+    const shape = { vocabSize: tok.vocabSize, blockSize: 16, nEmbd: 16, nHead: 2, nLayer: 2 };
+    const weights = initWeights(shape, DEFAULTS.dropout, new Rng(5));
+    const cycle = async () => {
+      const model = GPT.fromWeights(shape, DEFAULTS.dropout, weights);
+      await analyzeText({ model, tokenizer: tok, checkpoint: { runDir: '', dir: '', step: 0 } }, text, { window: 16, stride: 8 });
+      model.dispose();
+    };
+    await cycle(); // kernels' and caches' one-time allocations
+    const before = tf.memory();
+    for (let i = 0; i < 3; i++) await cycle();
+    const after = tf.memory();
+    assert.equal(after.numTensors, before.numTensors, `${backend}: tensors`);
+    assert.equal(after.numBytes, before.numBytes, `${backend}: bytes (each model's weights were kept once)`);
+  }
 });
