@@ -44,6 +44,30 @@ test('resume is exact: 20 steps straight = 10 + resume + 10', async () => {
   assert.deepEqual(listCheckpoints(first.dir).map((c) => c.step), [10, 20]);
 });
 
+test("a checkpoint whose report record was never written (its trainer killed first) gets it on resume, the same as the run's own", async () => {
+  const { backend } = await initBackend('wasm');
+  const data = corpusFile(30_000);
+  const first = await TrainingRun.create({ data: [data], runsDir: tempDir(), overrides: SMALL }, backend);
+  const outcome = await first.run({ progress: (p) => p.step === 10 && first.stop() });
+  assert.deepEqual([outcome.status, outcome.step], ['stopped', 10]);
+  first.dispose();
+  const metricsPath = join(first.dir, 'metrics.jsonl');
+  const records = readMetrics(first.dir);
+  const written = records.find((r) => r.type === 'report' && r.step === 10);
+  assert.ok(written, 'the stopped run wrote the report of its step-10 checkpoint');
+  // as a killed torch worker leaves it: the checkpoint on disk, its report not yet appended
+  writeFileSync(metricsPath, records.filter((r) => r !== written).map((r) => JSON.stringify(r) + '\n').join(''));
+  const second = await TrainingRun.resume(first.dir, backend, 12);
+  assert.equal((await second.run()).status, 'completed');
+  second.dispose();
+  const after = readMetrics(first.dir);
+  const order = after.map((r) => `${r.type}@${r.step}`);
+  assert.deepEqual(order.filter((k) => k === 'report@10'), ['report@10'], 'once');
+  assert.ok(order.indexOf('report@10') < order.indexOf('step@11'), 'before the resumed steps');
+  const again = after.find((r) => r.type === 'report' && r.step === 10)!;
+  assert.deepEqual({ ...again, time: 0 }, { ...written, time: 0 }, 'the same figures as the run made at its checkpoint');
+});
+
 test('micro-batches: a batch run as 4 slices takes the same steps as the whole batch', async () => {
   const { backend } = await initBackend('wasm');
   const data = corpusFile(30_000);

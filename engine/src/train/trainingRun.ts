@@ -5,7 +5,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../backend';
-import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readRunMeta, saveCheckpoint, writeRunMeta, type RunMeta, type TrainingState } from '../checkpoint';
+import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readMetrics, readRunMeta, saveCheckpoint, writeRunMeta, type RunMeta, type TrainingState } from '../checkpoint';
 import { lambdaAt, lrAt, type LDConfig, type ModelShape } from '../config';
 import { loadCorpus } from '../corpus';
 import { Dataset } from '../dataset';
@@ -181,7 +181,11 @@ export class TrainingRun {
       meta.bestValLoss = null;
     }
     reopenRun(dir, meta, { backend, step, saved, stepsChanged: steps !== undefined });
-    return new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, opt, rng, step, lock);
+    const run = new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, opt, rng, step, lock);
+    // A trainer stopped between writing a checkpoint and its report record (a killed torch worker
+    // whose engine had not finished the report): the report is made from the checkpoint on resume.
+    run.reportMissing = restored !== null && model.sites.length > 0 && !readMetrics(dir).some((r) => r.type === 'report' && r.step === step);
+    return run;
   }
 
   stop(): void {
@@ -193,6 +197,9 @@ export class TrainingRun {
     this.opt.dispose();
     this.lock.release();
   }
+
+  /** The checkpoint resumed from has no report record yet: run() writes it first. */
+  private reportMissing = false;
 
   private emit(events: TrainEvents, rec: MetricRecord): void {
     appendFileSync(this.metricsPath, JSON.stringify(rec) + '\n');
@@ -209,6 +216,10 @@ export class TrainingRun {
       events.log?.('info', `run ${this.id}: each batch of ${B} sequences runs as ${B / this.microBatch} micro-batches of ${this.microBatch}` +
         (t.microBatch > 0 ? ' (train.microBatch)' : ' to fit the wasm heap (set train.microBatch to choose)'));
     try {
+      if (this.reportMissing) {
+        this.emit(events, await maskReportRecord(this.model, this.tokenizer, this.dataset.val, this.step));
+        this.reportMissing = false;
+      }
       while (this.step < t.steps && !this.stopRequested) {
         const s = this.step; // 0-based index of the step being taken
         const t0 = performance.now();
