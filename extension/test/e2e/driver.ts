@@ -192,8 +192,10 @@ export class Session {
       await this.closeQuickInput();
       await this.page.keyboard.press('F1');
       const input = this.page.locator('.quick-input-widget .quick-input-box input');
-      await input.waitFor({ state: 'visible' });
-      await input.fill('>');
+      // short per attempt: a clean-clone run saw the palette close again under it (focus taken by
+      // a view) and one 30 s fill used the whole budget; a new attempt presses F1 again
+      await input.waitFor({ state: 'visible', timeout: 5000 });
+      await input.fill('>', { timeout: 5000 });
       await this.page.keyboard.type(text, { delay: 5 });
       const t0 = Date.now();
       while (Date.now() - t0 < 3000) {
@@ -204,7 +206,7 @@ export class Session {
         await sleep(150);
       }
       return false;
-    }, 30_000, 0);
+    }, 60_000, 0);
     if (run) {
       // Enter runs the first (best) match; make sure it is the one asked for.
       if (!labels[0].includes(text)) throw new Error(`palette: the first row for "${text}" is "${labels[0]}"`);
@@ -249,8 +251,8 @@ export class Session {
     await waitFor(`quick open "${name}"`, async () => {
       await this.closeQuickInput();
       await this.page.keyboard.press('Control+P');
-      await input.waitFor({ state: 'visible' });
-      await input.fill(name);
+      await input.waitFor({ state: 'visible', timeout: 5000 });
+      await input.fill(name, { timeout: 5000 });
       const t0 = Date.now();
       while (Date.now() - t0 < 8000) {
         if (((await row.innerText().catch(() => '')) || '').includes(name)) return true;
