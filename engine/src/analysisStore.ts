@@ -7,6 +7,7 @@
 import type { AnalysisResult, Token } from '@common/protocol';
 import type { AnalysisHandle, SummaryChunk, WireColumn } from '@common/analysisWire';
 import { type AnalysisPlan, type BatchSink, type ChanceCols, type InferenceModel, analyzeBatch, assembleResult, batchCount, batchOfToken, planAnalysis } from './inference';
+import { BufferPool } from './bufferPool';
 import { paintedDefinition } from './maskMetrics';
 import type { ModelLease } from './service/modelCache';
 import { hold, holdTraining } from './requestPriority';
@@ -25,6 +26,8 @@ export interface StoreLimits {
   maskBytes: number;
   /** Column or mask bytes in one reply. */
   replyBytes: number;
+  /** Memory of released analyses kept for the next ones (bufferPool.ts), beyond storeBytes. Default 64 MB. */
+  poolBytes?: number;
 }
 
 /** Defaults, overridable by LDLENS_ANALYSIS_STORE_MB, LDLENS_ANALYSIS_MASKS_MB and LDLENS_ANALYSIS_REPLY_MB. */
@@ -33,7 +36,12 @@ export function defaultLimits(env: NodeJS.ProcessEnv = process.env): StoreLimits
     const v = Number(env[name]);
     return (Number.isFinite(v) && v >= 0 ? v : dflt) * MB;
   };
-  return { storeBytes: mb('LDLENS_ANALYSIS_STORE_MB', 512), maskBytes: mb('LDLENS_ANALYSIS_MASKS_MB', 64), replyBytes: Math.max(64 * 1024, mb('LDLENS_ANALYSIS_REPLY_MB', 8)) };
+  return {
+    storeBytes: mb('LDLENS_ANALYSIS_STORE_MB', 512),
+    maskBytes: mb('LDLENS_ANALYSIS_MASKS_MB', 64),
+    replyBytes: Math.max(64 * 1024, mb('LDLENS_ANALYSIS_REPLY_MB', 8)),
+    poolBytes: mb('LDLENS_ANALYSIS_POOL_MB', 64),
+  };
 }
 
 /** Refused before any work: the analysis would not fit in the store. */
@@ -84,6 +92,10 @@ class StoredAnalysis {
   private readonly waiters = new Map<number, (() => void)[]>();
   private readonly ce = { sum: 0, count: 0 };
   private failure: Error | null = null;
+  /** A batch is being computed (it writes into the buffers): they go back to the pool after it. */
+  private computing = false;
+  /** The pooled buffers behind `columns` and `quant`, and the pool they go back to on release. */
+  private readonly buffers: ArrayBuffer[];
   released = false;
   lastUsed = Date.now();
 
@@ -100,6 +112,7 @@ class StoredAnalysis {
     opts: { window?: number; stride?: number; first?: { start: number; end: number } },
     limits: StoreLimits,
     bytes: { summaries: number; masks: number },
+    private readonly pool: BufferPool,
   ) {
     this.lease = lease;
     const im = (this.im = lease.model);
@@ -108,17 +121,21 @@ class StoredAnalysis {
     this.ends = ends;
     const n = ids.length;
     const sites = im.model.sites;
-    this.columns = [
-      { name: 'surprisal', site: -1, data: new Float32Array(n).fill(NaN) },
-      ...(sites.length ? [{ name: 'painted', site: -1, data: new Float32Array(n) }] : []),
-      ...sites.flatMap((s, k) => [
-        ...SITE_COLUMNS.map((name) => ({ name, site: k, data: new Float32Array(n) })),
-        ...(s.kind === 'attention' ? [{ name: 'keys', site: k, data: new Float32Array(n) }] : []),
-      ]),
+    const names: { name: string; site: number }[] = [
+      { name: 'surprisal', site: -1 },
+      ...(sites.length ? [{ name: 'painted', site: -1 }] : []),
+      ...sites.flatMap((s, k) => [...SITE_COLUMNS.map((name) => ({ name, site: k })), ...(s.kind === 'attention' ? [{ name: 'keys', site: k }] : [])]),
     ];
+    const colBuf = pool.take(names.length * n * 4);
+    this.columns = names.map((c, j) => ({ ...c, data: new Float32Array(colBuf, j * n * 4, n) }));
+    this.columns[0].data.fill(NaN); // surprisal: none before a window's first token
     const keepMasks = bytes.masks <= limits.maskBytes;
-    this.quant = keepMasks ? sites.map((s) => new Uint8Array(n * s.units)) : null;
-    this.bytes = bytes.summaries + (keepMasks ? bytes.masks : 0);
+    const quantBuf = keepMasks ? pool.take(bytes.masks) : null;
+    let at = 0;
+    this.quant = quantBuf ? sites.map((s) => new Uint8Array(quantBuf, (at += n * s.units) - n * s.units, n * s.units)) : null;
+    this.buffers = quantBuf ? [colBuf, quantBuf] : [colBuf];
+    // what the buffers really take (a pooled one may be a little larger than asked)
+    this.bytes = bytes.summaries - names.length * n * 4 + colBuf.byteLength + (quantBuf ? quantBuf.byteLength : 0);
     this.done = new Uint8Array(batchCount(this.plan));
     this.first = opts.first && n > 0 ? tokenRange(starts, ends, opts.first.start, opts.first.end) : null;
     if (this.first && this.first.to > this.first.from) this.prioritize(this.first.from, this.first.to);
@@ -146,7 +163,12 @@ class StoredAnalysis {
           if (this.quant) this.releaseModel();
           return;
         }
-        await this.compute(b);
+        this.computing = true;
+        try {
+          await this.compute(b);
+        } finally {
+          this.computing = false;
+        }
         if (release && this.rangeDone(this.first!.from, this.first!.to)) {
           release();
           release = null;
@@ -158,6 +180,7 @@ class StoredAnalysis {
       for (const ws of this.waiters.values()) ws.splice(0).forEach((w) => w());
     } finally {
       release?.();
+      if (this.released) this.giveBuffers();
     }
   }
 
@@ -233,6 +256,7 @@ class StoredAnalysis {
 
   release(): void {
     this.released = true;
+    if (!this.computing) this.giveBuffers();
     for (const ws of this.waiters.values()) ws.splice(0).forEach((w) => w());
     // A batch still computing holds its own reference; the model cache disposes the model only
     // once it is evicted and no lease is left.
@@ -243,6 +267,11 @@ class StoredAnalysis {
   private model(): InferenceModel['model'] {
     if (!this.lease) throw new Error(`analysis ${this.id} no longer holds its model`);
     return this.lease.model.model;
+  }
+
+  /** Once released and no batch writes into them: the buffers go back to the pool (once). */
+  private giveBuffers(): void {
+    for (const b of this.buffers.splice(0)) this.pool.give(b);
   }
 
   private releaseModel(): void {
@@ -312,8 +341,11 @@ function tokenRange(starts: Int32Array, ends: Int32Array, start: number, end: nu
 
 export class AnalysisStore {
   private readonly entries = new Map<string, StoredAnalysis>();
+  private readonly pool: BufferPool;
 
-  constructor(readonly limits: StoreLimits = defaultLimits()) {}
+  constructor(readonly limits: StoreLimits = defaultLimits()) {
+    this.pool = new BufferPool(limits.poolBytes ?? 64 * MB);
+  }
 
   get heldBytes(): number {
     let s = 0;
@@ -349,7 +381,7 @@ export class AnalysisStore {
     const summaries = fixed + n * perToken;
     const masks = n * sites.reduce((a, s) => a + s.units, 0);
     if (summaries > this.limits.storeBytes) throw new TooLargeError(tooLarge(text.length, summaries / MB, this.limits.storeBytes));
-    const a = new StoredAnalysis(lease, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks });
+    const a = new StoredAnalysis(lease, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks }, this.pool);
     this.evictFor(a.bytes);
     this.entries.set(a.id, a);
     void a.run();

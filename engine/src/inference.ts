@@ -159,21 +159,21 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
   const { quant, active, mean, keys, fraction, decided, painted, surprisal, ce } = sink;
   if (sink.chance && !plan.chance) throw new Error('analyzeBatch: a chance baseline asked of a plan without one');
   const chance = plan.chance ? sink.chance : undefined;
-  const { logp, masks, inputs } = tf.tidy(() => {
+  const { logits, masks, inputs } = tf.tidy(() => {
     const r = model.forward(tf.tensor2d(x, [batchStarts.length, W], 'int32'), { training: false, wantInputs: plan.chance });
-    return { logp: tf.logSoftmax(r.logits), masks: r.masks, inputs: r.inputs ?? [] };
+    return { logits: r.logits, masks: r.masks, inputs: r.inputs ?? [] };
   });
   const ab = chance ? chanceAB(model) : [];
   // In-place backends (wasm, cpu): the tensors' own memory, no copies; on wasm a view of the heap,
   // valid until the next tfjs allocation, so everything below runs synchronously and allocates no
   // tensor before the dispose. Elsewhere (GPU backends): copies, read asynchronously.
-  const read = backendOps().inPlace ? null : await Promise.all([logp, ...masks, ...inputs].map((t) => t.data() as Promise<Float32Array>));
-  const [lp, ...rest] = read ?? [logp, ...masks, ...inputs].map((t) => buf(t));
+  const read = backendOps().inPlace ? null : await Promise.all([logits, ...masks, ...inputs].map((t) => t.data() as Promise<Float32Array>));
+  const [z, ...rest] = read ?? [logits, ...masks, ...inputs].map((t) => buf(t));
   const mdata = rest.slice(0, masks.length), xdata = rest.slice(masks.length);
   try {
     statsOfBatch();
   } finally {
-    tf.dispose([logp, ...masks, ...inputs]);
+    tf.dispose([logits, ...masks, ...inputs]);
   }
 
   function statsOfBatch(): void {
@@ -188,12 +188,26 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
       }
     }
     const own = Int32Array.from(owned);
+    // Log-probabilities only where read (not a log-softmax of every row): the row of an owned token
+    // predicts the next one (cross-entropy) and the row before it predicts it (surprisal); owned
+    // tokens ascend, so the row before is mostly the previous token's, whose log-sum-exp is kept.
+    let lseRow = -1, lse = 0;
+    const logProb = (row: number, y: number) => {
+      if (row !== lseRow) {
+        lse = logSumExp(z, row * V, V);
+        lseRow = row;
+      }
+      // float32, as the store's column keeps it: a double sum of float32 terms is exact unless
+      // their exponents span ~29 binades, so the cross-entropy does not depend on the order the
+      // batches run in (the first range goes first)
+      return Math.fround(z[row * V + y] - lse);
+    };
     for (let o = 0; o < own.length; o += 3) {
       const r = own[o], t = own[o + 1], i = own[o + 2];
       // surprisal of token i given what precedes it in this window
-      if (surprisal && t > 0) surprisal[i] = -lp[(r * W + t - 1) * V + ids[i]];
+      if (surprisal && t > 0) surprisal[i] = -logProb(r * W + t - 1, ids[i]);
       if (ce && t + 1 < W && i + 1 < n) {
-        ce.sum += -lp[(r * W + t) * V + ids[i + 1]];
+        ce.sum += -logProb(r * W + t, ids[i + 1]);
         ce.count++;
       }
     }
@@ -244,6 +258,15 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     }
     if (painted) for (let o = 0, x = 0; o < own.length; o += 3, x++) painted[own[o + 2]] = paintCount ? round5(paintSum[x] / paintCount) : 0;
   }
+}
+
+/** log Σ exp(z[at … at + V)), in double, shifted by the row's maximum. */
+export function logSumExp(z: Float32Array, at: number, V: number): number {
+  let mx = -Infinity;
+  for (let j = at; j < at + V; j++) if (z[j] > mx) mx = z[j];
+  let s = 0;
+  for (let j = at; j < at + V; j++) s += Math.exp(z[j] - mx);
+  return mx + Math.log(s);
 }
 
 /**

@@ -271,3 +271,37 @@ test('a slice whose masks are being recomputed when its analysis is released is 
     close();
   }
 });
+
+test("a released analysis's memory serves the next ones (bufferPool.ts): their summaries and masks equal full analyses, short texts' unused mask units zero", async () => {
+  const { conn, close } = serve();
+  try {
+    await conn.sendRequest(P.Initialize, {});
+    // Each text is opened after the previous one's release (the first released at once, while it
+    // computes), so each takes the buffers the previous one gave back. The 20-character texts are
+    // shorter than a window (32 tokens here): their attention masks fill 20 of each row's 32 units,
+    // and the rest of a buffer that held a longer analysis must read as zeros.
+    let previous: W.AnalysisHandle | undefined;
+    for (const [j, [at, len]] of [
+      [1000, 1000],
+      [5000, 1000],
+      [100, 20],
+      [300, 20],
+    ].entries()) {
+      const text = corpus.slice(at, at + len);
+      if (previous) assert.deepEqual(await conn.sendRequest(W.AnalysisRelease, { id: previous.id }), { released: true });
+      const h = (previous = await conn.sendRequest(W.AnalysisOpen, { checkpoint: runDir, text }));
+      if (j === 0) continue;
+      const full = await conn.sendRequest(P.Analyze, { checkpoint: runDir, text });
+      const { cols, last } = await allSummaries(conn, h);
+      compareSummaries(full, cols);
+      assert.equal(last.crossEntropy, full.crossEntropy);
+      const s = await conn.sendRequest(W.AnalysisSlice, { id: h.id, from: 0, to: h.tokenCount });
+      const want = expectedSlice(full, 0, h.tokenCount);
+      // the masks first, by string: assert's diff of two long base64 strings takes minutes
+      want.layers.forEach((l, k) => assert.ok(s.layers[k].masks === l.masks, `${len} characters at ${at}: masks at ${l.site} differ`));
+      assert.deepEqual(s, want, `${len} characters at ${at}`);
+    }
+  } finally {
+    close();
+  }
+});

@@ -57,6 +57,27 @@ test('analysis: offsets, quantized masks and per-token summaries agree', async (
   assert.equal(a.surprisal[0], null);
   assert.ok(a.surprisal.slice(1).every((v) => v === null || v > 0));
   assert.ok(a.crossEntropy !== null && a.crossEntropy > 0);
+  // Surprisal and cross-entropy against tfjs's log-softmax of each window's logits (the analysis
+  // takes log-probabilities of the rows it reads only): token i given what precedes it in its
+  // window; the cross-entropy over every owned token that has a next one in its window.
+  const ids = a.tokens.map((t) => t.id);
+  const { starts, owner } = planWindows(ids.length, 16, 8);
+  let ceSum = 0, ceCount = 0;
+  for (let w = 0; w < starts.length; w++) {
+    const x = ids.slice(starts[w], starts[w] + 16);
+    const lp = tf.tidy(() => tf.logSoftmax(model.forward(tf.tensor2d(x, [1, x.length], 'int32'), { training: false }).logits).arraySync() as number[][][])[0];
+    for (let t = 0; t < x.length; t++) {
+      const i = starts[w] + t;
+      if (owner[i] !== w) continue;
+      if (t > 0) assert.ok(Math.abs(a.surprisal[i]! + lp[t - 1][ids[i]]) < 1e-5, `surprisal of token ${i}: ${a.surprisal[i]} vs ${-lp[t - 1][ids[i]]}`);
+      else assert.equal(a.surprisal[i], null);
+      if (t + 1 < x.length) {
+        ceSum -= lp[t][ids[i + 1]];
+        ceCount++;
+      }
+    }
+  }
+  assert.ok(Math.abs(a.crossEntropy - ceSum / ceCount) < 1e-5, `cross-entropy ${a.crossEntropy} vs ${ceSum / ceCount}`);
   model.dispose();
 });
 
