@@ -1074,6 +1074,28 @@ VECTOR_CLONES __attribute__((noinline)) static int chance_span(const float *rest
   return bad;
 }
 
+// A token's Σm, Σ|2m − 1| and count of m ≥ 0.5 over a span, added into 8 lanes (element j into
+// lane j mod 8): one dependency chain per lane instead of one for the span, so that the loop
+// vectorizes (a sum of doubles in one chain waits on each add). The caller adds the lanes in a
+// fixed order: the same bits whatever the thread split.
+VECTOR_CLONES __attribute__((noinline)) static void lane_sums(const float *restrict v, int n, double *restrict s, double *restrict d, int32_t *restrict a) {
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; l++) {
+      const double m = v[j + l];
+      s[l] += m;
+      d[l] += fabs(2 * m - 1);
+      a[l] += m >= 0.5;
+    }
+  for (int l = 0; j < n; j++, l++) {
+    const double m = v[j];
+    s[l] += m;
+    d[l] += fabs(2 * m - 1);
+    a[l] += m >= 0.5;
+  }
+}
+static double lanes_total(const double *x) { return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])); }
+
 typedef struct {
   const float *v, *a, *b; // masks; or inputs with a, b
   const int32_t *own;     // (row, position, token) per owned token
@@ -1092,35 +1114,26 @@ static void stats_rows(Task *task, size_t o0, size_t o1) {
     const int r = S->own[3 * o], t = S->own[3 * o + 1], i = S->own[3 * o + 2];
     const int counted = S->attention ? t + 1 : S->len;
     const int keep = S->q && i >= S->maskFrom && i < S->maskTo;
-    int a = 0;
-    double sm = 0, d = 0;
+    double sm[8] = {0}, d[8] = {0};
+    int32_t a[8] = {0};
     for (int h = 0; h < S->heads; h++) {
       const size_t row = ((size_t)(r * S->heads + h) * S->W + t) * S->len;
       const float *v = S->v + row;
       if (S->a) {
         if (chance_span(v, S->a, S->b, counted, m))
           for (int j = 0; j < counted; j++) m[j] = (float)(0.5 * cos((double)S->a[j] * v[j] + S->b[j]) + 0.5);
-        for (int j = 0; j < counted; j++) {
-          sm += m[j];
-          d += fabs(2 * (double)m[j] - 1);
-          a += m[j] >= 0.5f;
-        }
+        lane_sums(m, counted, sm, d, a);
         continue;
       }
       if (keep) {
         uint8_t *q = S->q + (size_t)(i - S->maskFrom) * S->qUnits + (size_t)h * S->T;
         for (int j = 0; j < S->len; j++) q[j] = (uint8_t)(int)((double)v[j] * 255 + 0.5);
       }
-      for (int j = 0; j < counted; j++) {
-        const double m = v[j];
-        sm += m;
-        d += fabs(2 * m - 1);
-        a += m >= 0.5;
-      }
+      lane_sums(v, counted, sm, d, a);
     }
-    S->act[o] = a;
-    S->sum[o] = sm;
-    S->dec[o] = d;
+    S->act[o] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    S->sum[o] = lanes_total(sm);
+    S->dec[o] = lanes_total(d);
     S->cnt[o] = (double)S->heads * counted;
   }
 }
@@ -1174,6 +1187,53 @@ static napi_value RowStats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// rowLogSumExp(z: Float32Array, V, rows: Int32Array, out: Float64Array): out[k] = log Σ_j exp(z[rows[k]·V + j])
+// (inference.ts's logSumExp: the analysis's log-probabilities of the rows it reads), shifted by
+// the row's maximum; exp by exp_span (a degree-7 polynomial: relative error < 1e-8), log by libm.
+typedef struct {
+  const float *z;
+  const int32_t *rows;
+  double *out;
+  size_t V;
+} LseArgs;
+static void lse_rows(Task *task, size_t k0, size_t k1) {
+  const LseArgs *L = task->args;
+  double *ex = task_scratch(task, L->V * sizeof(double));
+  if (!ex) {
+    task->hsum = 1; // reported: out of memory
+    return;
+  }
+  for (size_t k = k0; k < k1; k++) {
+    const float *z = L->z + (size_t)L->rows[k] * L->V;
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < L->V; j++)
+      if (z[j] > mx) mx = z[j];
+    exp_span(z, mx, 1, ex, L->V);
+    for (size_t j = 0; j < L->V; j++) sum += ex[j];
+    L->out[k] = mx + log(sum);
+  }
+}
+static napi_value RowLogSumExp(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  size_t N, nrows;
+  int32_t V;
+  napi_typedarray_type type;
+  void *data;
+  const float *z = f32(env, argv[0], &N);
+  if (!z || napi_get_value_int32(env, argv[1], &V) != napi_ok || V < 1 || N % V) BAD("rowLogSumExp");
+  if (napi_get_typedarray_info(env, argv[2], &type, &nrows, &data, NULL, NULL) != napi_ok || type != napi_int32_array) BAD("rowLogSumExp");
+  const int32_t *rows = data;
+  double *out = f64(env, argv[3], nrows);
+  if (!out) BAD("rowLogSumExp");
+  for (size_t k = 0; k < nrows; k++)
+    if (rows[k] < 0 || (size_t)rows[k] >= N / V) BAD("rowLogSumExp");
+  LseArgs L = {z, rows, out, (size_t)V};
+  double out3[3] = {0, 0, 0};
+  parallel_rows(lse_rows, &L, nrows, (size_t)V * 8, 0, out3, NULL, NULL);
+  if (out3[0] > 0) napi_throw_error(env, NULL, "ldnative.rowLogSumExp: out of memory");
+  return NULL;
+}
+
 static napi_value LastThreads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -1195,6 +1255,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNormBwd", NULL, LayerNormBwd, NULL, NULL, NULL, napi_default, NULL},
       {"lastThreads", NULL, LastThreads, NULL, NULL, NULL, napi_default, NULL},
       {"rowStats", NULL, RowStats, NULL, NULL, NULL, napi_default, NULL},
+      {"rowLogSumExp", NULL, RowLogSumExp, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

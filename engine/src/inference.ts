@@ -188,20 +188,26 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
       }
     }
     const own = Int32Array.from(owned);
+    // the native kernels' loops where they run (wasm backend), else their JS twins
+    const native = backendOps().inPlace ? nativeOps() : null;
     // Log-probabilities only where read (not a log-softmax of every row): the row of an owned token
-    // predicts the next one (cross-entropy) and the row before it predicts it (surprisal); owned
-    // tokens ascend, so the row before is mostly the previous token's, whose log-sum-exp is kept.
-    let lseRow = -1, lse = 0;
-    const logProb = (row: number, y: number) => {
-      if (row !== lseRow) {
-        lse = logSumExp(z, row * V, V);
-        lseRow = row;
-      }
-      // float32, as the store's column keeps it: a double sum of float32 terms is exact unless
-      // their exponents span ~29 binades, so the cross-entropy does not depend on the order the
-      // batches run in (the first range goes first)
-      return Math.fround(z[row * V + y] - lse);
+    // predicts the next one (cross-entropy) and the row before it predicts it (surprisal).
+    const rowAt = new Int32Array(batchStarts.length * W).fill(-1), rows: number[] = [];
+    const need = (row: number) => {
+      if (rowAt[row] < 0) rowAt[row] = rows.push(row) - 1;
     };
+    for (let o = 0; o < own.length; o += 3) {
+      const r = own[o], t = own[o + 1], i = own[o + 2];
+      if (surprisal && t > 0) need(r * W + t - 1);
+      if (ce && t + 1 < W && i + 1 < n) need(r * W + t);
+    }
+    const lse = new Float64Array(rows.length);
+    if (native && rows.length) native.rowLogSumExp(z, V, Int32Array.from(rows), lse);
+    else rows.forEach((row, k) => (lse[k] = logSumExp(z, row * V, V)));
+    // float32, as the store's column keeps it: a double sum of float32 terms is exact unless their
+    // exponents span ~29 binades, so the cross-entropy does not depend on the order the batches run
+    // in (the first range goes first)
+    const logProb = (row: number, y: number) => Math.fround(z[row * V + y] - lse[rowAt[row]]);
     for (let o = 0; o < own.length; o += 3) {
       const r = own[o], t = own[o + 1], i = own[o + 2];
       // surprisal of token i given what precedes it in this window
@@ -214,8 +220,7 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     const m = own.length / 3;
     const accBuf = new Float64Array(4 * m);
     const acc: Acc = { act: accBuf.subarray(0, m), sum: accBuf.subarray(m, 2 * m), dec: accBuf.subarray(2 * m, 3 * m), cnt: accBuf.subarray(3 * m) };
-    // the native kernels' loop where they run (wasm backend), else its JS twin: the same figures
-    const native = backendOps().inPlace ? nativeOps() : null;
+    // rowStats and its JS twin: the same figures
     const statsOf = native ? native.rowStats.bind(native) : rowStats;
     const T = shape.blockSize, nh = shape.nHead;
     const stats = (attention: boolean, v: Float32Array, q: Uint8Array | null, units: number, ab?: { A: Float32Array; B: Float32Array }) => {

@@ -9,7 +9,7 @@ import { initBackend, tf } from '../src/backend';
 import { nativeInfo, nativeKernels } from '../src/ops/native';
 import { attentionMix as mix, attentionScores as scores, gelu as nativeGelu, layerNorm as nativeLayerNorm, nativeOps } from '../src/ops/nativeOps';
 import { referenceOps } from '../src/ops/reference';
-import { rowStats } from '../src/inference';
+import { logSumExp, rowStats } from '../src/inference';
 import { Rng } from '../src/rng';
 
 const disabled = process.env.LDLENS_NATIVE === '0';
@@ -186,4 +186,25 @@ test("analysis' per-token statistics (rowStats) equal their JS twin's: masks wit
   const bad = Int32Array.from([rows, 0, 0]);
   assert.throws(() => k.rowStats(new Float32Array(rows * W * units), null, null, bad, new Float64Array(4), null, [0, W, 1, units, T, units, 0, 0]), RangeError);
   assert.throws(() => k.rowStats(new Float32Array(rows * W * units), null, null, Int32Array.from([0, 0, 9]), new Float64Array(4), new Uint8Array(units), [0, W, 1, units, T, units, 0, 20]), RangeError);
+});
+
+test("analysis' log-sum-exp of the rows it reads (rowLogSumExp) equals its JS twin's", { skip: disabled && 'LDLENS_NATIVE=0' }, () => {
+  const k = nativeOps()!;
+  assert.ok(k, nativeInfo.reason);
+  const rng = new Rng(12);
+  const V = 65, R = 300;
+  // logits of every scale, a row of −∞ but one, a row with a huge spread (exp underflows to 0)
+  const z = Float32Array.from({ length: V * R }, (_, e) => rng.normal() * (1 + (e % 7) * 5));
+  z.fill(-Infinity, 3 * V, 4 * V - 1);
+  z[5 * V] = 1e4;
+  const rows = Int32Array.from({ length: 400 }, (_, j) => (j * 37) % R);
+  const got = new Float64Array(rows.length);
+  k.rowLogSumExp(z, V, rows, got);
+  rows.forEach((row, j) => {
+    const want = logSumExp(z, row * V, V);
+    // exp's polynomial: each term within 1e-8 relative, so the log of their sum within 1e-8
+    assert.ok(Math.abs(got[j] - want) <= 1e-8, `row ${row}: ${got[j]} vs ${want}`);
+  });
+  assert.throws(() => k.rowLogSumExp(z, V, Int32Array.from([R]), new Float64Array(1)), RangeError);
+  assert.throws(() => k.rowLogSumExp(z, V, Int32Array.from([0, 1]), new Float64Array(1)), RangeError);
 });

@@ -42,6 +42,8 @@ export interface NativeKernels {
    * quantized rows into q; ints = [attention, W, heads, len, T, qUnits, maskFrom, maskTo].
    */
   rowStats(v: Float32Array, a: Float32Array | null, b: Float32Array | null, own: Int32Array, out: Float64Array, q: Uint8Array | null, ints: number[]): void;
+  /** out[k] = log Σ exp of logits row rows[k] of z (V per row): inference.ts's logSumExp. */
+  rowLogSumExp(z: Float32Array, V: number, rows: Int32Array, out: Float64Array): void;
   attnBwd(dy: Float32Array, p: Float32Array, m: Float32Array, q: Float32Array, r: Float32Array, ds: Float32Array,
           dA: Float64Array, dB: Float64Array, T: number, scale: number): void;
 }
