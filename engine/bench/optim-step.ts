@@ -5,25 +5,22 @@
 // Usage: npx tsx engine/bench/optim-step.ts [wasm|cpu] [steps]
 import type { BackendChoice } from '@common/protocol';
 import { initBackend, tf } from '../src/backend';
-import { DEFAULTS, merge, type DropoutConfig } from '../src/config';
-import { GPT, initWeights } from '../src/model';
-import { AdamW } from '../src/optim';
+import { BENCH_SHAPES, benchModel, modelShapeOf } from '../src/bench';
 import { Rng } from '../src/rng';
 
 async function main() {
   const backend = (process.argv[2] ?? 'wasm') as BackendChoice;
   const steps = Number(process.argv[3] ?? 300);
   await initBackend(backend);
-  const s = { vocabSize: 65, blockSize: 64, nEmbd: 64, nHead: 4, nLayer: 2 };
-  const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', aInit: { mean: 0, std: 1 }, bInit: { mean: 0, std: 0.02 } });
-  const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, new Rng(0)));
+  const s = modelShapeOf(BENCH_SHAPES.tiny, 65);
+  const { model, optimizer } = benchModel(s, new Rng(0));
   const rng = new Rng(1);
   const x = tf.tensor2d(Int32Array.from({ length: 16 * 64 }, () => rng.int(s.vocabSize)), [16, 64], 'int32');
   const { value, grads } = model.gradients(() => model.loss(x, x, 0.01, 0.01, { training: true, wantMasks: false }).loss);
   const floats = [...model.params.values()].reduce((a, p) => a + p.size, 0);
   console.log(`${backend}: ${model.params.size} parameters, ${floats.toLocaleString('en-US')} floats, ${steps} steps per path`);
   for (const onDevice of [false, true]) {
-    const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8, onDevice });
+    const opt = optimizer({ onDevice });
     const times: number[] = [];
     for (let i = 0; i < steps + 10; i++) {
       const t0 = performance.now();

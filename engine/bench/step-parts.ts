@@ -5,20 +5,18 @@
 // Usage: npx tsx engine/bench/step-parts.ts [wasm|cpu] [repeats]
 import type { BackendChoice } from '@common/protocol';
 import { initBackend, tf } from '../src/backend';
-import { DEFAULTS, merge, type DropoutConfig } from '../src/config';
-import { crossEntropyMean, GPT, initWeights } from '../src/model';
+import { BENCH_SHAPES, benchModel, modelShapeOf } from '../src/bench';
+import { crossEntropyMean } from '../src/model';
 import { crossEntropyInPlace } from '../src/ops/crossEntropy';
-import { AdamW } from '../src/optim';
 import { Rng } from '../src/rng';
 
 async function main() {
   const backend = (process.argv[2] ?? 'wasm') as BackendChoice;
   const repeats = Number(process.argv[3] ?? 300);
   await initBackend(backend);
-  const s = { vocabSize: 65, blockSize: 64, nEmbd: 64, nHead: 4, nLayer: 2 };
-  const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', aInit: { mean: 0, std: 1 }, bInit: { mean: 0, std: 0.02 } });
-  const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, new Rng(0)));
-  const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
+  const s = modelShapeOf(BENCH_SHAPES.tiny, 65);
+  const { model, optimizer } = benchModel(s, new Rng(0));
+  const opt = optimizer();
   const rng = new Rng(1);
   const ids = () => tf.tensor2d(Int32Array.from({ length: 16 * 64 }, () => rng.int(s.vocabSize)), [16, 64], 'int32');
   const x = ids(), y = ids();

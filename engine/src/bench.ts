@@ -55,16 +55,32 @@ export function forwardFlopsPerToken(s: ModelShape): number {
   return 2 * n + 4 * s.nLayer * s.blockSize * s.nEmbd;
 }
 
+/** A bench shape's model shape for a vocabulary. */
+export function modelShapeOf(shape: BenchShape, vocabSize: number): ModelShape {
+  return { vocabSize, blockSize: shape.block, nEmbd: shape.embd, nHead: shape.head, nLayer: shape.layer };
+}
+
+/**
+ * The bench's model, as the reference bench makes it: A ~ N(0, 1), B ~ N(0, 0.02) (weights drawn
+ * from rng), and its optimizer: AdamW, betas (0.9, 0.95), weight decay 0.1 on the matrices. The
+ * bench steps use λ = 0.01 for both penalties and lr 1e-3. Also the engine/bench scripts' model.
+ */
+export function benchModel(s: ModelShape, rng: Rng): { model: GPT; optimizer: (o?: { onDevice?: boolean }) => AdamW } {
+  const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', aInit: { mean: 0, std: 1 }, bInit: { mean: 0, std: 0.02 } });
+  const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, rng));
+  const optimizer = (o: { onDevice?: boolean } = {}) =>
+    new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8, ...o });
+  return { model, optimizer };
+}
+
 export async function benchShape(text: string, shape: BenchShape, o: { steps: number; warmup: number; backend: BackendChoice }): Promise<BenchResult> {
   const report = await initBackend(o.backend);
   const tokenizer = buildTokenizer('char', text);
   const ds = new Dataset(Int32Array.from(tokenizer.encode(text).ids), 0.1);
-  const s: ModelShape = { vocabSize: tokenizer.vocabSize, blockSize: shape.block, nEmbd: shape.embd, nHead: shape.head, nLayer: shape.layer };
-  // As the reference bench: A ~ N(0, 1), B ~ N(0, 0.02), λ = 0.01 for both penalties, AdamW lr 1e-3.
-  const dropout: DropoutConfig = merge(DEFAULTS.dropout, { kind: 'learned', aInit: { mean: 0, std: 1 }, bInit: { mean: 0, std: 0.02 } });
+  const s = modelShapeOf(shape, tokenizer.vocabSize);
   const rng = new Rng(0);
-  const model = GPT.fromWeights(s, dropout, initWeights(s, dropout, rng));
-  const opt = new AdamW(model.params, (n) => ({ lrScale: 1, weightDecay: model.params.get(n)!.rank >= 2 ? 0.1 : 0, kind: 'adamw' }), { betas: [0.9, 0.95], eps: 1e-8 });
+  const { model, optimizer } = benchModel(s, rng);
+  const opt = optimizer();
   const B = shape.batch, T = shape.block;
   // as the trainer: on the CPU backends, batches too big for the wasm heap in equal slices
   const rows = backendOps().inPlace ? autoMicroBatch(B, s) : B, chunks = B / rows;
