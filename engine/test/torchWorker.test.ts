@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as P from '@common/protocol';
+import { initBackend } from '../src/backend';
 import { listCheckpoints, readMetrics } from '../src/checkpoint';
 import { prepareTorchResume, prepareTorchRun } from '../src/torch/prepare';
 import { chooseTrainBackend, probeTorch, torchHasGpu } from '../src/torch/python';
@@ -57,6 +58,7 @@ describe('torch worker', { skip }, () => {
   });
 
   test('states starting → running → stopping → stopped; stop checkpoints first; resume completes the run', { timeout: 180_000 }, async () => {
+    await initBackend('wasm'); // the engine's: it makes the mask report of each checkpoint the worker writes
     const prepared = await prepareTorchRun({ data: [corpus], runsDir: dir, runDir: join(dir, 'stop-resume'), overrides }, { threads: 1 });
     const run = new TorchRun(prepared, { python: PY });
     assert.equal(run.state, 'starting');
@@ -76,6 +78,13 @@ describe('torch worker', { skip }, () => {
     assert.equal(meta.status, 'stopped');
     assert.equal(meta.step, outcome.step);
     assert.ok(existsSync(join(run.dir, 'torch', 'stop')), 'stop() left its stop file');
+    // As a worker killed between its checkpoint and the engine's report would leave it: the
+    // resumed checkpoint's report record gone; the resume writes it before the worker starts.
+    const metricsPath = join(run.dir, 'metrics.jsonl');
+    const isStopReport = (l: string) => l.includes('"type":"report"') && JSON.parse(l).step === outcome.step;
+    const lines = readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.filter(isStopReport).length, 1, 'the stop checkpoint had its report');
+    writeFileSync(metricsPath, lines.filter((l) => !isStopReport(l)).join('\n') + '\n');
 
     const again = new TorchRun(await prepareTorchResume(run.dir, undefined, { threads: 1 }), { python: PY });
     assert.ok(!existsSync(join(run.dir, 'torch', 'stop')), 'resume clears it (else the worker would stop at once)');
@@ -85,6 +94,8 @@ describe('torch worker', { skip }, () => {
     assert.equal(done.step, 40);
     const steps = readMetrics(run.dir).filter((r) => r.type === 'step').map((r) => r.step);
     assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'every step once');
+    const reports = readMetrics(run.dir).filter((r) => r.type === 'report').map((r) => r.step);
+    assert.equal(reports.filter((s) => s === outcome.step).length, 1, `the resumed checkpoint's report, once: ${reports}`);
   });
 
   test('the engine killed mid-run: the worker sees its stdin close, checkpoints and stops (run.json says stopped)', { timeout: 180_000 }, async () => {

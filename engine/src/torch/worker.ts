@@ -12,10 +12,10 @@
 // resumable from its last checkpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CheckpointInfo, MetricRecord } from '@common/protocol';
-import { loadCheckpoint, readRunMeta, writeRunMeta, type LoadedCheckpoint } from '../checkpoint';
+import { loadCheckpoint, readMetrics, readRunMeta, writeRunMeta, type LoadedCheckpoint } from '../checkpoint';
 import type { GPT } from '../model';
 import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
@@ -153,6 +153,7 @@ export class TorchRun {
     const python = pythonCommand(this.opts.python);
     let ended: { status: string; step: number; error?: string } | null = null;
     const started = Date.now();
+    await this.reportResumedCheckpoint(events);
     let child: ChildProcess;
     try {
       child = spawn(python, workerArgs(this.prepared.jobPath, nproc), {
@@ -263,6 +264,18 @@ export class TorchRun {
     }
     if (o.status === 'failed') events.log?.('error', `run ${this.id} failed at step ${o.step}: ${o.error}`);
     return o;
+  }
+
+  /**
+   * A worker killed between its checkpoint and the engine's report leaves that checkpoint without
+   * its report record: made before the worker resumes from it (as TrainingRun.resume does).
+   */
+  private async reportResumedCheckpoint(events: TrainEvents): Promise<void> {
+    const { job } = this.prepared;
+    if (!job.resumeFrom || !job.reports || this.config.dropout.kind !== 'learned') return;
+    const step = this.prepared.step;
+    if (readMetrics(this.dir).some((r) => r.type === 'report' && r.step === step)) return;
+    await this.report({ runDir: this.dir, dir: resolve(this.dir, job.resumeFrom), step, time: new Date().toISOString(), valLoss: null }, events);
   }
 
   /** The validation split's token ids, as prepare.ts wrote them for the worker. */
