@@ -340,6 +340,8 @@ export class TrainingRun {
       const v = tf.tidy(() => this.model.loss(tf.tensor2d(x, [n, T], 'int32'), tf.tensor2d(y, [n, T], 'int32'), 0, 0, { training: false, wantMasks: false }).crossEntropy);
       const ce = (await v.data())[0];
       v.dispose();
+      // requests in between batches: a whole-split evaluation takes ~1 s on `tiny`, the CPU
+      await yieldToRequests();
       return ce;
     };
     let trainLoss = 0;
