@@ -381,6 +381,9 @@ export class AnalysisStore {
     const summaries = fixed + n * perToken;
     const masks = n * sites.reduce((a, s) => a + s.units, 0);
     if (summaries > this.limits.storeBytes) throw new TooLargeError(tooLarge(text.length, summaries / MB, this.limits.storeBytes));
+    // Evicted first, so that their memory is in the pool for this one; again with what this one's
+    // buffers really take (a pooled buffer may be a little larger than asked).
+    this.evictFor(summaries + (masks <= this.limits.maskBytes ? masks : 0));
     const a = new StoredAnalysis(lease, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks }, this.pool);
     this.evictFor(a.bytes);
     this.entries.set(a.id, a);
