@@ -204,9 +204,9 @@ export async function analyzeBatch(model: GPT, plan: AnalysisPlan, b: number, si
     const lse = new Float64Array(rows.length);
     if (native && rows.length) native.rowLogSumExp(z, V, Int32Array.from(rows), lse);
     else rows.forEach((row, k) => (lse[k] = logSumExp(z, row * V, V)));
-    // float32, as the store's column keeps it: a double sum of float32 terms is exact unless their
-    // exponents span ~29 binades, so the cross-entropy does not depend on the order the batches run
-    // in (the first range goes first)
+    // float32, as the store's column keeps it and as the log-softmax gave them: a double sum of
+    // float32 terms stays exact while 24 bits + the binades they span + log2(count) fit in 53, so
+    // the cross-entropy hardly ever depends on the order the batches run in (the first range first)
     const logProb = (row: number, y: number) => Math.fround(z[row * V + y] - lse[rowAt[row]]);
     for (let o = 0; o < own.length; o += 3) {
       const r = own[o], t = own[o + 1], i = own[o + 2];
