@@ -18,6 +18,7 @@ import { promptWarning, samplingProblems } from './sampling';
 import type { AnalysisResult, BackendChoice, MetricRecord, StatsRecord } from '@common/protocol';
 import { siteKindLabel } from '@common/sites';
 import { SafetensorsError } from './safetensors';
+import { engineNice, lowerPriority } from './enginePriority';
 import { startServer } from './server';
 import { runStudy, STUDY_SETTINGS } from './study';
 import { TokenizerError } from './tokenizer';
@@ -470,6 +471,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 
   async serve(argv) {
     parse(argv, {});
+    const priority = lowerPriority(engineNice());
+    if (priority.error) process.stderr.write(`ldlens serve: could not lower the engine's CPU priority (${priority.error})\n`);
     startServer();
     return new Promise<number>(() => {}); // runs until the client closes the connection
   },

@@ -627,3 +627,31 @@ test('serve: SIGKILL mid-run → interrupted; resume finishes with every step re
   [info] = await s2.conn.sendRequest(P.ListRuns, { runsDir });
   assert.deepEqual([info.status, info.step], ['completed', 40]);
 });
+
+test("serve runs below the editor's CPU priority (nice 10, LDLENS_ENGINE_NICE; 0 keeps it), and a run's threads with it", { skip: process.platform !== 'linux' && 'reads /proc', timeout: 120_000 }, async () => {
+  const niceOf = (pid: number, tid = pid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
+  for (const [env, want] of [[{}, 10], [{ LDLENS_ENGINE_NICE: '0' }, 0], [{ LDLENS_ENGINE_NICE: '5' }, 5]] as const) {
+    const child = spawn(process.execPath, [cliPath, 'serve'], { env: { ...process.env, LDLENS_BACKEND: 'wasm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    conn.onNotification(() => {});
+    conn.listen();
+    try {
+      await conn.sendRequest(P.Initialize, {});
+      assert.equal(niceOf(child.pid!), want, `the engine's main thread with ${JSON.stringify(env)}`);
+      if (want === 10) {
+        // a short run: the threads it starts (the native kernels' pool) inherit the priority
+        const dir = scratch();
+        const data = smallCorpus(dir);
+        const before = new Set(readdirSync(`/proc/${child.pid}/task`));
+        const done = new Promise<void>((r) => conn.onNotification(P.TrainEnded, () => r()));
+        await conn.sendRequest(P.TrainStart, { data: [data], runsDir: dir, overrides: { ...TINY_OVERRIDES, train: { ...TINY_OVERRIDES.train, steps: 3 } } });
+        await done;
+        const started = readdirSync(`/proc/${child.pid}/task`).filter((t) => !before.has(t));
+        for (const t of started) assert.equal(niceOf(child.pid!, Number(t)), 10, `thread ${t} started by the run`);
+      }
+    } finally {
+      conn.dispose();
+      child.kill();
+    }
+  }
+});
