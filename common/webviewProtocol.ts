@@ -134,8 +134,8 @@ export type ChartsHostMessage =
    * it first, else append). Typed arrays: a structured clone of bytes, not of 100,000 objects.
    */
   | { type: 'metrics'; runId: string; columns: MetricColumns; replace: boolean }
-  /** One live record while a run trains. */
-  | { type: 'metric'; runId: string; record: MetricRecord }
+  /** Live records while a run trains, in order (the host sends what arrived in the last ~100 ms). */
+  | { type: 'metric'; runId: string; records: MetricRecord[] }
   | { type: 'selection'; selected: string[] }
   | ExportResult;
 

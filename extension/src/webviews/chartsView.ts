@@ -17,6 +17,11 @@ export interface ChartsHost {
 
 /** The runs table follows live steps at most this often (each update re-sends the runs list). */
 const RUNS_UPDATE_MS = 500;
+/**
+ * Live records go to the view at most this often, together: one message per step (~50 a second on
+ * `tiny`, each a postMessage to the webview) kept VS Code's window busy while a run trained.
+ */
+const LIVE_POST_MS = 100;
 
 /** Records per `metrics` message (as columns: ~10 MB of Float64Arrays for 100,000 steps). */
 const METRICS_SLICE = 100_000;
@@ -41,6 +46,9 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
   private readonly loaded = new Map<string, Loaded>();
   private readonly progress = new LiveRunProgress();
   private runsTimer: NodeJS.Timeout | undefined;
+  /** Live records not posted yet, per run (see LIVE_POST_MS). */
+  private readonly live = new Map<string, MetricRecord[]>();
+  private liveTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -102,7 +110,10 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
       if (entry.pending) entry.pending.push(record);
       else {
         entry.records.push(record);
-        this.post({ type: 'metric', runId, record });
+        const queued = this.live.get(runId);
+        if (queued) queued.push(record);
+        else this.live.set(runId, [record]);
+        this.liveTimer ??= setTimeout(() => this.postLive(), LIVE_POST_MS);
       }
       return;
     }
@@ -113,6 +124,12 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
       this.post({ type: 'runs', runs: this.runs });
       this.post({ type: 'selection', selected: this.selected });
     }
+  }
+
+  private postLive(): void {
+    this.liveTimer = undefined;
+    for (const [runId, records] of this.live) this.post({ type: 'metric', runId, records });
+    this.live.clear();
   }
 
   /** A live record moved a run's step or best loss: the table shows it (throttled). */
@@ -177,6 +194,7 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
    * METRICS_SLICE records so that a very long run does not make one huge message.
    */
   private postMetrics(runId: string, records: MetricRecord[]): void {
+    this.live.delete(runId); // in `records` already
     if (records.length === 0) this.post({ type: 'metrics', runId, columns: toColumns(records), replace: true });
     for (let i = 0; i < records.length; i += METRICS_SLICE) {
       this.post({ type: 'metrics', runId, columns: toColumns(records.slice(i, i + METRICS_SLICE)), replace: i === 0 });

@@ -130,9 +130,9 @@ export class ChartsApp {
     this.redraw(true);
   }
 
-  appendMetric(runId: string, record: MetricRecord): void {
+  appendMetrics(runId: string, records: MetricRecord[]): void {
     if (!this.state.selected.includes(runId)) return;
-    this.store.append(runId, record);
+    for (const r of records) this.store.append(runId, r);
     this.redraw();
   }
 

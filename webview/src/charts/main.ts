@@ -13,7 +13,7 @@ const channel = connect<ChartsHostMessage, ChartsViewMessage, ChartsViewState>({
   },
   runs: ({ runs }) => app!.setRuns(runs),
   metrics: ({ runId, columns, replace }) => app!.setMetrics(runId, columns, replace),
-  metric: ({ runId, record }) => app!.appendMetric(runId, record),
+  metric: ({ runId, records }) => app!.appendMetrics(runId, records),
   selection: ({ selected }) => app!.setSelection(selected),
   exportResult: (result) => app!.exportResult(result),
 });

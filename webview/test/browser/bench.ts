@@ -299,7 +299,7 @@ async function main(): Promise<void> {
         };
         requestAnimationFrame(watch);
         const t0 = performance.now();
-        for (const record of records) window.postMessage({ type: 'metric', runId: 'learned', record }, '*');
+        for (const record of records) window.postMessage({ type: 'metric', runId: 'learned', records: [record] }, '*');
         while (w.ldlensCharts.debug.store.get('learned')!.steps.length < 100_500) await w.__nextFrame();
         const before = w.__renders;
         await w.__waitRender(before + 1);
