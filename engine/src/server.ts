@@ -72,6 +72,9 @@ function check(params: unknown, fields: Record<string, [Kind, boolean]>): void {
 /** Exit status of an engine that left because its input stream became unreadable. */
 export const EXIT_PROTOCOL = 3;
 
+/** Least time between two train/progress notifications of a run. */
+const PROGRESS_MS = 100;
+
 export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): MessageConnection {
   // Anything a library prints must not corrupt the protocol stream.
   for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error;
@@ -121,9 +124,17 @@ export function startServer(input: NodeJS.ReadableStream = process.stdin, output
   /** A run's events as train/* notifications. */
   const notifications = (run: Trainer): RunEvents => {
     const runId = run.id;
+    let progressAt = -Infinity;
     return {
       metric: (record) => notify(P.TrainMetric, { runId, record }),
-      progress: (p) => notify(P.TrainProgress, { runId, ...p }),
+      // At most every PROGRESS_MS (each moves VS Code's status bar: one per step, ~50 a second on
+      // `tiny`, kept the window so busy that a message waited 30 s), the first and the last always.
+      progress: (p) => {
+        const now = Date.now();
+        if (now - progressAt < PROGRESS_MS && p.step < p.totalSteps) return;
+        progressAt = now;
+        notify(P.TrainProgress, { runId, ...p });
+      },
       checkpoint: (checkpoint) => notify(P.TrainCheckpoint, { runId, checkpoint }),
       watch: (analysis) => notify(P.TrainWatchAnalysis, { runId, analysis }),
       log,

@@ -19,6 +19,17 @@ import { cliPath, smallCorpus, tempDir, TINY_OVERRIDES } from './helpers';
 
 const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
+/**
+ * train/progress steps: ascending, from the run's first step to its last (both always sent), at
+ * most every 100 ms in between (server.ts PROGRESS_MS), so some steps may be left out.
+ */
+function assertProgress(steps: number[], first: number, last: number, what = 'progress'): void {
+  // (tests that wait for a step wait for its train/metric record: every step has one)
+  assert.equal(steps[0], first, `${what}: first step ${steps}`);
+  assert.equal(steps.at(-1), last, `${what}: last step ${steps}`);
+  for (let i = 1; i < steps.length; i++) assert.ok(steps[i] > steps[i - 1], `${what}: ascending ${steps}`);
+}
+
 const scratchDirs: string[] = [];
 /** A temporary folder, removed when the file's tests are done. */
 function scratch(): string {
@@ -197,7 +208,7 @@ test('serve: initialize, a full training run, its metrics, runs/list, analyze, s
     }
   }
   const progress = s.of('train/progress', runId) as P.TrainProgressParams[];
-  assert.deepEqual(progress.map((p) => p.step), range(1, 20));
+  assertProgress(progress.map((p) => p.step), 1, 20);
   for (const p of progress) assert.ok(p.totalSteps === 20 && Number.isFinite(p.loss) && p.etaSeconds >= 0, JSON.stringify(p));
   const ckpts = s.of('train/checkpoint', runId).map((p) => p.checkpoint as P.CheckpointInfo);
   assert.deepEqual(ckpts.map((c) => c.step), [10, 20]);
@@ -344,7 +355,7 @@ test('serve: Busy, train/watch, train/stop at a checkpoint, train/resume to the 
 
   const watchText = 'To be, or not to be';
   await s.conn.sendRequest(P.TrainWatch, { runId, text: watchText });
-  await s.waitFor('train/progress', (p) => p.runId === runId && p.step >= 3);
+  await s.waitFor('train/metric', (p) => p.runId === runId && p.record.type === 'step' && p.record.step >= 3);
   assert.deepEqual(await s.conn.sendRequest(P.TrainStop, { runId }), { stopped: true });
   const ended = (await s.waitFor('train/ended', (p) => p.runId === runId)).params as P.TrainEndedParams;
   assert.equal(ended.status, 'stopped');
@@ -372,7 +383,7 @@ test('serve: Busy, train/watch, train/stop at a checkpoint, train/resume to the 
   const end2 = (await s.waitFor('train/ended', (p) => p.runId === runId, { from })).params as P.TrainEndedParams;
   assert.deepEqual([end2.status, end2.step], ['completed', 60]);
   const progress = s.notes.slice(from).filter((n) => n.method === 'train/progress').map((n) => n.params.step);
-  assert.deepEqual(progress, range(S + 1, 60), 'resumed at the step after the checkpoint');
+  assertProgress(progress, S + 1, 60, 'resumed at the step after the checkpoint');
 
   const after = readJsonl(join(runDir, 'metrics.jsonl'));
   assert.deepEqual(stepsOf(after, 'step'), range(1, 60), 'every step exactly once');
@@ -542,7 +553,7 @@ test('serve: shutdown while training writes a final checkpoint and stops the run
   const s = Server.start(dir);
   t.after(() => s.close());
   const { runId, runDir } = await s.conn.sendRequest(P.TrainStart, { data: [corpus], runsDir, overrides: tiny(2000, 1000) });
-  await s.waitFor('train/progress', (p) => p.runId === runId && p.step >= 3);
+  await s.waitFor('train/metric', (p) => p.runId === runId && p.record.type === 'step' && p.record.step >= 3);
   await s.conn.sendRequest(P.Shutdown);
   const ended = (await s.waitFor('train/ended', (p) => p.runId === runId)).params as P.TrainEndedParams;
   assert.equal(ended.status, 'stopped');
@@ -563,7 +574,7 @@ for (const how of ['stdin closed', 'SIGTERM'] as const)
     const corpus = smallCorpus(dir);
     const s = Server.start(dir);
     const { runId, runDir } = await s.conn.sendRequest(P.TrainStart, { data: [corpus], runsDir: join(dir, 'runs'), overrides: tiny(2000, 1000) });
-    await s.waitFor('train/progress', (p) => p.runId === runId && p.step >= 3);
+    await s.waitFor('train/metric', (p) => p.runId === runId && p.record.type === 'step' && p.record.step >= 3);
     if (how === 'SIGTERM') s.child.kill('SIGTERM');
     else s.child.stdin.end();
     const timer = setTimeout(() => s.child.kill('SIGKILL'), 20_000);
@@ -585,7 +596,7 @@ test('serve: SIGKILL mid-run → interrupted; resume finishes with every step re
   const s1 = Server.start(dir);
   // Checkpoints every 20 steps; killed a few steps after the one at 20 (the margin to the next is wide).
   const { runId, runDir } = await s1.conn.sendRequest(P.TrainStart, { data: [corpus], runsDir, overrides: tiny(40, 20) });
-  await s1.waitFor('train/progress', (p) => p.runId === runId && p.step >= 24);
+  await s1.waitFor('train/metric', (p) => p.runId === runId && p.record.type === 'step' && p.record.step >= 24);
   s1.child.kill('SIGKILL');
   await s1.exited;
   s1.conn.dispose();
@@ -608,7 +619,7 @@ test('serve: SIGKILL mid-run → interrupted; resume finishes with every step re
   assert.equal(resumed.runId, runId);
   const ended = (await s2.waitFor('train/ended', (p) => p.runId === runId)).params as P.TrainEndedParams;
   assert.deepEqual([ended.status, ended.step], ['completed', 40]);
-  assert.deepEqual(s2.of('train/progress', runId).map((p) => p.step), range(C + 1, 40), 'resumed from the last checkpoint');
+  assertProgress(s2.of('train/progress', runId).map((p) => p.step), C + 1, 40, 'resumed from the last checkpoint');
 
   const after = readJsonl(metricsPath);
   assert.deepEqual(stepsOf(after, 'step'), range(1, 40), 'no gaps, no duplicates');
