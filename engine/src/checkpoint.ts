@@ -280,6 +280,11 @@ export function loadTrainingState(ckptDir: string, names: string[]): { state: Tr
   return { state, optimizer: { step: Number(dec.metadata.step ?? state.step), m, v } };
 }
 
+/** Whether the run's metrics hold the mask report record of `step` (a trainer stopped between a checkpoint and its report leaves none). */
+export function hasReportRecord(runDir: string, step: number): boolean {
+  return readMetrics(runDir).some((r) => r.type === 'report' && r.step === step);
+}
+
 export function readMetrics(runDir: string): MetricRecord[] {
   const p = join(runDir, 'metrics.jsonl');
   if (!existsSync(p)) return [];

@@ -212,7 +212,6 @@ function describeAnalysis(a: AnalysisResult, maxTokens = 60): string {
   return lines.join('\n');
 }
 
-/** Active MLP units averaged per token type (distinct token text), over all layers. */
 /**
  * Mean active MLP units per token type, trained and under chance (untrained A/B on the same hidden
  * states, the analysis's chance baseline), most active first.

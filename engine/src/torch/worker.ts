@@ -15,7 +15,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CheckpointInfo, MetricRecord } from '@common/protocol';
-import { loadCheckpoint, readMetrics, readRunMeta, writeRunMeta, type LoadedCheckpoint } from '../checkpoint';
+import { hasReportRecord, loadCheckpoint, readRunMeta, writeRunMeta, type LoadedCheckpoint } from '../checkpoint';
 import type { GPT } from '../model';
 import { writeFileAtomicSync } from '../fsutil';
 import type { LDConfig, ModelShape } from '../config';
@@ -274,7 +274,7 @@ export class TorchRun {
     const { job } = this.prepared;
     if (!job.resumeFrom || !job.reports || this.config.dropout.kind !== 'learned') return;
     const step = this.prepared.step;
-    if (readMetrics(this.dir).some((r) => r.type === 'report' && r.step === step)) return;
+    if (hasReportRecord(this.dir, step)) return;
     await this.report({ runDir: this.dir, dir: resolve(this.dir, job.resumeFrom), step, time: new Date().toISOString(), valLoss: null }, events);
   }
 

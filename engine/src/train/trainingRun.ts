@@ -5,7 +5,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../backend';
-import { CheckpointError, listCheckpoints, loadCheckpoint, loadTrainingState, readMetrics, readRunMeta, saveCheckpoint, writeRunMeta, type RunMeta, type TrainingState } from '../checkpoint';
+import { CheckpointError, hasReportRecord, listCheckpoints, loadCheckpoint, loadTrainingState, readRunMeta, saveCheckpoint, writeRunMeta, type RunMeta, type TrainingState } from '../checkpoint';
 import { lambdaAt, lrAt, type LDConfig, type ModelShape } from '../config';
 import { loadCorpus } from '../corpus';
 import { Dataset } from '../dataset';
@@ -184,7 +184,7 @@ export class TrainingRun {
     const run = new TrainingRun(dir, meta, config, shape, tokenizer, dataset, model, opt, rng, step, lock);
     // A trainer stopped between writing a checkpoint and its report record (a killed torch worker
     // whose engine had not finished the report): the report is made from the checkpoint on resume.
-    run.reportMissing = restored !== null && model.sites.length > 0 && !readMetrics(dir).some((r) => r.type === 'report' && r.step === step);
+    run.reportMissing = restored !== null && model.sites.length > 0 && !hasReportRecord(dir, step);
     return run;
   }
 
