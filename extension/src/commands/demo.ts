@@ -12,6 +12,19 @@ import { trainCommand } from './train';
 /** Workspace-relative folder of the demo files. */
 export const DEMO_DIR = 'ldlens-demo';
 
+/** Writes a temp file beside `file`, then renames it over: a reader (the user's editor, a file
+ *  watcher) sees the old file or the whole new one, never a truncated corpus. */
+function writeWhole(file: string, text: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
 export async function tryDemoCommand(s: Services): Promise<boolean> {
   // Untrusted, or a run already training: Train Model says so (before anything is written).
   if (!vscode.workspace.isTrusted || s.training.training) return trainCommand(s);
@@ -38,8 +51,8 @@ export async function tryDemoCommand(s: Services): Promise<boolean> {
   }
   try {
     fs.mkdirSync(dir, { recursive: true });
-    if (write) fs.writeFileSync(corpus, text);
-    if (!fs.existsSync(probe)) fs.writeFileSync(probe, DEMO_PROBE);
+    if (write) writeWhole(corpus, text);
+    if (!fs.existsSync(probe)) writeWhole(probe, DEMO_PROBE);
   } catch (e) {
     void vscode.window.showErrorMessage(`The demo corpus could not be written to ${DEMO_DIR}/: ${e instanceof Error ? e.message : e}`);
     return false;

@@ -69,12 +69,14 @@ export const NEWCOMER: Scenario[] = [
         assert.match(await dialog.innerText(), /ldlens-demo\/corpus\.txt exists and differs from the demo corpus\. Overwrite it\?/);
         await s.screenshot('demo-asks-before-overwriting');
         await dialog.locator('.monaco-button', { hasText: /^Overwrite$/ }).click();
-        const corpus = await waitFor('the demo corpus written', () => {
+        // The probe is written after the corpus: both are waited for (a clean-clone run once
+        // looked for probe.txt between the two writes).
+        const corpus = await waitFor('the demo corpus and probe written', () => {
           const t = readFileSync(join(workspace, 'ldlens-demo/corpus.txt'), 'utf8');
-          return t.startsWith('# LearnedDropout Lens demo corpus') ? t : undefined;
+          return t.startsWith('# LearnedDropout Lens demo corpus') && existsSync(join(workspace, 'ldlens-demo/probe.txt')) ? t : undefined;
         }, 20_000);
+        // Written whole (temp file, then rename): a reader never sees part of it.
         assert.ok(corpus.length > 100_000, 'the built-in corpus replaced the file');
-        assert.ok(existsSync(join(workspace, 'ldlens-demo/probe.txt')));
         await waitFor('probe.txt in the editor', async () => (await s.editorText()).includes('The model learns a few experts.'), 20_000);
         const started = await s.statusItem(new RegExp(`LD \\d+/${STEPS} · loss`), 120_000);
         log(`  status bar: ${started}`);
