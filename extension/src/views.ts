@@ -45,6 +45,7 @@ export class Views implements vscode.Disposable {
       log,
     };
     this.disposables.push(
+      this.charts,
       vscode.window.registerWebviewViewProvider(RunChartsViewProvider.viewType, this.charts, { webviewOptions: { retainContextWhenHidden: true } }),
       // A Mask Explorer left open comes back after a reload (its analysis is replayed from its state).
       vscode.window.registerWebviewPanelSerializer(MaskExplorerPanel.viewType, {

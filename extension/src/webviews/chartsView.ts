@@ -32,7 +32,7 @@ interface Loaded {
   pending: MetricRecord[] | null;
 }
 
-export class RunChartsViewProvider implements vscode.WebviewViewProvider {
+export class RunChartsViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewType = 'ldlens.runCharts';
 
   private view: vscode.WebviewView | undefined;
@@ -83,6 +83,15 @@ export class RunChartsViewProvider implements vscode.WebviewViewProvider {
         this.ready = false;
       }
     });
+  }
+
+  /** The extension deactivates: its pending posts go with it. */
+  dispose(): void {
+    clearTimeout(this.liveTimer);
+    clearTimeout(this.runsTimer);
+    this.liveTimer = this.runsTimer = undefined;
+    this.live.clear();
+    this.view = undefined;
   }
 
   setRuns(runs: RunInfo[]): void {
