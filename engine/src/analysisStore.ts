@@ -376,7 +376,7 @@ export class AnalysisStore {
     // Refused before tokenizing when even 4 characters a token (BPE on prose; a char tokenizer
     // gives one a character) would not fit: tokenizing alone would take GBs.
     if (fixed + (text.length / 4) * perToken > this.limits.storeBytes) throw new TooLargeError(tooLarge(text.length, (fixed + (text.length / 4) * perToken) / MB, this.limits.storeBytes));
-    const enc = im.tokenizer.encode(text, 'skip');
+    const enc = im.tokenizer.encodeTyped(text, 'skip');
     const n = enc.ids.length;
     const summaries = fixed + n * perToken;
     const masks = n * sites.reduce((a, s) => a + s.units, 0);
@@ -384,7 +384,7 @@ export class AnalysisStore {
     // Evicted first, so that their memory is in the pool for this one; again with what this one's
     // buffers really take (a pooled buffer may be a little larger than asked).
     this.evictFor(summaries + (masks <= this.limits.maskBytes ? masks : 0));
-    const a = new StoredAnalysis(lease, text, Int32Array.from(enc.ids), Int32Array.from(enc.starts), Int32Array.from(enc.ends), opts, this.limits, { summaries, masks }, this.pool);
+    const a = new StoredAnalysis(lease, text, enc.ids, enc.starts, enc.ends, opts, this.limits, { summaries, masks }, this.pool);
     this.evictFor(a.bytes);
     this.entries.set(a.id, a);
     void a.run();

@@ -17,11 +17,21 @@ export interface Encoded {
   skipped: number;
 }
 
+/** Encoded, in typed arrays: what a long text's analysis keeps (no array of numbers per token). */
+export interface EncodedTyped {
+  ids: Int32Array;
+  starts: Int32Array;
+  ends: Int32Array;
+  skipped: number;
+}
+
 export interface Tokenizer {
   readonly kind: 'char' | 'gpt2';
   readonly vocabSize: number;
   /** unknown: 'error' throws TokenizerError naming the first few unknown characters; 'skip' leaves them out (offsets of the others stay right). */
   encode(text: string, unknown?: 'error' | 'skip'): Encoded;
+  /** The same as encode, in typed arrays (a 2 MB text: ~75 ms for the char tokenizer against ~650 ms in arrays of numbers). */
+  encodeTyped(text: string, unknown?: 'error' | 'skip'): EncodedTyped;
   decode(ids: number[]): string;
   tokenText(id: number): string;
   toJSON(): TokenizerJSON;
@@ -68,12 +78,20 @@ class CharTokenizer implements Tokenizer {
   }
 
   encode(text: string, unknown: 'error' | 'skip' = 'error'): Encoded {
-    const ids: number[] = [];
-    const starts: number[] = [];
-    const ends: number[] = [];
+    const e = this.encodeTyped(text, unknown);
+    return { ids: Array.from(e.ids), starts: Array.from(e.starts), ends: Array.from(e.ends), skipped: e.skipped };
+  }
+
+  encodeTyped(text: string, unknown: 'error' | 'skip' = 'error'): EncodedTyped {
+    // At most one token per UTF-16 unit: written in place, then trimmed (pushing into arrays of
+    // numbers took ~650 ms for 2,000,000 characters).
+    const n = text.length;
+    const ids = new Int32Array(n);
+    const starts = new Int32Array(n);
+    const ends = new Int32Array(n);
+    let k = 0;
     let skipped = 0;
     const shown: string[] = [];
-    const n = text.length;
     for (let i = 0; i < n; ) {
       let cp = text.charCodeAt(i);
       let w = 1;
@@ -87,9 +105,10 @@ class CharTokenizer implements Tokenizer {
       }
       const id = w === 1 ? this.bmp[cp]! : (this.astral.get(cp) ?? -1);
       if (id >= 0) {
-        ids.push(id);
-        starts.push(i);
-        ends.push(i + w);
+        ids[k] = id;
+        starts[k] = i;
+        ends[k] = i + w;
+        k++;
       } else {
         skipped++;
         const ch = String.fromCodePoint(cp);
@@ -101,7 +120,9 @@ class CharTokenizer implements Tokenizer {
       throw new TokenizerError(
         `the text has ${skipped} character${skipped === 1 ? '' : 's'} outside the vocabulary (${shown.map(describeChar).join(', ')}${shown.length === MAX_UNKNOWN_SHOWN ? ', …' : ''})`,
       );
-    return { ids, starts, ends, skipped };
+    // Trimmed without a copy when every unit was a token (the usual case).
+    const trim = (a: Int32Array) => (k === n ? a : a.slice(0, k));
+    return { ids: trim(ids), starts: trim(starts), ends: trim(ends), skipped };
   }
 
   decode(ids: number[]): string {
@@ -266,6 +287,11 @@ class Gpt2Tokenizer implements Tokenizer {
           .join(', ')}${shown.length === MAX_UNKNOWN_SHOWN ? ', …' : ''}); the vocabulary holds only the tokens of the training corpus`,
       );
     return { ids, starts, ends, skipped };
+  }
+
+  encodeTyped(text: string, unknown: 'error' | 'skip' = 'error'): EncodedTyped {
+    const e = this.encode(text, unknown);
+    return { ids: Int32Array.from(e.ids), starts: Int32Array.from(e.starts), ends: Int32Array.from(e.ends), skipped: e.skipped };
   }
 
   decode(ids: number[]): string {

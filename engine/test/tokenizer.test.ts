@@ -204,3 +204,25 @@ test('tinyshakespeare: char and gpt2 vocabularies and offsets (timings printed; 
   for (let i = 1000; i < 1100; i++) assert.equal(g.tokenText(eg.ids[i]!), text.slice(eg.starts[i], eg.ends[i]));
   t.diagnostic(`char ${charMs.toFixed(0)} ms, gpt2 ${gptMs.toFixed(0)} ms, gpt2 vocab ${g.vocabSize}`);
 });
+
+test('encodeTyped gives encode\'s ids and offsets in Int32Arrays, unknown tokens skipped or refused alike', () => {
+  for (const kind of ['char', 'gpt2'] as const) {
+    const tk = buildTokenizer(kind, MIXED);
+    for (const text of [MIXED, 'ab 😀 c\uD800', '', `${MIXED} zzz ✓ ${MIXED}`]) {
+      let plain: ReturnType<typeof tk.encode> | undefined;
+      try {
+        plain = tk.encode(text, 'error');
+      } catch (e) {
+        assert.throws(() => tk.encodeTyped(text, 'error'), { message: (e as Error).message });
+      }
+      if (plain) assert.deepEqual(mapTyped(tk.encodeTyped(text, 'error')), plain, `${kind}: ${JSON.stringify(text.slice(0, 20))}`);
+      const skipped = tk.encode(text, 'skip');
+      const typed = tk.encodeTyped(text, 'skip');
+      assert.ok(typed.ids instanceof Int32Array && typed.starts instanceof Int32Array && typed.ends instanceof Int32Array);
+      assert.deepEqual(mapTyped(typed), skipped, `${kind} skip: ${JSON.stringify(text.slice(0, 20))}`);
+    }
+  }
+  function mapTyped(e: { ids: Int32Array; starts: Int32Array; ends: Int32Array; skipped: number }) {
+    return { ids: Array.from(e.ids), starts: Array.from(e.starts), ends: Array.from(e.ends), skipped: e.skipped };
+  }
+});
