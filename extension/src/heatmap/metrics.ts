@@ -5,7 +5,7 @@ import type { AnalysisResult, MaskSite } from '@common/protocol';
 import { siteLabel } from '@common/sites';
 import { domainOf } from './colors';
 import { computeLevels, type Levelling, type Levels } from './levels';
-import type { MaskRows } from './lazyAnalysis';
+import { isPending, type MaskRows } from './lazyAnalysis';
 
 /**
  * `painted`: the engine's default painted value (AnalysisResult.painted), or for a chosen site its
@@ -257,6 +257,10 @@ export class AnalysisView {
       if (metric !== 'active' && S.length > 0) for (let t = 0; t < n; t++) values[t] /= S.length;
       if (!S.length) values.fill(NaN);
     }
+    // An analysis still arriving (Analyze Document's visible lines first): no value for the tokens
+    // not received yet, whose columns read 0 until they come.
+    const tokens = this.analysis.tokens;
+    for (let t = 0; t < n; t++) if (isPending(tokens[t])) values[t] = NaN;
     const out = { values, domain: domainOf(values) };
     this.valueCache.set(key, out);
     return out;

@@ -1,8 +1,9 @@
 // The hover's per-site figures of one token: kept fraction (with the hard count), decidedness and
 // soft mass, each next to what untrained A/B give on the same hidden states (the chance baseline),
 // and a plain sentence when the masks are undecided. No `vscode` import: unit-tested under Node.
-import type { SiteMasks } from '@common/protocol';
+import type { SiteMasks, Token } from '@common/protocol';
 import { blockChar } from '../heatmap/colors';
+import { isPending } from '../heatmap/lazyAnalysis';
 import type { AnalysisView } from '../heatmap/metrics';
 import { shortSiteLabel } from '@common/sites';
 import { meanSd } from '@common/stats';
@@ -24,13 +25,23 @@ function fmt(v: number | undefined): string {
 const spreadCache = new WeakMap<SiteMasks, { mean: number; sd: number }>();
 
 /** Spread of a site's chance kept fraction over the analyzed tokens: the "±" next to chance. */
-export function chanceSpread(layer: SiteMasks): { mean: number; sd: number } | undefined {
+export function chanceSpread(layer: SiteMasks, tokens: readonly Token[]): { mean: number; sd: number } | undefined {
   if (!layer.chance) return undefined;
   const hit = spreadCache.get(layer);
   if (hit) return hit;
-  const { mean, sd, n } = meanSd(layer.chance.fraction);
-  // Kept only once every token has its value: a kept analysis fills its columns as summaries arrive.
-  if (n === layer.chance.fraction.length) spreadCache.set(layer, { mean, sd });
+  const f = layer.chance.fraction;
+  // Over the tokens received so far: a kept analysis fills its columns as summaries arrive (0 before).
+  const complete = !tokens.some(isPending);
+  const received = complete
+    ? f
+    : {
+        *[Symbol.iterator]() {
+          for (let i = 0; i < f.length; i++) if (!isPending(tokens[i])) yield f[i];
+        },
+      };
+  const { mean, sd } = meanSd(received);
+  // Kept only once every token has its value.
+  if (complete) spreadCache.set(layer, { mean, sd });
   return { mean, sd };
 }
 
@@ -50,7 +61,7 @@ export function tokenSiteFigures(view: AnalysisView, token: number): TokenSiteFi
   return view.sites.map((s, i) => {
     const l = view.analysis.layers[i];
     const of = l.keys?.[token] ?? s.units;
-    const spread = chanceSpread(l);
+    const spread = chanceSpread(l, view.analysis.tokens);
     return {
       site: i,
       label: shortSiteLabel(s),

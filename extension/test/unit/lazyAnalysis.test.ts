@@ -12,9 +12,11 @@ import * as W from '@common/analysisWire';
 import * as P from '@common/protocol';
 import { cliPath, runCli, smallCorpus, tempDir, TINY_SETS } from '../../../engine/test/helpers';
 import { MaskRows, SummaryAssembler, materialize } from '../../src/heatmap/lazyAnalysis';
-import { LEVELLINGS } from '../../src/heatmap/levels';
+import { computeLevels, LEVELLINGS } from '../../src/heatmap/levels';
 import { AnalysisView, DEFAULT_CHOICE, type PaintChoice } from '../../src/heatmap/metrics';
 import { buildHoverMarkdown } from '../../src/hover/hoverContent';
+import { chanceSpread } from '../../src/hover/siteFigures';
+import { meanSd } from '@common/stats';
 
 const dir = tempDir();
 const runDir = join(dir, 'run');
@@ -106,6 +108,40 @@ test('a view from summary chunks paints the same values and builds the same hove
       assert.equal(buildHoverMarkdown({ ...input, view }), buildHoverMarkdown({ ...input, view: full }), `token ${index}, ${JSON.stringify(choice)}`);
     }
   }
+  await conn.sendRequest(W.AnalysisRelease, { id: handle.id });
+});
+
+test('an analysis still arriving: tokens not received have no value, spreads and levels count the received ones only', async () => {
+  // As Analyze Document paints the visible lines first: only the first range received. Columns are
+  // allocated zeroed (not NaN-filled) for speed, so the view must tell the missing tokens itself.
+  const text = corpus.slice(2000, 5000);
+  const full = new AnalysisView(await conn.sendRequest(P.Analyze, { checkpoint: runDir, text }));
+  const handle = await conn.sendRequest(W.AnalysisOpen, { checkpoint: runDir, text, first: { start: 900, end: 1400 } });
+  const asm = new SummaryAssembler(handle, text);
+  const { from, to } = handle.first!;
+  assert.ok(from > 0 && to < handle.tokenCount && to - from > 100, `a first range inside the text (${from}–${to})`);
+  for (let at = from; at < to; ) {
+    const c = await conn.sendRequest(W.AnalysisSummaries, { id: handle.id, from: at, to });
+    asm.add(c);
+    at = c.to;
+  }
+  assert.ok(!asm.complete);
+  const part = new AnalysisView(asm.result);
+  const inRange = (i: number) => i >= from && i < to;
+  for (const choice of CHOICES.filter((c) => c.metric !== 'unit')) {
+    const got = part.values(choice).values, want = full.values(choice).values;
+    const wrong = Array.from(got).findIndex((v, i) => (inRange(i) ? !Object.is(v, want[i]) : !Number.isNaN(v)));
+    assert.equal(wrong, -1, `${JSON.stringify(choice)}: token ${wrong} has ${got[wrong]} (full analysis ${want[wrong]}, received ${from}–${to})`);
+    // Levels shaped by the received tokens alone, as by the full analysis's values over that range.
+    const masked = Float32Array.from(want, (v, i) => (inRange(i) ? v : NaN));
+    for (const levelling of LEVELLINGS) assert.deepEqual(part.levels(choice, levelling), computeLevels(masked, levelling), `${levelling} ${JSON.stringify(choice)}`);
+  }
+  // The hover's "chance ± sd": over the received tokens, not zeros for the others.
+  full.analysis.layers.forEach((l, k) => {
+    const got = chanceSpread(asm.result.layers[k], asm.result.tokens)!;
+    const want = meanSd(l.chance!.fraction.slice(from, to));
+    assert.ok(Math.abs(got.mean - want.mean) < 1e-9 && Math.abs(got.sd - want.sd) < 1e-9, `${l.site}: ${got.mean} ± ${got.sd}, want ${want.mean} ± ${want.sd}`);
+  });
   await conn.sendRequest(W.AnalysisRelease, { id: handle.id });
 });
 
