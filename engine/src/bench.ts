@@ -76,7 +76,7 @@ export function benchModel(s: ModelShape, rng: Rng): { model: GPT; optimizer: (o
 export async function benchShape(text: string, shape: BenchShape, o: { steps: number; warmup: number; backend: BackendChoice }): Promise<BenchResult> {
   const report = await initBackend(o.backend);
   const tokenizer = buildTokenizer('char', text);
-  const ds = new Dataset(Int32Array.from(tokenizer.encode(text).ids), 0.1);
+  const ds = new Dataset(tokenizer.encodeTyped(text).ids, 0.1);
   const s = modelShapeOf(shape, tokenizer.vocabSize);
   const rng = new Rng(0);
   const { model, optimizer } = benchModel(s, rng);

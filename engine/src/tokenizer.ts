@@ -17,7 +17,7 @@ export interface Encoded {
   skipped: number;
 }
 
-/** Encoded, in typed arrays: what a long text's analysis keeps (no array of numbers per token). */
+/** Encoded, in typed arrays: what a corpus for training and a long text's analysis keep (no array of numbers per token). */
 export interface EncodedTyped {
   ids: Int32Array;
   starts: Int32Array;

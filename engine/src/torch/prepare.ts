@@ -101,9 +101,8 @@ function unimplementedKeys(c: LDConfig, python?: string | null): string[] {
   }
 }
 
-function writeTokens(dir: string, tokenizer: Tokenizer, ids: number[], valFraction: number, blockSize: number): Pick<TorchJob, 'trainBin' | 'valBin' | 'tokenDtype'> {
-  const all = Int32Array.from(ids);
-  const ds = new Dataset(all, valFraction); // the same split as the TypeScript trainer's
+function writeTokens(dir: string, tokenizer: Tokenizer, ids: Int32Array, valFraction: number, blockSize: number): Pick<TorchJob, 'trainBin' | 'valBin' | 'tokenDtype'> {
+  const ds = new Dataset(ids, valFraction); // the same split as the TypeScript trainer's
   ds.checkWindow(blockSize);
   const wide = tokenizer.vocabSize > 65535;
   const bytes = (a: Int32Array) => {
@@ -167,7 +166,7 @@ export async function prepareTorchResume(runDir: string, steps: number | undefin
   checkTorchConfig(config, o.nproc ?? 1, o.python);
   const tokenizer = tokenizerFromJSON(saved.tokenizer);
   const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
-  const ids = tokenizer.encode(corpus.text, 'error').ids;
+  const ids = tokenizer.encodeTyped(corpus.text, 'error').ids;
 
   const ckpts = listCheckpoints(dir);
   let step = 0;

@@ -65,8 +65,8 @@ export async function loadNewRunData(setup: TrainSetup, config: LDConfig) {
   const tokenizer = buildTokenizer(config.tokenizer, corpus.text);
   const shape: ModelShape = { ...config.model, vocabSize: tokenizer.vocabSize };
   config.model.vocabSize = tokenizer.vocabSize;
-  const ids = tokenizer.encode(corpus.text, 'error').ids;
-  const dataset = new Dataset(Int32Array.from(ids), config.train.valFraction);
+  const ids = tokenizer.encodeTyped(corpus.text, 'error').ids;
+  const dataset = new Dataset(ids, config.train.valFraction);
   dataset.checkWindow(shape.blockSize);
   return { cwd, corpus, tokenizer, shape, ids, dataset };
 }

@@ -150,7 +150,7 @@ export class TrainingRun {
     if (shapeProblem) throw new CheckpointError(`${cfgPath}: model ${shapeProblem}; the run cannot be resumed`, cfgPath);
     const corpus = await loadCorpus(meta.data, { cwd: meta.cwd, maxBytes: meta.maxBytes });
     // The vocabulary is the run's own: a corpus that changed since is read with it, or refused.
-    const dataset = new Dataset(Int32Array.from(tokenizer.encode(corpus.text, 'error').ids), config.train.valFraction);
+    const dataset = new Dataset(tokenizer.encodeTyped(corpus.text, 'error').ids, config.train.valFraction);
     dataset.checkWindow(shape.blockSize);
 
     const ckpts = listCheckpoints(dir);
