@@ -220,6 +220,8 @@ test('encodeTyped gives encode\'s ids and offsets in Int32Arrays, unknown tokens
       const typed = tk.encodeTyped(text, 'skip');
       assert.ok(typed.ids instanceof Int32Array && typed.starts instanceof Int32Array && typed.ends instanceof Int32Array);
       assert.deepEqual(mapTyped(typed), skipped, `${kind} skip: ${JSON.stringify(text.slice(0, 20))}`);
+      // char's encode is built on encodeTyped: checked on its own too, each token its own character
+      if (kind === 'char') typed.ids.forEach((id, k) => assert.equal(text.slice(typed.starts[k], typed.ends[k]), tk.tokenText(id), `char token ${k}`));
     }
   }
   function mapTyped(e: { ids: Int32Array; starts: Int32Array; ends: Int32Array; skipped: number }) {
